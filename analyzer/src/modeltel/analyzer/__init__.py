@@ -1,0 +1,1 @@
+"""modeltel analyzer."""

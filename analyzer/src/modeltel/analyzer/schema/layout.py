@@ -1,0 +1,102 @@
+"""Declarations of tables and materialized views, rendered for one server or for a cluster.
+
+A :class:`Table` is declared once. :class:`Layout` renders it either as a plain MergeTree-family
+table (single server, chDB) or, for a ClickHouse cluster, as a ``<name>_local`` table with the
+Replicated engine ``ON CLUSTER`` plus a ``Distributed`` table under the public name. Views
+always read from and write to the local tables, so a row inserted through the Distributed
+table is projected on the shard that stores it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table: its columns/indexes, MergeTree-family engine, and the clauses after ENGINE."""
+
+    name: str
+    columns: str
+    tail: str
+    engine: str = "MergeTree"
+    engine_args: str = ""
+    ttl_column: str | None = None
+    sharding_key: str = "rand()"
+
+
+@dataclass(frozen=True)
+class View:
+    """A materialized view from ``source`` into ``target``; ``select`` uses ``{source}``."""
+
+    name: str
+    target: str
+    source: str
+    select: str
+
+
+def quote_ident(name: str) -> str:
+    """Quote a ClickHouse identifier with backticks."""
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How tables are created: database, optional cluster, optional TTL in days."""
+
+    database: str
+    cluster: str | None = None
+    ttl_days: int | None = None
+
+    @property
+    def on_cluster(self) -> str:
+        return f" ON CLUSTER {quote_ident(self.cluster)}" if self.cluster else ""
+
+    def local_name(self, name: str) -> str:
+        """Name of the table that physically stores rows (``<name>_local`` on a cluster)."""
+        return f"{name}_local" if self.cluster else name
+
+    def qualified(self, name: str, *, local: bool = False) -> str:
+        table = self.local_name(name) if local else name
+        return f"{quote_ident(self.database)}.{quote_ident(table)}"
+
+    def _engine(self, table: Table) -> str:
+        if not self.cluster:
+            return f"{table.engine}({table.engine_args})"
+        path = f"'/clickhouse/tables/{{shard}}/{self.database}/{self.local_name(table.name)}'"
+        args = f"{path}, '{{replica}}'" + (f", {table.engine_args}" if table.engine_args else "")
+        return f"Replicated{table.engine}({args})"
+
+    def _tail(self, table: Table) -> str:
+        if not (self.ttl_days and table.ttl_column):
+            return table.tail
+        ttl = f"TTL {table.ttl_column} + toIntervalDay({int(self.ttl_days)})"
+        head, sep, settings = table.tail.rpartition("SETTINGS")
+        return f"{head}{ttl}\n{sep}{settings}" if sep else f"{table.tail}\n{ttl}"
+
+    def create_table(self, table: Table) -> list[str]:
+        """Statements creating ``table`` (and its Distributed front on a cluster)."""
+        statements = [
+            f"CREATE TABLE IF NOT EXISTS {self.qualified(table.name, local=True)}{self.on_cluster} "
+            f"({table.columns.rstrip().rstrip(',')}\n) ENGINE = {self._engine(table)}\n"
+            f"{self._tail(table)}"
+        ]
+        if self.cluster:
+            statements.append(
+                f"CREATE TABLE IF NOT EXISTS {self.qualified(table.name)}{self.on_cluster} "
+                f"AS {self.qualified(table.name, local=True)} "
+                f"ENGINE = Distributed({quote_ident(self.cluster)}, {quote_ident(self.database)}, "
+                f"{quote_ident(self.local_name(table.name))}, {table.sharding_key})"
+            )
+        return statements
+
+    def create_view(self, view: View) -> list[str]:
+        """Statement creating a materialized view between the local tables."""
+        select = view.select.format(source=self.qualified(view.source, local=True))
+        return [
+            f"CREATE MATERIALIZED VIEW IF NOT EXISTS {self.qualified(view.name)}{self.on_cluster} "
+            f"TO {self.qualified(view.target, local=True)} AS\n{select}"
+        ]
+
+    def drop_view(self, name: str) -> list[str]:
+        return [f"DROP VIEW IF EXISTS {self.qualified(name)}{self.on_cluster}"]

@@ -1,0 +1,70 @@
+"""Versioned, idempotent schema migrations.
+
+Each migration has a number, a name and the statements it runs for a :class:`Layout`. Applied
+numbers are recorded in ``modeltel_migrations``; every statement is also ``IF NOT EXISTS`` so a
+half-applied migration can simply be run again. Append new migrations; never edit applied ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from modeltel.analyzer.schema.layout import Layout, Table, View, quote_ident
+from modeltel.analyzer.schema.ml import ML_TABLES, ML_VIEWS
+from modeltel.analyzer.schema.otel import OTEL_TABLES, OTEL_VIEWS
+
+MIGRATIONS_TABLE = Table(
+    name="modeltel_migrations",
+    columns="""
+    version UInt32,
+    name String,
+    applied_at DateTime64(3) DEFAULT now64(3)
+""",
+    engine="ReplacingMergeTree",
+    engine_args="applied_at",
+    tail="ORDER BY version",
+)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step: ``statements(layout)`` returns the DDL to run, in order."""
+
+    version: int
+    name: str
+    statements: Callable[[Layout], list[str]]
+
+
+def _create(tables: tuple[Table, ...], views: tuple[View, ...]) -> Callable[[Layout], list[str]]:
+    def statements(layout: Layout) -> list[str]:
+        out: list[str] = []
+        for table in tables:
+            out += layout.create_table(table)
+        for view in views:
+            out += layout.create_view(view)
+        return out
+
+    return statements
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "collector clickhouseexporter tables", _create(OTEL_TABLES, OTEL_VIEWS)),
+    Migration(2, "ml tables and projection views", _create(ML_TABLES, ML_VIEWS)),
+)
+
+
+def bootstrap_statements(layout: Layout) -> list[str]:
+    """Statements creating the database and the migrations ledger."""
+    return [
+        f"CREATE DATABASE IF NOT EXISTS {quote_ident(layout.database)}{layout.on_cluster}",
+        *layout.create_table(MIGRATIONS_TABLE),
+    ]
+
+
+def all_statements(layout: Layout) -> list[str]:
+    """Every statement of a fresh install, in order (used to print or review cluster DDL)."""
+    out = bootstrap_statements(layout)
+    for migration in MIGRATIONS:
+        out += migration.statements(layout)
+    return out

@@ -1,0 +1,259 @@
+"""modeltel's own tables and the materialized views that project otel rows into them.
+
+The views read ``otel_traces``/``otel_logs`` as the clickhouseexporter writes them (every
+attribute a string, arrays as compact JSON), so rows sent through a Collector are projected
+exactly like rows sent to modeltel's receiver.
+
+Batch spans: when ``ml.prediction.id`` is a JSON array (or ``ml.batch.size`` > 1), every
+``ml.prediction.*`` and ``ml.feature.*`` attribute is read as an array with one element per
+row; arrays are padded/truncated to the id count so a malformed span never fails the insert.
+Features are exploded with one ``ARRAY JOIN`` over the feature map and a second over that
+feature's values in parallel with the ids (linear in batch size; see DESIGN pitfalls).
+Whether a feature is categorical comes from ``ml.feature.categorical``, never from the look
+of a value; ``value_num`` is the number a value parses as (NULL when it does not).
+"""
+
+from __future__ import annotations
+
+from modeltel.analyzer.schema.layout import Table, View
+
+ML_PREDICTIONS = Table(
+    name="ml_predictions",
+    columns="""
+    model LowCardinality(String),
+    version LowCardinality(String),
+    timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    prediction_id String CODEC(ZSTD(1)),
+    task LowCardinality(String),
+    prediction_label Nullable(String) CODEC(ZSTD(1)),
+    prediction_score Nullable(Float64) CODEC(ZSTD(1)),
+    prediction_value Nullable(Float64) CODEC(ZSTD(1)),
+    latency_s Float64 CODEC(ZSTD(1)),
+    batch_size UInt32 CODEC(T64, ZSTD(1)),
+    row_index UInt32 CODEC(T64, ZSTD(1)),
+    is_error UInt8,
+    service_name LowCardinality(String),
+    trace_id String CODEC(ZSTD(1)),
+    span_id String CODEC(ZSTD(1)),
+    INDEX idx_prediction_id prediction_id TYPE bloom_filter(0.001) GRANULARITY 1
+""",
+    tail="""PARTITION BY toYYYYMM(timestamp)
+ORDER BY (model, version, timestamp)
+SETTINGS index_granularity = 8192""",
+    ttl_column="toDateTime(timestamp)",
+    sharding_key="cityHash64(prediction_id)",
+)
+
+ML_FEATURES = Table(
+    name="ml_features",
+    columns="""
+    model LowCardinality(String),
+    version LowCardinality(String),
+    feature LowCardinality(String),
+    timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    prediction_id String CODEC(ZSTD(1)),
+    value Nullable(String) CODEC(ZSTD(1)),
+    value_num Nullable(Float64) CODEC(ZSTD(1)),
+    categorical UInt8
+""",
+    tail="""PARTITION BY toYYYYMM(timestamp)
+ORDER BY (model, version, feature, timestamp)
+SETTINGS index_granularity = 8192""",
+    ttl_column="toDateTime(timestamp)",
+    sharding_key="cityHash64(prediction_id)",
+)
+
+ML_LABELS = Table(
+    name="ml_labels",
+    columns="""
+    model LowCardinality(String),
+    prediction_id String CODEC(ZSTD(1)),
+    label Nullable(String) CODEC(ZSTD(1)),
+    label_value Nullable(Float64) CODEC(ZSTD(1)),
+    timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    received_at DateTime64(9) DEFAULT now64(9) CODEC(Delta(8), ZSTD(1)),
+    source LowCardinality(String)
+""",
+    engine="ReplacingMergeTree",
+    engine_args="received_at",
+    tail="""ORDER BY (model, prediction_id)
+SETTINGS index_granularity = 8192""",
+    sharding_key="cityHash64(prediction_id)",
+)
+
+ML_REFERENCE = Table(
+    name="ml_reference",
+    columns="""
+    model LowCardinality(String),
+    version LowCardinality(String),
+    reference LowCardinality(String),
+    feature LowCardinality(String),
+    row_id UInt64 CODEC(Delta, ZSTD(1)),
+    value Nullable(String) CODEC(ZSTD(1)),
+    value_num Nullable(Float64) CODEC(ZSTD(1)),
+    categorical UInt8,
+    uploaded_at DateTime64(3) DEFAULT now64(3)
+""",
+    tail="""ORDER BY (model, version, reference, feature, row_id)
+SETTINGS index_granularity = 8192""",
+    sharding_key="cityHash64(model, version, reference)",
+)
+
+ML_RESULTS = Table(
+    name="ml_results",
+    columns="""
+    model LowCardinality(String),
+    version LowCardinality(String),
+    window_start DateTime64(3),
+    window_end DateTime64(3),
+    kind LowCardinality(String),
+    segment String DEFAULT '',
+    feature Nullable(String),
+    method LowCardinality(String) DEFAULT '',
+    metric LowCardinality(String) DEFAULT '',
+    value Nullable(Float64),
+    threshold Nullable(Float64),
+    status LowCardinality(String),
+    source LowCardinality(String) DEFAULT 'realized',
+    reference_size UInt64 DEFAULT 0,
+    current_size UInt64 DEFAULT 0,
+    details String DEFAULT '' CODEC(ZSTD(1)),
+    run_id String DEFAULT '',
+    computed_at DateTime64(3) DEFAULT now64(3)
+""",
+    engine="ReplacingMergeTree",
+    engine_args="computed_at",
+    tail="""PARTITION BY toYYYYMM(window_start)
+ORDER BY (model, version, kind, window_start, window_end, segment,
+          ifNull(feature, ''), method, metric, source)
+SETTINGS index_granularity = 8192, allow_nullable_key = 1""",
+    sharding_key="cityHash64(model)",
+)
+
+# Expressions shared by both span views: which rows a span holds and their ids.
+_SPAN_ROWS = """
+        SpanAttributes['ml.model.name'] AS model,
+        if(SpanAttributes['ml.model.version'] = '', 'unversioned',
+           SpanAttributes['ml.model.version']) AS version,
+        Timestamp AS timestamp,
+        SpanAttributes['ml.prediction.id'] AS ids_raw,
+        startsWith(ids_raw, '[') AND isValidJSON(ids_raw) AS ids_is_array,
+        toUInt32OrZero(SpanAttributes['ml.batch.size']) AS declared_size,
+        ids_is_array OR declared_size > 1 AS is_batch,
+        if(ids_is_array, JSONExtract(ids_raw, 'Array(String)'), []) AS id_array,
+        if(ids_is_array, length(id_array), greatest(declared_size, 1)) AS n,
+        if(ids_is_array,
+           arrayMap((id, i) -> if(id = '', concat(SpanId, '-', toString(i)), id),
+                    id_array, range(length(id_array))),
+           if(is_batch,
+              arrayMap(i -> concat(SpanId, '-', toString(i)), range(n)),
+              [if(ids_raw = '', SpanId, ids_raw)])) AS ids"""
+
+ML_PREDICTIONS_MV = View(
+    name="ml_predictions_mv",
+    target="ml_predictions",
+    source="otel_traces",
+    select="""SELECT
+    model, version, timestamp, prediction_id, task, prediction_label, prediction_score,
+    prediction_value, latency_s, n AS batch_size, toUInt32(row_number - 1) AS row_index,
+    is_error, service_name,
+    trace_id, span_id
+FROM
+(
+    SELECT"""
+    + _SPAN_ROWS
+    + """,
+        SpanAttributes['ml.task'] AS task,
+        SpanAttributes['ml.prediction.label'] AS label_raw,
+        SpanAttributes['ml.prediction.score'] AS score_raw,
+        SpanAttributes['ml.prediction.value'] AS value_raw,
+        if(is_batch, arrayResize(JSONExtract(label_raw, 'Array(Nullable(String))'), n),
+           [if(has(mapKeys(SpanAttributes), 'ml.prediction.label'), label_raw, NULL)]) AS labels,
+        if(is_batch, arrayResize(JSONExtract(score_raw, 'Array(Nullable(Float64))'), n),
+           [toFloat64OrNull(score_raw)]) AS scores,
+        if(is_batch, arrayResize(JSONExtract(value_raw, 'Array(Nullable(Float64))'), n),
+           [toFloat64OrNull(value_raw)]) AS values,
+        Duration / 1e9 AS latency_s,
+        toUInt8(StatusCode = 'Error') AS is_error,
+        ServiceName AS service_name,
+        TraceId AS trace_id,
+        SpanId AS span_id
+    FROM {source}
+    WHERE SpanAttributes['ml.model.name'] != ''
+)
+ARRAY JOIN
+    ids AS prediction_id,
+    labels AS prediction_label,
+    scores AS prediction_score,
+    values AS prediction_value,
+    arrayEnumerate(ids) AS row_number""",
+)
+
+ML_FEATURES_MV = View(
+    name="ml_features_mv",
+    target="ml_features",
+    source="otel_traces",
+    select="""SELECT
+    model, version, substring(feature_key, 12) AS feature, timestamp, prediction_id, value,
+    toFloat64OrNull(value) AS value_num,
+    toUInt8(has(categorical_names, feature)) AS categorical
+FROM
+(
+    SELECT"""
+    + _SPAN_ROWS
+    + """,
+        JSONExtract(SpanAttributes['ml.feature.categorical'], 'Array(String)') AS categorical_names,
+        mapFilter((k, v) -> startsWith(k, 'ml.feature.') AND k != 'ml.feature.categorical',
+                  SpanAttributes) AS feature_map
+    FROM {source}
+    WHERE SpanAttributes['ml.model.name'] != ''
+)
+ARRAY JOIN
+    mapKeys(feature_map) AS feature_key,
+    mapValues(feature_map) AS feature_raw
+ARRAY JOIN
+    if(is_batch, arrayResize(JSONExtract(feature_raw, 'Array(Nullable(String))'), n),
+       [if(startsWith(feature_raw, 'json: unsupported value'), NULL, feature_raw)]) AS value,
+    ids AS prediction_id""",
+)
+
+_LOG_ROWS = """
+        LogAttributes['ml.model.name'] AS model,
+        LogAttributes['ml.prediction.id'] AS ids_raw,
+        startsWith(ids_raw, '[') AND isValidJSON(ids_raw) AS is_batch,
+        if(is_batch, JSONExtract(ids_raw, 'Array(String)'), [ids_raw]) AS ids,
+        length(ids) AS n"""
+
+ML_LABELS_MV = View(
+    name="ml_labels_mv",
+    target="ml_labels",
+    source="otel_logs",
+    select="""SELECT
+    model, prediction_id, label,
+    coalesce(label_value_given, toFloat64OrNull(label)) AS label_value,
+    timestamp, now64(9) AS received_at, 'otlp' AS source
+FROM
+(
+    SELECT"""
+    + _LOG_ROWS
+    + """,
+        if(Timestamp = 0, now64(9), Timestamp) AS timestamp,
+        LogAttributes['ml.label'] AS label_raw,
+        LogAttributes['ml.label.value'] AS label_value_raw,
+        if(is_batch, arrayResize(JSONExtract(label_raw, 'Array(Nullable(String))'), n),
+           [if(has(mapKeys(LogAttributes), 'ml.label'), label_raw, NULL)]) AS labels,
+        if(is_batch, arrayResize(JSONExtract(label_value_raw, 'Array(Nullable(Float64))'), n),
+           [toFloat64OrNull(label_value_raw)]) AS label_values
+    FROM {source}
+    WHERE LogAttributes['ml.model.name'] != ''
+      AND (EventName = 'ml.label' OR LogAttributes['event.name'] = 'ml.label')
+)
+ARRAY JOIN
+    ids AS prediction_id,
+    labels AS label,
+    label_values AS label_value_given
+WHERE prediction_id != ''""",
+)
+
+ML_TABLES = (ML_PREDICTIONS, ML_FEATURES, ML_LABELS, ML_REFERENCE, ML_RESULTS)
+ML_VIEWS = (ML_PREDICTIONS_MV, ML_FEATURES_MV, ML_LABELS_MV)

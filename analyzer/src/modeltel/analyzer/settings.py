@@ -1,0 +1,74 @@
+"""Environment variables read by the analyzer, and how a store URL is resolved.
+
+Precedence everywhere: explicit argument > environment variable > default.
+Nothing is read at import time; call the functions.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+MODELTEL_CLICKHOUSE_URL = "MODELTEL_CLICKHOUSE_URL"
+"""Store URL: ``chdb:///abs/dir`` (embedded) or ``http(s)://user:pass@host:8123/db``."""
+
+MODELTEL_DATABASE = "MODELTEL_DATABASE"
+"""Database holding the otel_* and ml_* tables (default ``default``... see :data:`DEFAULT_DATABASE`)."""
+
+MODELTEL_CONFIG = "MODELTEL_CONFIG"
+"""Path of the YAML configuration file (drift methods, thresholds, retrain policy)."""
+
+MODELTEL_API_TOKEN = "MODELTEL_API_TOKEN"
+"""When set, OTLP and API endpoints require ``Authorization: Bearer <token>``."""
+
+MODELTEL_MAX_BODY_BYTES = "MODELTEL_MAX_BODY_BYTES"
+"""Largest accepted OTLP body in bytes, before and after decompression (default 20 MiB)."""
+
+MODELTEL_SERVER = "MODELTEL_SERVER"
+"""URL of a running ``modeltel serve`` that CLI commands talk to instead of opening the store."""
+
+DEFAULT_DATA_DIR = "modeltel-data"
+DEFAULT_DATABASE = "otel"
+DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024
+
+
+def resolve_clickhouse_url(url: str | None = None) -> str:
+    """Return the store URL: ``url``, else ``$MODELTEL_CLICKHOUSE_URL``, else ``./modeltel-data``.
+
+    Embedded paths are made absolute (``chdb:///abs/path``): clickhouse-connect would read
+    ``chdb://./x`` as host ``.`` and database ``x``.
+    """
+    raw = url or os.environ.get(MODELTEL_CLICKHOUSE_URL) or ""
+    if not raw:
+        return "chdb://" + str(Path(DEFAULT_DATA_DIR).resolve())
+    if raw.startswith("chdb:"):
+        rest = raw[len("chdb:") :]
+        rest = rest[2:] if rest.startswith("//") else rest
+        if rest in ("memory", ":memory:") or rest.startswith("memory/"):
+            return "chdb://" + rest
+        return "chdb://" + str(Path(rest).expanduser().resolve())
+    if "://" not in raw:
+        # A bare path means an embedded store.
+        return "chdb://" + str(Path(raw).expanduser().resolve())
+    return raw
+
+
+def resolve_database(database: str | None = None) -> str:
+    """Return the database name: ``database``, else ``$MODELTEL_DATABASE``, else ``otel``."""
+    return database or os.environ.get(MODELTEL_DATABASE) or DEFAULT_DATABASE
+
+
+def max_body_bytes(value: int | None = None) -> int:
+    """Largest accepted OTLP body: ``value``, else ``$MODELTEL_MAX_BODY_BYTES``, else 20 MiB."""
+    if value is not None:
+        return value
+    raw = os.environ.get(MODELTEL_MAX_BODY_BYTES)
+    if not raw:
+        return DEFAULT_MAX_BODY_BYTES
+    try:
+        parsed = int(raw)
+    except ValueError as exc:
+        from modeltel.analyzer.errors import ConfigError
+
+        raise ConfigError(f"{MODELTEL_MAX_BODY_BYTES}={raw!r} is not a whole number of bytes") from exc
+    return parsed

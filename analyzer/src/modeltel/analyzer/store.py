@@ -1,0 +1,327 @@
+"""The store: one ClickHouse database reached through clickhouse-connect.
+
+``chdb:///abs/dir`` opens the embedded engine in this process; ``http(s)://host:8123`` talks
+to a server. The same SQL runs on both. Each thread gets its own client (chDB handles and
+HTTP sessions are not shared between threads), and every foreign error is translated into
+:mod:`modeltel.analyzer.errors` at this seam.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import clickhouse_connect
+import pandas as pd
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import (
+    ClickHouseError,
+    DatabaseError,
+    OperationalError,
+)
+
+from modeltel.analyzer import settings
+from modeltel.analyzer.errors import (
+    StoreError,
+    StoreLockedError,
+    StoreUnavailableError,
+)
+from modeltel.analyzer.schema.layout import Layout, quote_ident
+from modeltel.analyzer.schema.migrations import (
+    MIGRATIONS,
+    MIGRATIONS_TABLE,
+    bootstrap_statements,
+)
+
+logger = logging.getLogger(__name__)
+
+# Error codes that mean "try again later" rather than "your statement is wrong".
+_RETRYABLE_CODES = {
+    "TOO_MANY_SIMULTANEOUS_QUERIES",
+    "TOO_MANY_PARTS",
+    "MEMORY_LIMIT_EXCEEDED",
+    "TIMEOUT_EXCEEDED",
+    "SOCKET_TIMEOUT",
+    "NETWORK_ERROR",
+    "ALL_CONNECTION_TRIES_FAILED",
+    "TABLE_IS_READ_ONLY",
+}
+
+
+def embedded_path(url: str) -> str | None:
+    """The directory of an embedded ``chdb:///dir`` URL, or None for a server URL."""
+    if not url.startswith("chdb:"):
+        return None
+    path = url[len("chdb://") :] if url.startswith("chdb://") else url[len("chdb:") :]
+    if path.startswith("memory") or path.startswith(":memory:"):
+        return None
+    return path
+
+
+def check_not_locked(path: str) -> None:
+    """Raise :class:`StoreLockedError` when another process holds the embedded store at ``path``.
+
+    chDB takes an exclusive ``flock`` on ``<path>/status`` (as clickhouse-server does); probing
+    it first turns chDB's opaque start-up failure into a message that says what to do.
+    """
+    status = Path(path) / "status"
+    if not status.exists():
+        return
+    try:
+        fd = os.open(status, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        owner = ""
+        try:
+            first = status.read_text().splitlines()[0]
+            owner = f" (held by {first.strip()})"
+        except (OSError, IndexError):
+            pass
+        raise StoreLockedError(
+            f"the embedded store {path} is open in another process{owner}; "
+            "stop that process, or talk to the running server with --server URL "
+            f"(or {settings.MODELTEL_SERVER}=URL), or choose another --clickhouse-url"
+        ) from None
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def translate(exc: Exception, action: str) -> StoreError:
+    """Map a clickhouse-connect error to a modeltel :class:`StoreError`."""
+    text = str(exc).strip()
+    if isinstance(exc, OperationalError):
+        return StoreUnavailableError(f"{action}: the store is unreachable ({text.splitlines()[0]})")
+    if any(code in text for code in _RETRYABLE_CODES):
+        return StoreUnavailableError(f"{action}: the store is busy ({_first_line(text)})")
+    return StoreError(f"{action}: {_first_line(text)}")
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()[:500]
+    return text[:500]
+
+
+class Store:
+    """One modeltel database: connection, migrations and small typed helpers.
+
+    ``url`` defaults to ``$MODELTEL_CLICKHOUSE_URL`` or the embedded ``./modeltel-data``;
+    ``database`` to ``$MODELTEL_DATABASE`` or ``otel``; ``cluster`` names a ClickHouse
+    cluster to create tables ``ON CLUSTER`` with Replicated engines and Distributed fronts.
+    Methods raise :class:`StoreError` subclasses only. Safe to share between threads.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        database: str | None = None,
+        *,
+        cluster: str | None = None,
+        ttl_days: int | None = None,
+        migrate: bool = True,
+    ) -> None:
+        self.url = settings.resolve_clickhouse_url(url)
+        self.database = settings.resolve_database(database)
+        self.layout = Layout(database=self.database, cluster=cluster, ttl_days=ttl_days)
+        self._local = threading.local()
+        self._clients: list[Client] = []
+        self._clients_lock = threading.Lock()
+        path = embedded_path(self.url)
+        if path is not None:
+            check_not_locked(path)
+            Path(path).mkdir(parents=True, exist_ok=True)
+        self._bootstrap()
+        if migrate:
+            self.migrate()
+
+    @property
+    def embedded(self) -> bool:
+        return self.url.startswith("chdb:")
+
+    def __repr__(self) -> str:
+        return f"Store(url={self._safe_url()!r}, database={self.database!r})"
+
+    def _safe_url(self) -> str:
+        parsed = urlparse(self.url)
+        if parsed.password:
+            return self.url.replace(f":{parsed.password}@", ":***@")
+        return self.url
+
+    # -- connections -------------------------------------------------------------------
+
+    def _connect(self, database: str | None) -> Client:
+        try:
+            if self.embedded:
+                client = clickhouse_connect.get_client(dsn=self.url, database=database)
+            else:
+                client = clickhouse_connect.get_client(
+                    dsn=self.url,
+                    database=database or "",
+                    connect_timeout=5,
+                    send_receive_timeout=300,
+                    autogenerate_session_id=False,
+                )
+        except ClickHouseError as exc:
+            path = embedded_path(self.url)
+            if path is not None:
+                check_not_locked(path)
+            raise translate(exc, f"cannot open the store {self._safe_url()}") from exc
+        with self._clients_lock:
+            self._clients.append(client)
+        return client
+
+    @property
+    def client(self) -> Client:
+        """This thread's clickhouse-connect client, bound to :attr:`database`."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._connect(self.database)
+            self._local.client = client
+        return client
+
+    def _bootstrap(self) -> None:
+        admin = self._connect(None)
+        try:
+            for statement in bootstrap_statements(self.layout):
+                admin.command(statement)
+        except ClickHouseError as exc:
+            raise translate(exc, "cannot create the modeltel database") from exc
+        finally:
+            admin.close()
+            with self._clients_lock:
+                self._clients.remove(admin)
+
+    def close(self) -> None:
+        """Close every client this store opened."""
+        with self._clients_lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            try:
+                client.close()
+            except Exception:  # closing must not raise
+                logger.debug("error closing a store client", exc_info=True)
+        self._local = threading.local()
+
+    # -- migrations --------------------------------------------------------------------
+
+    def applied_migrations(self) -> set[int]:
+        rows = self.query_rows(f"SELECT DISTINCT version FROM {self.table(MIGRATIONS_TABLE.name)}")
+        return {int(r[0]) for r in rows}
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations in order; return the numbers applied now."""
+        done = self.applied_migrations()
+        applied: list[int] = []
+        for migration in MIGRATIONS:
+            if migration.version in done:
+                continue
+            for statement in migration.statements(self.layout):
+                self.command(statement)
+            self.insert(
+                MIGRATIONS_TABLE.name,
+                [[migration.version, migration.name]],
+                ["version", "name"],
+            )
+            applied.append(migration.version)
+            logger.info("applied migration %d: %s", migration.version, migration.name)
+        return applied
+
+    # -- statements --------------------------------------------------------------------
+
+    def table(self, name: str) -> str:
+        """Fully qualified, quoted name of a table in this store's database."""
+        return f"{quote_ident(self.database)}.{quote_ident(name)}"
+
+    def command(
+        self,
+        sql: str,
+        parameters: dict[str, Any] | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> Any:
+        """Run a statement that returns no rows (DDL, INSERT … SELECT)."""
+        try:
+            return self.client.command(sql, parameters=parameters, settings=settings)
+        except ClickHouseError as exc:
+            raise translate(exc, "statement failed") from exc
+
+    def query_rows(
+        self,
+        sql: str,
+        parameters: dict[str, Any] | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> list[tuple[Any, ...]]:
+        """Run a query and return its rows as tuples."""
+        try:
+            return list(
+                self.client.query(sql, parameters=parameters, settings=settings).result_rows
+            )
+        except ClickHouseError as exc:
+            raise translate(exc, "query failed") from exc
+
+    def query_df(
+        self,
+        sql: str,
+        parameters: dict[str, Any] | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        """Run a query and return a pandas DataFrame."""
+        try:
+            return self.client.query_df(sql, parameters=parameters, settings=settings)
+        except ClickHouseError as exc:
+            raise translate(exc, "query failed") from exc
+
+    def insert(
+        self,
+        table: str,
+        data: Sequence[Sequence[Any]],
+        column_names: Sequence[str],
+        *,
+        column_oriented: bool = False,
+        settings: dict[str, Any] | None = None,
+    ) -> None:
+        """Insert rows (or columns, with ``column_oriented=True``) into ``table``."""
+        try:
+            self.client.insert(
+                table,
+                data,
+                column_names=list(column_names),
+                database=self.database,
+                column_oriented=column_oriented,
+                settings=settings,
+            )
+        except (ClickHouseError, DatabaseError) as exc:
+            raise translate(exc, f"insert into {table} failed") from exc
+
+    def insert_df(self, table: str, df: pd.DataFrame) -> None:
+        """Insert a DataFrame whose columns are named like the table's."""
+        try:
+            self.client.insert_df(table, df, database=self.database)
+        except ClickHouseError as exc:
+            raise translate(exc, f"insert into {table} failed") from exc
+
+    @contextmanager
+    def session_settings(self, **values: Any) -> Iterator[None]:
+        """Apply ClickHouse settings to this thread's client for the ``with`` block."""
+        client = self.client
+        old = {k: client.get_client_setting(k) for k in values}
+        for key, value in values.items():
+            client.set_client_setting(key, value)
+        try:
+            yield
+        finally:
+            for key, value in old.items():
+                if value is not None:
+                    client.set_client_setting(key, value)

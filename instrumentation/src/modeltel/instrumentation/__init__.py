@@ -1,0 +1,1 @@
+"""modeltel instrumentation (placeholder until built)."""
