@@ -23,6 +23,8 @@ class Table:
     engine_args: str = ""
     ttl_column: str | None = None
     sharding_key: str = "rand()"
+    replicated: bool = True
+    """False for engines without a Replicated variant (``Null``): created on every node."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class View:
     target: str
     source: str
     select: str
+    target_local: bool = True
+    """False to write through the Distributed table (the target is sharded by its key)."""
 
 
 def quote_ident(name: str) -> str:
@@ -61,7 +65,7 @@ class Layout:
         return f"{quote_ident(self.database)}.{quote_ident(table)}"
 
     def _engine(self, table: Table) -> str:
-        if not self.cluster:
+        if not self.cluster or not table.replicated:
             return f"{table.engine}({table.engine_args})"
         path = f"'/clickhouse/tables/{{shard}}/{self.database}/{self.local_name(table.name)}'"
         args = f"{path}, '{{replica}}'" + (f", {table.engine_args}" if table.engine_args else "")
@@ -81,7 +85,7 @@ class Layout:
             f"({table.columns.rstrip().rstrip(',')}\n) ENGINE = {self._engine(table)}\n"
             f"{self._tail(table)}"
         ]
-        if self.cluster:
+        if self.cluster and table.replicated:
             statements.append(
                 f"CREATE TABLE IF NOT EXISTS {self.qualified(table.name)}{self.on_cluster} "
                 f"AS {self.qualified(table.name, local=True)} "
@@ -93,9 +97,10 @@ class Layout:
     def create_view(self, view: View) -> list[str]:
         """Statement creating a materialized view between the local tables."""
         select = view.select.format(source=self.qualified(view.source, local=True))
+        target = self.qualified(view.target, local=view.target_local)
         return [
             f"CREATE MATERIALIZED VIEW IF NOT EXISTS {self.qualified(view.name)}{self.on_cluster} "
-            f"TO {self.qualified(view.target, local=True)} AS\n{select}"
+            f"TO {target} AS\n{select}"
         ]
 
     def drop_view(self, name: str) -> list[str]:

@@ -1,0 +1,323 @@
+"""The write path shared by OTLP/HTTP, OTLP/gRPC and bulk loads.
+
+``IngestPipeline.submit`` converts a decoded request into table columns (in the caller's
+thread) and queues them; writer threads group queued batches per table into one insert and
+complete each batch's future **only after ClickHouse has stored the rows**. The caller
+acknowledges its client only then, so nothing acknowledged is lost.
+
+Back-pressure: when more than ``max_pending_rows`` rows wait, ``submit`` raises
+:class:`Overloaded` (HTTP 429 / gRPC UNAVAILABLE, with a retry delay); when the store fails
+with a retryable error, the batch's future raises :class:`StoreUnavailableError` (503).
+After :meth:`close` new batches are refused and queued ones are still written.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from modeltel.analyzer.errors import ModeltelError, StoreError, StoreUnavailableError
+from modeltel.analyzer.otlp.decode import Signal
+from modeltel.analyzer.otlp.rows import (
+    TRACE_COLUMNS,
+    Columns,
+    log_columns,
+    metric_columns,
+    trace_columns,
+)
+from modeltel.analyzer.store import Store
+
+logger = logging.getLogger(__name__)
+
+TRACES_TABLE = "otel_traces_ingest"
+LOGS_TABLE = "otel_logs"
+
+
+class Overloaded(ModeltelError):
+    """Too much is waiting to be written; retry after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ShuttingDown(Overloaded):
+    """The pipeline is closing and takes no new batches."""
+
+
+@dataclass
+class IngestResult:
+    """What one request stored: accepted row count and rejected records with the reason."""
+
+    accepted: int
+    rejected: int = 0
+    message: str = ""
+
+
+@dataclass
+class _Batch:
+    table: str
+    columns: Columns
+    rows: int
+    future: Future[None] = field(default_factory=Future)
+
+
+@dataclass
+class IngestStats:
+    """Counters since start (read without locking; they only grow)."""
+
+    requests: int = 0
+    rows_stored: int = 0
+    rows_rejected: int = 0
+    inserts: int = 0
+    insert_seconds: float = 0.0
+    overloaded: int = 0
+    store_failures: int = 0
+
+
+def _map_array(dicts: list[dict[str, str]]) -> pa.Array:
+    offsets = np.zeros(len(dicts) + 1, dtype=np.int32)
+    keys: list[str] = []
+    values: list[str] = []
+    for i, d in enumerate(dicts):
+        keys.extend(d.keys())
+        values.extend(d.values())
+        offsets[i + 1] = len(keys)
+    return pa.MapArray.from_arrays(
+        pa.array(offsets), pa.array(keys, pa.string()), pa.array(values, pa.string())
+    )
+
+
+def _double_map_array(dicts: list[dict[str, np.ndarray]]) -> pa.Array:
+    offsets = np.zeros(len(dicts) + 1, dtype=np.int32)
+    keys: list[str] = []
+    arrays: list[np.ndarray] = []
+    for i, d in enumerate(dicts):
+        keys.extend(d.keys())
+        arrays.extend(d.values())
+        offsets[i + 1] = len(keys)
+    lengths = np.fromiter((len(a) for a in arrays), dtype=np.int32, count=len(arrays))
+    list_offsets = np.zeros(len(arrays) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=list_offsets[1:])
+    flat = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.float64)
+    items = pa.ListArray.from_arrays(pa.array(list_offsets), pa.array(flat, pa.float64()))
+    return pa.MapArray.from_arrays(pa.array(offsets), pa.array(keys, pa.string()), items)
+
+
+def _list_of_maps(lists: list[list[dict[str, str]]]) -> pa.Array:
+    offsets = np.zeros(len(lists) + 1, dtype=np.int32)
+    flat: list[dict[str, str]] = []
+    for i, items in enumerate(lists):
+        flat.extend(items)
+        offsets[i + 1] = len(flat)
+    return pa.ListArray.from_arrays(pa.array(offsets), _map_array(flat))
+
+
+def traces_arrow(cols: Columns) -> pa.Table:
+    """Columns of ``otel_traces_ingest`` → an Arrow table ClickHouse ingests in bulk."""
+    ns = pa.timestamp("ns")
+    arrays = {
+        "Timestamp": pa.array(cols["Timestamp"], pa.int64()).cast(ns),
+        "TraceId": pa.array(cols["TraceId"], pa.string()),
+        "SpanId": pa.array(cols["SpanId"], pa.string()),
+        "ParentSpanId": pa.array(cols["ParentSpanId"], pa.string()),
+        "TraceState": pa.array(cols["TraceState"], pa.string()),
+        "SpanName": pa.array(cols["SpanName"], pa.string()),
+        "SpanKind": pa.array(cols["SpanKind"], pa.string()),
+        "ServiceName": pa.array(cols["ServiceName"], pa.string()),
+        "ResourceAttributes": _map_array(cols["ResourceAttributes"]),
+        "ScopeName": pa.array(cols["ScopeName"], pa.string()),
+        "ScopeVersion": pa.array(cols["ScopeVersion"], pa.string()),
+        "SpanAttributes": _map_array(cols["SpanAttributes"]),
+        "SpanAttributesF64": _double_map_array(cols["SpanAttributesF64"]),
+        "Duration": pa.array(cols["Duration"], pa.uint64()),
+        "StatusCode": pa.array(cols["StatusCode"], pa.string()),
+        "StatusMessage": pa.array(cols["StatusMessage"], pa.string()),
+        "Events.Timestamp": pa.array(cols["Events.Timestamp"], pa.list_(pa.int64())).cast(
+            pa.list_(ns)
+        ),
+        "Events.Name": pa.array(cols["Events.Name"], pa.list_(pa.string())),
+        "Events.Attributes": _list_of_maps(cols["Events.Attributes"]),
+        "Links.TraceId": pa.array(cols["Links.TraceId"], pa.list_(pa.string())),
+        "Links.SpanId": pa.array(cols["Links.SpanId"], pa.list_(pa.string())),
+        "Links.TraceState": pa.array(cols["Links.TraceState"], pa.list_(pa.string())),
+        "Links.Attributes": _list_of_maps(cols["Links.Attributes"]),
+    }
+    return pa.table([arrays[name] for name in TRACE_COLUMNS], names=list(TRACE_COLUMNS))
+
+
+class IngestPipeline:
+    """Queue + writer threads in front of a :class:`Store`. Thread-safe."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        writers: int = 2,
+        max_pending_rows: int = 2_000_000,
+        max_insert_rows: int = 200_000,
+        retry_after: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.max_pending_rows = max_pending_rows
+        self.max_insert_rows = max_insert_rows
+        self.retry_after = retry_after
+        self.stats = IngestStats()
+        self._queue: queue.Queue[_Batch | None] = queue.Queue()
+        self._pending_rows = 0
+        self._lock = threading.Lock()
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._run, name=f"modeltel-writer-{i}", daemon=True)
+            for i in range(writers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    # -- producer side -----------------------------------------------------------------
+
+    def _enqueue(self, table: str, columns: Columns, rows: int) -> Future[None]:
+        batch = _Batch(table, columns, rows)
+        with self._lock:
+            if self._closed:
+                raise ShuttingDown("the server is shutting down", self.retry_after)
+            if self._pending_rows and self._pending_rows + rows > self.max_pending_rows:
+                self.stats.overloaded += 1
+                raise Overloaded(
+                    f"{self._pending_rows} rows are waiting to be written; retry later",
+                    self.retry_after,
+                )
+            self._pending_rows += rows
+        self._queue.put(batch)
+        return batch.future
+
+    def submit(self, signal: Signal, request: Any) -> tuple[list[Future[None]], IngestResult]:
+        """Convert and queue one decoded OTLP request; wait on the futures before acking."""
+        self.stats.requests += 1
+        futures: list[Future[None]] = []
+        if signal == "traces":
+            cols, rejected, message = trace_columns(request)
+            tables = {TRACES_TABLE: cols} if cols["Timestamp"] else {}
+        elif signal == "logs":
+            cols, rejected, message = log_columns(request)
+            tables = {LOGS_TABLE: cols} if cols["Timestamp"] else {}
+        else:
+            tables, rejected, message = metric_columns(request)
+        accepted = 0
+        for table, columns in tables.items():
+            rows = len(next(iter(columns.values())))
+            accepted += rows
+            futures.append(self._enqueue(table, columns, rows))
+        self.stats.rows_rejected += rejected
+        return futures, IngestResult(accepted, rejected, message)
+
+    def store_request(self, signal: Signal, request: Any, timeout: float = 60.0) -> IngestResult:
+        """Submit and block until stored (raises Overloaded / StoreError)."""
+        futures, result = self.submit(signal, request)
+        for future in futures:
+            future.result(timeout=timeout)
+        return result
+
+    # -- writer side -------------------------------------------------------------------
+
+    def _take_group(self, first: _Batch) -> list[_Batch]:
+        group = [first]
+        rows = first.rows
+        deferred: list[_Batch] = []
+        while rows < self.max_insert_rows:
+            try:
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is None:
+                deferred.append(nxt)  # type: ignore[arg-type]
+                break
+            if nxt.table == first.table:
+                group.append(nxt)
+                rows += nxt.rows
+            else:
+                deferred.append(nxt)
+        for item in deferred:
+            self._queue.put(item)
+        return group
+
+    def _write(self, group: list[_Batch]) -> None:
+        table = group[0].table
+        if len(group) == 1:
+            merged = group[0].columns
+        else:
+            merged = {name: [] for name in group[0].columns}
+            for batch in group:
+                for name, values in batch.columns.items():
+                    merged[name].extend(values)
+        started = time.perf_counter()
+        if table == TRACES_TABLE:
+            self._insert_arrow(table, traces_arrow(merged))
+        else:
+            self.store.insert(table, list(merged.values()), list(merged), column_oriented=True)
+        self.stats.insert_seconds += time.perf_counter() - started
+        self.stats.inserts += 1
+
+    def _insert_arrow(self, table: str, data: pa.Table) -> None:
+        from clickhouse_connect.driver.exceptions import ClickHouseError
+
+        from modeltel.analyzer.store import translate
+
+        try:
+            self.store.client.insert_arrow(table, data, database=self.store.database)
+        except ClickHouseError as exc:
+            raise translate(exc, f"insert into {table} failed") from exc
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                if self._queue.empty():
+                    return
+                self._queue.put(None)  # batches were re-queued behind the stop marker
+                continue
+            group = self._take_group(first)
+            rows = sum(batch.rows for batch in group)
+            try:
+                self._write(group)
+            except Exception as exc:
+                if isinstance(exc, StoreError):
+                    self.stats.store_failures += 1
+                    error: Exception = exc
+                else:
+                    logger.exception("unexpected error writing %d rows to %s", rows, first.table)
+                    error = StoreUnavailableError(f"writing to {first.table} failed: {exc}")
+                for batch in group:
+                    batch.future.set_exception(error)
+            else:
+                self.stats.rows_stored += rows
+                for batch in group:
+                    batch.future.set_result(None)
+            finally:
+                with self._lock:
+                    self._pending_rows -= rows
+
+    @property
+    def pending_rows(self) -> int:
+        return self._pending_rows
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Refuse new batches, write everything queued, stop the writers."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        for _ in self._threads:
+            self._queue.put(None)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+

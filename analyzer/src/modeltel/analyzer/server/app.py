@@ -1,0 +1,73 @@
+"""The HTTP application of ``modeltel serve``: OTLP/HTTP, health, and the routers of the API,
+``/metrics`` and the web page, all on one port.
+
+``create_app`` takes an open :class:`Store`; it owns an :class:`IngestPipeline` whose queued
+rows are written before the app finishes shutting down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from modeltel.analyzer import settings
+from modeltel.analyzer.ingest import IngestPipeline
+from modeltel.analyzer.server.otlp_http import otlp_router
+from modeltel.analyzer.store import Store
+
+
+@dataclass
+class ServerConfig:
+    """Settings of the HTTP app (arguments override ``MODELTEL_*`` variables)."""
+
+    max_body_bytes: int = field(default_factory=settings.max_body_bytes)
+    writers: int = 2
+    max_pending_rows: int = 2_000_000
+
+
+def create_app(
+    store: Store,
+    config: ServerConfig | None = None,
+    pipeline: IngestPipeline | None = None,
+) -> FastAPI:
+    """Build the app. ``app.state`` holds ``store``, ``pipeline`` and ``config``."""
+    config = config or ServerConfig()
+    pipeline = pipeline or IngestPipeline(
+        store, writers=config.writers, max_pending_rows=config.max_pending_rows
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        pipeline.close()
+
+    app = FastAPI(
+        title="modeltel",
+        summary="ML monitoring on OpenTelemetry and ClickHouse",
+        lifespan=lifespan,
+    )
+    app.state.store = store
+    app.state.pipeline = pipeline
+    app.state.config = config
+    app.include_router(otlp_router(pipeline, config.max_body_bytes))
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> Any:
+        """200 when the store answers; 503 otherwise."""
+        try:
+            store.query_rows("SELECT 1")
+        except Exception as exc:
+            return JSONResponse({"status": "unavailable", "error": str(exc)}, status_code=503)
+        return {
+            "status": "ok",
+            "store": "embedded" if store.embedded else "server",
+            "database": store.database,
+            "pending_rows": pipeline.pending_rows,
+        }
+
+    return app

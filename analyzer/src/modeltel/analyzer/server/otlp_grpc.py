@@ -1,0 +1,116 @@
+"""OTLP/gRPC receiver: the Trace, Logs and Metrics services over the same ingest path.
+
+Overload and store outages answer ``UNAVAILABLE`` (which OTLP exporters retry); a request the
+store could not take is never acknowledged.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent import futures
+from typing import Any
+
+import grpc
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
+from opentelemetry.proto.collector.metrics.v1 import (
+    metrics_service_pb2,
+    metrics_service_pb2_grpc,
+)
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+from modeltel.analyzer.errors import InputError, StoreError
+from modeltel.analyzer.ingest import IngestPipeline, Overloaded
+from modeltel.analyzer.otlp.decode import Signal
+
+logger = logging.getLogger(__name__)
+
+_REJECTED_FIELD = {
+    "traces": "rejected_spans",
+    "logs": "rejected_log_records",
+    "metrics": "rejected_data_points",
+}
+
+
+class _Receiver:
+    def __init__(self, pipeline: IngestPipeline, timeout: float) -> None:
+        self.pipeline = pipeline
+        self.timeout = timeout
+
+    def export(self, signal: Signal, request: Any, context: grpc.ServicerContext, response: Any):
+        try:
+            result = self.pipeline.store_request(signal, request, timeout=self.timeout)
+        except Overloaded as exc:
+            context.set_trailing_metadata((("retry-after", str(int(exc.retry_after) or 1)),))
+            context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        except InputError as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except (StoreError, TimeoutError) as exc:
+            context.abort(grpc.StatusCode.UNAVAILABLE, str(exc) or "store timed out")
+        if result.rejected:
+            setattr(response.partial_success, _REJECTED_FIELD[signal], result.rejected)
+            response.partial_success.error_message = result.message
+        return response
+
+
+class _Traces(trace_service_pb2_grpc.TraceServiceServicer):
+    def __init__(self, receiver: _Receiver) -> None:
+        self.receiver = receiver
+
+    def Export(self, request, context):  # noqa: N802 (gRPC method name)
+        return self.receiver.export(
+            "traces", request, context, trace_service_pb2.ExportTraceServiceResponse()
+        )
+
+
+class _Logs(logs_service_pb2_grpc.LogsServiceServicer):
+    def __init__(self, receiver: _Receiver) -> None:
+        self.receiver = receiver
+
+    def Export(self, request, context):  # noqa: N802
+        return self.receiver.export(
+            "logs", request, context, logs_service_pb2.ExportLogsServiceResponse()
+        )
+
+
+class _Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):
+    def __init__(self, receiver: _Receiver) -> None:
+        self.receiver = receiver
+
+    def Export(self, request, context):  # noqa: N802
+        return self.receiver.export(
+            "metrics", request, context, metrics_service_pb2.ExportMetricsServiceResponse()
+        )
+
+
+def start_grpc_server(
+    pipeline: IngestPipeline,
+    host: str,
+    port: int,
+    *,
+    max_message_bytes: int,
+    workers: int = 8,
+    timeout: float = 120.0,
+    credentials: grpc.ServerCredentials | None = None,
+    interceptors: tuple[grpc.ServerInterceptor, ...] = (),
+) -> tuple[grpc.Server, int]:
+    """Start the OTLP/gRPC server; return it and the bound port (``port=0`` picks one)."""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="modeltel-grpc"),
+        interceptors=interceptors,
+        options=[
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    receiver = _Receiver(pipeline, timeout)
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_Traces(receiver), server)
+    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(_Logs(receiver), server)
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(_Metrics(receiver), server)
+    address = f"{host}:{port}"
+    bound = (
+        server.add_secure_port(address, credentials)
+        if credentials
+        else server.add_insecure_port(address)
+    )
+    server.start()
+    return server, bound

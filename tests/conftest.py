@@ -1,0 +1,125 @@
+"""Shared fixtures: one embedded chDB store per test process, one database per test, and the
+receiver app running under uvicorn (plus the OTLP/gRPC server) against that database."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from modeltel.analyzer.ingest import IngestPipeline
+from modeltel.analyzer.server.app import ServerConfig, create_app
+from modeltel.analyzer.server.otlp_grpc import start_grpc_server
+from modeltel.analyzer.store import Store
+
+
+@pytest.fixture(scope="session")
+def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The one embedded store this test process may open (chDB: one path per process)."""
+    path = tmp_path_factory.mktemp("chdb") / "store"
+    return f"chdb://{path}"
+
+
+def new_database_name(prefix: str = "t") -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """A migrated store on a database of its own."""
+    s = Store(store_url, new_database_name())
+    try:
+        yield s
+    finally:
+        try:
+            s.command(f"DROP DATABASE IF EXISTS `{s.database}`")
+        finally:
+            s.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningServer:
+    url: str
+    grpc_endpoint: str
+    store: Store
+    pipeline: IngestPipeline
+    app: object
+
+
+class _ThreadedUvicorn(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # the test runner owns signals
+        pass
+
+
+def start_server(store: Store, config: ServerConfig | None = None):
+    """Run the app under uvicorn in a thread and OTLP/gRPC beside it; return (server, stop)."""
+    config = config or ServerConfig()
+    pipeline = IngestPipeline(store, writers=config.writers, max_pending_rows=config.max_pending_rows)
+    app = create_app(store, config, pipeline)
+    port = free_port()
+    server = _ThreadedUvicorn(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    grpc_server, grpc_port = start_grpc_server(
+        pipeline, "127.0.0.1", 0, max_message_bytes=config.max_body_bytes
+    )
+
+    def stop() -> None:
+        grpc_server.stop(grace=2).wait()
+        server.should_exit = True
+        thread.join(20)
+        pipeline.close()
+
+    running = RunningServer(
+        url=f"http://127.0.0.1:{port}",
+        grpc_endpoint=f"127.0.0.1:{grpc_port}",
+        store=store,
+        pipeline=pipeline,
+        app=app,
+    )
+    return running, stop
+
+
+@pytest.fixture
+def server(store: Store) -> Iterator[RunningServer]:
+    """The receiver (HTTP + gRPC) on free ports, writing into ``store``."""
+    running, stop = start_server(store)
+    try:
+        yield running
+    finally:
+        stop()
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests talk to localhost only."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    for key in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS"):
+        monkeypatch.delenv(key, raising=False)
+    os.environ.setdefault("OTEL_SDK_DISABLED", "false")
