@@ -68,7 +68,9 @@ class _ThreadedUvicorn(uvicorn.Server):
 def start_server(store: Store, config: ServerConfig | None = None):
     """Run the app under uvicorn in a thread and OTLP/gRPC beside it; return (server, stop)."""
     config = config or ServerConfig()
-    pipeline = IngestPipeline(store, writers=config.writers, max_pending_rows=config.max_pending_rows)
+    pipeline = IngestPipeline(
+        store, writers=config.writers, max_pending_rows=config.max_pending_rows
+    )
     app = create_app(store, config, pipeline)
     port = free_port()
     server = _ThreadedUvicorn(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from opentelemetry.trace import SpanKind
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogExporter
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
     OTLPMetricExporter as GrpcMetricExporter,
@@ -21,6 +20,7 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.trace import SpanKind
 
 RESOURCE = Resource.create({"service.name": "fraud-api", "deployment.environment.name": "test"})
 
@@ -93,7 +93,9 @@ def test_sdk_spans_logs_metrics_are_stored(transport: str, server) -> None:
     meter_provider = MeterProvider(resource=RESOURCE, metric_readers=[reader])
     meter = meter_provider.get_meter("modeltel.test")
     meter.create_counter("ml.predictions").add(4, {"ml.model.name": "churn"})
-    meter.create_histogram("ml.prediction.duration", unit="s").record(0.012, {"ml.model.name": "churn"})
+    meter.create_histogram("ml.prediction.duration", unit="s").record(
+        0.012, {"ml.model.name": "churn"}
+    )
     meter.create_gauge("ml.drift.score").set(0.31, {"ml.model.name": "churn"})
     meter_provider.shutdown()
 

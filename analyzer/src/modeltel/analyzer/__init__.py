@@ -1,1 +1,32 @@
-"""modeltel analyzer."""
+"""modeltel analyzer: the store, the OTLP receiver, the analyses and everything that shows them.
+
+Public surface::
+
+    from modeltel.analyzer import Store
+
+``Store`` opens the ClickHouse database (embedded chDB or a server) and applies migrations.
+"""
+
+from modeltel.analyzer.errors import (
+    ConfigError,
+    InputError,
+    ModeltelError,
+    NotFoundError,
+    QueryError,
+    StoreError,
+    StoreLockedError,
+    StoreUnavailableError,
+)
+from modeltel.analyzer.store import Store
+
+__all__ = [
+    "ConfigError",
+    "InputError",
+    "ModeltelError",
+    "NotFoundError",
+    "QueryError",
+    "Store",
+    "StoreError",
+    "StoreLockedError",
+    "StoreUnavailableError",
+]

@@ -13,7 +13,7 @@ MODELTEL_CLICKHOUSE_URL = "MODELTEL_CLICKHOUSE_URL"
 """Store URL: ``chdb:///abs/dir`` (embedded) or ``http(s)://user:pass@host:8123/db``."""
 
 MODELTEL_DATABASE = "MODELTEL_DATABASE"
-"""Database holding the otel_* and ml_* tables (default ``default``... see :data:`DEFAULT_DATABASE`)."""
+"""Database holding the otel_* and ml_* tables (default :data:`DEFAULT_DATABASE`)."""
 
 MODELTEL_CONFIG = "MODELTEL_CONFIG"
 """Path of the YAML configuration file (drift methods, thresholds, retrain policy)."""
@@ -70,5 +70,7 @@ def max_body_bytes(value: int | None = None) -> int:
     except ValueError as exc:
         from modeltel.analyzer.errors import ConfigError
 
-        raise ConfigError(f"{MODELTEL_MAX_BODY_BYTES}={raw!r} is not a whole number of bytes") from exc
+        raise ConfigError(
+            f"{MODELTEL_MAX_BODY_BYTES}={raw!r} is not a whole number of bytes"
+        ) from exc
     return parsed

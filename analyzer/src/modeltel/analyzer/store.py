@@ -265,9 +265,8 @@ class Store:
     ) -> list[tuple[Any, ...]]:
         """Run a query and return its rows as tuples."""
         try:
-            return list(
-                self.client.query(sql, parameters=parameters, settings=settings).result_rows
-            )
+            result = self.client.query(sql, parameters=parameters, settings=settings)
+            return [tuple(row) for row in result.result_rows]
         except ClickHouseError as exc:
             raise translate(exc, "query failed") from exc
 

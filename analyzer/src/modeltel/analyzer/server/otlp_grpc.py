@@ -56,7 +56,7 @@ class _Traces(trace_service_pb2_grpc.TraceServiceServicer):
     def __init__(self, receiver: _Receiver) -> None:
         self.receiver = receiver
 
-    def Export(self, request, context):  # noqa: N802 (gRPC method name)
+    def Export(self, request, context):
         return self.receiver.export(
             "traces", request, context, trace_service_pb2.ExportTraceServiceResponse()
         )
@@ -66,7 +66,7 @@ class _Logs(logs_service_pb2_grpc.LogsServiceServicer):
     def __init__(self, receiver: _Receiver) -> None:
         self.receiver = receiver
 
-    def Export(self, request, context):  # noqa: N802
+    def Export(self, request, context):
         return self.receiver.export(
             "logs", request, context, logs_service_pb2.ExportLogsServiceResponse()
         )
@@ -76,7 +76,7 @@ class _Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):
     def __init__(self, receiver: _Receiver) -> None:
         self.receiver = receiver
 
-    def Export(self, request, context):  # noqa: N802
+    def Export(self, request, context):
         return self.receiver.export(
             "metrics", request, context, metrics_service_pb2.ExportMetricsServiceResponse()
         )

@@ -74,8 +74,7 @@ def otlp_router(pipeline: IngestPipeline, max_body_bytes: int, timeout: float = 
                 JSON,
                 415,
                 3,
-                f"unsupported Content-Type {content_type or '(none)'!r}; "
-                f"send {PROTOBUF} or {JSON}",
+                f"unsupported Content-Type {content_type or '(none)'!r}; send {PROTOBUF} or {JSON}",
             )
         try:
             body = await _read_body(request, max_body_bytes)

@@ -1,0 +1,88 @@
+"""The ``modeltel`` command line.
+
+Each command lives in a module of this package exposing ``register(subparsers)``; add new
+commands to :data:`COMMANDS`. Exit codes: 0 success, 1 the command ran and found a problem it
+reports (e.g. failed checks), 2 bad usage/configuration/input, 3 store unavailable or locked,
+4 not found, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from modeltel.analyzer.cli import common, serve
+from modeltel.analyzer.errors import (
+    ConfigError,
+    InputError,
+    ModeltelError,
+    NotFoundError,
+    QueryError,
+    StoreError,
+)
+
+COMMANDS = [serve]
+
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_STORE, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
+
+DESCRIPTION = """\
+modeltel watches machine-learning models in production through OpenTelemetry.
+
+Typical first steps:
+  modeltel demo                                  # the whole story on this machine
+  modeltel serve                                 # OTLP receiver + API + web page on :4318
+  modeltel reference upload churn train.csv --version 3
+  modeltel analyze --model churn --window 1h
+  modeltel sql "SELECT model, count() FROM ml_predictions GROUP BY model"
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="modeltel",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMANDS:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG
+        if args.verbose > 1
+        else logging.INFO
+        if args.verbose
+        else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except (ConfigError, InputError, QueryError) as exc:
+        common.fail(str(exc))
+        return EXIT_USAGE
+    except NotFoundError as exc:
+        common.fail(str(exc))
+        return EXIT_NOT_FOUND
+    except StoreError as exc:
+        common.fail(str(exc))
+        return EXIT_STORE
+    except ModeltelError as exc:
+        common.fail(str(exc))
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Options and helpers shared by the commands."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from modeltel.analyzer import settings
+from modeltel.analyzer.store import Store
+
+
+def add_store_options(parser: argparse.ArgumentParser) -> None:
+    """``--clickhouse-url`` and ``--database`` (defaults from the environment)."""
+    parser.add_argument(
+        "--clickhouse-url",
+        default=None,
+        metavar="URL",
+        help=f"store: chdb:///abs/dir (embedded) or http(s)://host:8123 "
+        f"(default ${settings.MODELTEL_CLICKHOUSE_URL}, else ./{settings.DEFAULT_DATA_DIR})",
+    )
+    parser.add_argument(
+        "--database",
+        default=None,
+        help=f"database (default ${settings.MODELTEL_DATABASE}, else {settings.DEFAULT_DATABASE})",
+    )
+
+
+def add_server_option(parser: argparse.ArgumentParser) -> None:
+    """``--server URL``: talk to a running ``modeltel serve`` instead of opening the store."""
+    parser.add_argument(
+        "--server",
+        default=os.environ.get(settings.MODELTEL_SERVER),
+        metavar="URL",
+        help="a running modeltel serve, e.g. http://127.0.0.1:4318 "
+        f"(default ${settings.MODELTEL_SERVER})",
+    )
+
+
+def open_store(args: argparse.Namespace, **kwargs: object) -> Store:
+    """Open (and migrate) the store named by the command's options."""
+    return Store(args.clickhouse_url, args.database, **kwargs)  # type: ignore[arg-type]
+
+
+def fail(message: str) -> None:
+    """Print one clear sentence on stderr."""
+    print(f"modeltel: error: {message}", file=sys.stderr)
+
+
+def info(message: str) -> None:
+    print(message, file=sys.stderr)
