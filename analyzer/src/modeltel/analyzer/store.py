@@ -65,6 +65,10 @@ def embedded_path(url: str) -> str | None:
     return path
 
 
+# Embedded store paths this process has opened: chDB's lock on them is our own.
+_OPEN_HERE: set[str] = set()
+
+
 def check_not_locked(path: str) -> None:
     """Raise :class:`StoreLockedError` when another process holds the embedded store at ``path``.
 
@@ -72,7 +76,7 @@ def check_not_locked(path: str) -> None:
     it first turns chDB's opaque start-up failure into a message that says what to do.
     """
     status = Path(path) / "status"
-    if not status.exists():
+    if os.path.realpath(path) in _OPEN_HERE or not status.exists():
         return
     try:
         fd = os.open(status, os.O_RDONLY)
@@ -178,7 +182,15 @@ class Store:
             path = embedded_path(self.url)
             if path is not None:
                 check_not_locked(path)
+                if _OPEN_HERE and os.path.realpath(path) not in _OPEN_HERE:
+                    raise StoreError(
+                        f"cannot open the embedded store {path}: this process already uses "
+                        f"{sorted(_OPEN_HERE)[0]} (chDB opens one store path per process)"
+                    ) from exc
             raise translate(exc, f"cannot open the store {self._safe_url()}") from exc
+        path = embedded_path(self.url)
+        if path is not None:
+            _OPEN_HERE.add(os.path.realpath(path))
         with self._clients_lock:
             self._clients.append(client)
         return client

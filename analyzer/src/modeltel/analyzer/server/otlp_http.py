@@ -20,7 +20,7 @@ from google.rpc import status_pb2
 from starlette.concurrency import run_in_threadpool
 
 from modeltel.analyzer.errors import InputError, PayloadTooLargeError, StoreError
-from modeltel.analyzer.ingest import IngestPipeline, Overloaded
+from modeltel.analyzer.ingest import IngestPipeline, Overloaded, ShuttingDown
 from modeltel.analyzer.otlp.decode import (
     JSON,
     PROTOBUF,
@@ -88,6 +88,8 @@ def otlp_router(pipeline: IngestPipeline, max_body_bytes: int, timeout: float = 
             return _error(content_type, 413, 8, str(exc))
         except InputError as exc:
             return _error(content_type, 400, 3, str(exc))
+        except ShuttingDown as exc:
+            return _error(content_type, 503, 14, str(exc), **{"Retry-After": "5"})
         except Overloaded as exc:
             retry = str(max(1, math.ceil(exc.retry_after)))
             return _error(content_type, 429, 14, str(exc), **{"Retry-After": retry})

@@ -1,0 +1,7 @@
+"""``python -m modeltel.analyzer.cli`` runs the ``modeltel`` command."""
+
+import sys
+
+from modeltel.analyzer.cli import main
+
+sys.exit(main())
