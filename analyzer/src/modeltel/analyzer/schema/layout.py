@@ -37,6 +37,8 @@ class View:
     select: str
     target_local: bool = True
     """False to write through the Distributed table (the target is sharded by its key)."""
+    source_local: bool = True
+    """False when the source is an unsharded table (e.g. ``Null``) created under its own name."""
 
 
 def quote_ident(name: str) -> str:
@@ -81,7 +83,8 @@ class Layout:
     def create_table(self, table: Table) -> list[str]:
         """Statements creating ``table`` (and its Distributed front on a cluster)."""
         statements = [
-            f"CREATE TABLE IF NOT EXISTS {self.qualified(table.name, local=True)}{self.on_cluster} "
+            f"CREATE TABLE IF NOT EXISTS "
+            f"{self.qualified(table.name, local=table.replicated)}{self.on_cluster} "
             f"({table.columns.rstrip().rstrip(',')}\n) ENGINE = {self._engine(table)}\n"
             f"{self._tail(table)}"
         ]
@@ -96,7 +99,7 @@ class Layout:
 
     def create_view(self, view: View) -> list[str]:
         """Statement creating a materialized view between the local tables."""
-        select = view.select.format(source=self.qualified(view.source, local=True))
+        select = view.select.format(source=self.qualified(view.source, local=view.source_local))
         target = self.qualified(view.target, local=view.target_local)
         return [
             f"CREATE MATERIALIZED VIEW IF NOT EXISTS {self.qualified(view.name)}{self.on_cluster} "

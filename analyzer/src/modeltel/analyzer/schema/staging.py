@@ -35,6 +35,7 @@ OTEL_TRACES_INGEST_MV = View(
     target="otel_traces",
     source="otel_traces_ingest",
     target_local=False,
+    source_local=False,
     select=f"""SELECT
     Timestamp, TraceId, SpanId, ParentSpanId, TraceState, SpanName, SpanKind, ServiceName,
     ResourceAttributes, ScopeName, ScopeVersion,
