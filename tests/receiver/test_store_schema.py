@@ -167,4 +167,4 @@ def test_embedded_store_locked_by_another_process(tmp_path) -> None:
         assert "Traceback" not in cli.stderr
     finally:
         holder.kill()
-        holder.wait()
+        holder.communicate()
