@@ -27,6 +27,12 @@ MODELTEL_MAX_BODY_BYTES = "MODELTEL_MAX_BODY_BYTES"
 MODELTEL_SERVER = "MODELTEL_SERVER"
 """URL of a running ``modeltel serve`` that CLI commands talk to instead of opening the store."""
 
+MODELTEL_RETRAIN_WEBHOOK_URL = "MODELTEL_RETRAIN_WEBHOOK_URL"
+"""Webhook the retrain trigger POSTs to when ``retrain.webhook.url`` is not in the config."""
+
+MODELTEL_ANALYZE_WINDOW = "MODELTEL_ANALYZE_WINDOW"
+"""Trailing window each analysis cycle covers (default 1h), e.g. ``15m`` or ``1d``."""
+
 DEFAULT_DATA_DIR = "modeltel-data"
 DEFAULT_DATABASE = "otel"
 DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024

@@ -17,8 +17,10 @@ from fastapi.responses import JSONResponse
 
 from modeltel.analyzer import settings
 from modeltel.analyzer.ingest import IngestPipeline
+from modeltel.analyzer.server.metrics_endpoint import metrics_router
 from modeltel.analyzer.server.otlp_http import otlp_router
 from modeltel.analyzer.store import Store
+from modeltel.analyzer.web import web_router
 
 
 @dataclass
@@ -55,6 +57,8 @@ def create_app(
     app.state.pipeline = pipeline
     app.state.config = config
     app.include_router(otlp_router(pipeline, config.max_body_bytes))
+    app.include_router(web_router())
+    app.include_router(metrics_router(app))
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> Any:

@@ -34,6 +34,15 @@ def serve(
         store, writers=config.writers, max_pending_rows=config.max_pending_rows
     )
     app = create_app(store, config, pipeline)
+    loop = None
+    if analyze_every > 0:
+        from modeltel.analyzer.config import load_config
+        from modeltel.analyzer.loop import AnalysisLoop
+
+        loop = AnalysisLoop(
+            store, load_config(), every=analyze_every, publisher=app.state.metrics
+        )
+        loop.start()
     grpc_server = None
     if grpc_port:
         grpc_server, grpc_port = start_grpc_server(
@@ -48,6 +57,8 @@ def serve(
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
     finally:
+        if loop is not None:
+            loop.stop()
         if grpc_server is not None:
             grpc_server.stop(grace=10).wait()
         pipeline.close()

@@ -1,0 +1,225 @@
+"""The health score of a model version: one number from 0 (bad) to 100 (good).
+
+Formula (from the latest result of each series, i.e. what the gauges show)::
+
+    score = 100 × (1 − Σ wᵢ·bᵢ / Σ wᵢ)      over the components i that have results
+
+with weights drift 30, performance 30, service 20, quality 20, and each component's
+*badness* bᵢ ∈ [0, 1] made from record statuses (``ok`` 0, ``warning`` 0.5, ``drift`` and
+``alert`` 1; ``info`` and ``no_data`` records do not count):
+
+- **drift**: the mean badness over input features, a feature taking its worst record
+  (so the share of drifted features, warnings counting half); a drifted prediction
+  (``prediction.*``) raises it to at least 0.5.
+- **performance**: the worst status among the realized performance metrics (``accuracy``,
+  ``f1``, ``rmse`` …); when no realized metric has a status, the estimated ones. Label
+  coverage and delay do not count.
+- **service**: the worst status among latency, error ratio, volume ratio and staleness.
+- **quality**: the mean badness over features (each its worst quality record), the dataset
+  ``outlier_ratio`` counting as one more feature.
+
+A component without results is left out and the weights renormalised; with no component at
+all the score is None (status ``no_data``). Status: ``ok`` from 80, ``warning`` from 50,
+``alert`` below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+WEIGHTS = {"drift": 30.0, "performance": 30.0, "service": 20.0, "quality": 20.0}
+BADNESS = {"ok": 0.0, "warning": 0.5, "drift": 1.0, "alert": 1.0}
+OK_FROM = 80.0
+WARNING_FROM = 50.0
+
+_LABEL_METRICS = {
+    "label_coverage",
+    "label_delay_p50",
+    "label_delay_p95",
+    "label_delay_p99",
+    "labels_unknown_ids",
+}
+_SERVICE_METRICS = {
+    "latency_p50",
+    "latency_p95",
+    "latency_p99",
+    "error_ratio",
+    "volume_ratio",
+    "staleness",
+}
+
+
+@dataclass(frozen=True)
+class HealthScore:
+    """The score (None without data), its status, per-component badness and the reasons."""
+
+    score: float | None
+    status: str
+    components: Mapping[str, float] = field(default_factory=dict)
+    reasons: tuple[str, ...] = ()
+
+    def to_details(self) -> dict[str, Any]:
+        return {
+            "components": {k: round(v, 6) for k, v in self.components.items()},
+            "weights": {k: WEIGHTS[k] for k in self.components},
+            "reasons": list(self.reasons),
+        }
+
+
+def status_of(score: float | None) -> str:
+    """``ok`` / ``warning`` / ``alert`` for a score; ``no_data`` for None."""
+    if score is None:
+        return "no_data"
+    if score >= OK_FROM:
+        return "ok"
+    if score >= WARNING_FROM:
+        return "warning"
+    return "alert"
+
+
+def health_score(results: pd.DataFrame | Iterable[Mapping[str, Any]]) -> HealthScore:
+    """Health of one model version from its latest result records (a tidy DataFrame or dicts)."""
+    records = results.to_dict("records") if isinstance(results, pd.DataFrame) else list(results)
+    by_kind: dict[str, list[Mapping[str, Any]]] = {}
+    for record in records:
+        if _badness(record) is not None:
+            by_kind.setdefault(str(record.get("kind")), []).append(record)
+    components: dict[str, float] = {}
+    reasons: list[str] = []
+    for name, compute in (
+        ("drift", _drift),
+        ("performance", _performance),
+        ("service", _service),
+        ("quality", _quality),
+    ):
+        outcome = compute(by_kind.get(name, []))
+        if outcome is not None:
+            components[name], why = outcome
+            reasons.extend(why)
+    if not components:
+        return HealthScore(None, "no_data")
+    total = sum(WEIGHTS[k] for k in components)
+    score = 100.0 * (1.0 - sum(WEIGHTS[k] * b for k, b in components.items()) / total)
+    score = min(100.0, max(0.0, score))
+    return HealthScore(score, status_of(score), components, tuple(reasons))
+
+
+def _badness(record: Mapping[str, Any]) -> float | None:
+    return BADNESS.get(str(record.get("status") or ""))
+
+
+def _feature(record: Mapping[str, Any]) -> str | None:
+    feature = record.get("feature")
+    if feature is None or (isinstance(feature, float) and feature != feature):
+        return None
+    return str(feature)
+
+
+def _worst_per_feature(records: list[Mapping[str, Any]]) -> dict[str, float]:
+    worst: dict[str, float] = {}
+    for record in records:
+        feature = _feature(record)
+        if feature is None:
+            continue
+        bad = _badness(record) or 0.0
+        worst[feature] = max(worst.get(feature, 0.0), bad)
+    return worst
+
+
+def _drift(records: list[Mapping[str, Any]]) -> tuple[float, list[str]] | None:
+    per_feature = _worst_per_feature(records)
+    inputs = {f: b for f, b in per_feature.items() if not f.startswith("prediction.")}
+    outputs = {f: b for f, b in per_feature.items() if f.startswith("prediction.")}
+    if not inputs and not outputs:
+        return None
+    badness = sum(inputs.values()) / len(inputs) if inputs else 0.0
+    reasons = []
+    drifted = sorted(f for f, b in inputs.items() if b >= 1.0)
+    if drifted:
+        reasons.append(
+            f"{len(drifted)} of {len(inputs)} features drifted ({', '.join(drifted[:5])}"
+            + (", …)" if len(drifted) > 5 else ")")
+        )
+    if any(b >= 1.0 for b in outputs.values()):
+        badness = max(badness, 0.5)
+        reasons.append("the predictions drifted")
+    return badness, reasons
+
+
+def _worst(records: list[Mapping[str, Any]], label: str) -> tuple[float, list[str]] | None:
+    if not records:
+        return None
+    worst = max(records, key=lambda r: _badness(r) or 0.0)
+    badness = _badness(worst) or 0.0
+    reasons = []
+    if badness > 0:
+        what = worst.get("metric") or worst.get("method") or label
+        value = worst.get("value")
+        shown = f" {value:.4g}" if isinstance(value, (int, float)) else ""
+        reasons.append(f"{label}: {what}{shown} ({worst.get('status')})")
+    return badness, reasons
+
+
+def _performance(records: list[Mapping[str, Any]]) -> tuple[float, list[str]] | None:
+    metrics = [r for r in records if r.get("metric") not in _LABEL_METRICS]
+    realized = [r for r in metrics if (r.get("source") or "realized") == "realized"]
+    estimated = [r for r in metrics if r.get("source") == "estimated"]
+    return _worst(realized or estimated, "performance" if realized else "estimated performance")
+
+
+def _service(records: list[Mapping[str, Any]]) -> tuple[float, list[str]] | None:
+    return _worst([r for r in records if r.get("metric") in _SERVICE_METRICS], "service")
+
+
+def _quality(records: list[Mapping[str, Any]]) -> tuple[float, list[str]] | None:
+    per_feature = _worst_per_feature(records)
+    dataset = [
+        _badness(r) or 0.0
+        for r in records
+        if _feature(r) is None and r.get("metric") == "outlier_ratio"
+    ]
+    values = list(per_feature.values()) + dataset
+    if not values:
+        return None
+    reasons = []
+    bad = sorted(f for f, b in per_feature.items() if b >= 1.0)
+    if bad:
+        reasons.append(
+            f"data quality alerts on {', '.join(bad[:5])}" + (", …" if len(bad) > 5 else "")
+        )
+    if any(b >= 1.0 for b in dataset):
+        reasons.append("too many outlier predictions")
+    return sum(values) / len(values), reasons
+
+
+def health_records(
+    model: str,
+    version: str,
+    latest: pd.DataFrame | Iterable[Mapping[str, Any]],
+    *,
+    window_start: Any,
+    window_end: Any,
+    run_id: str = "",
+) -> tuple[HealthScore, list[dict[str, Any]]]:
+    """The ``kind=health, metric=health_score`` record of a model version, ready for
+    :func:`modeltel.analyzer.results.make_results`."""
+    health = health_score(latest)
+    record = {
+        "model": model,
+        "version": version,
+        "window_start": window_start,
+        "window_end": window_end,
+        "kind": "health",
+        "metric": "health_score",
+        "value": health.score,
+        "threshold": WARNING_FROM,
+        "status": health.status,
+        "source": "realized",
+        "details": health.to_details(),
+        "run_id": run_id,
+    }
+    return health, [record]
