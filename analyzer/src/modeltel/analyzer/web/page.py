@@ -1,0 +1,193 @@
+"""The built-in web page: a model list at ``/`` and one page per model at ``/models/{model}``.
+
+Pages are rendered on the server (the same SVG charts as the reports) and refresh themselves
+in place through ``/static/modeltel.js``; the CSS and the script ship inside this package, so
+the page works with no network beyond the modeltel server.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+from html import escape
+from importlib import resources
+from typing import Any
+from urllib.parse import quote
+
+from modeltel.analyzer.web import sections
+from modeltel.analyzer.web.data import ModelView
+from modeltel.analyzer.web.sections import (
+    ago,
+    badge,
+    health_badge,
+    num,
+    table,
+    when,
+)
+
+DEFAULT_REFRESH_S = 30
+
+EXAMPLE_QUERIES = (
+    "SELECT model, version, count() AS predictions, max(timestamp) AS last_seen\n"
+    "FROM ml_predictions GROUP BY model, version",
+    "SELECT window_start, feature, method, round(value, 4) AS score, status\n"
+    "FROM ml_results FINAL WHERE kind = 'drift' AND status = 'drift'\n"
+    "ORDER BY window_start DESC LIMIT 20",
+)
+
+
+@cache
+def asset(name: str) -> str:
+    """The text of a bundled static file (``modeltel.css``, ``modeltel.js``)."""
+    return resources.files("modeltel.analyzer.web").joinpath("static", name).read_text("utf-8")
+
+
+def shell(title: str, main: str, *, refresh_s: int = DEFAULT_REFRESH_S) -> str:
+    """A whole page around ``main``."""
+    now = datetime.now(UTC).strftime("%H:%M:%S UTC")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)} · modeltel</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/static/modeltel.css">
+</head>
+<body data-refresh="{int(refresh_s)}">
+<header class="top"><a class="brand" href="/">modeltel</a><a href="/">models</a>
+<a href="/docs">API</a><a href="/metrics">/metrics</a>
+<span class="status" id="refreshed">rendered {now}</span></header>
+<main>
+{main}
+</main>
+<script src="/static/modeltel.js"></script>
+</body></html>"""
+
+
+def sql_box() -> str:
+    example = escape(EXAMPLE_QUERIES[0])
+    return f"""<h2>Explore with SQL</h2>
+<div id="sql-box"><p class="muted">Read-only ClickHouse SQL over <code>ml_predictions</code>,
+<code>ml_features</code>, <code>ml_labels</code>, <code>ml_reference</code>,
+<code>ml_results</code> and the <code>otel_*</code> tables
+(also: <code>modeltel sql "…"</code>).</p>
+<form id="sql-form" action="/api/sql"><textarea name="query" spellcheck="false">{example}</textarea>
+<button type="submit">Run</button></form><div id="sql-output"></div></div>"""
+
+
+def index_page(models: list[dict[str, Any]], *, refresh_s: int = DEFAULT_REFRESH_S) -> str:
+    """The model list: health, drift, volume and freshness per model version."""
+    if not models:
+        body = """<h1>No models yet</h1>
+<p>modeltel has not received any prediction. Instrument your serving code with one line:</p>
+<pre>from modeltel.instrumentation import instrument
+model = instrument(model, name="churn", version="3")</pre>
+<p>and point it here with <code>OTEL_EXPORTER_OTLP_ENDPOINT=http://HOST:4318</code>,
+or run <code>modeltel demo</code> to see the whole story with a sample model.</p>"""
+        return shell("models", body + sql_box(), refresh_s=refresh_s)
+    now = datetime.now(UTC)
+    rows = []
+    for m in models:
+        link = f"/models/{quote(m['model'], safe='')}?version={quote(m['version'], safe='')}"
+        drift = (
+            f"{m['drifted_features']} of {m['features_checked']}" if m["features_checked"] else "—"
+        )
+        retrain = {True: badge("alert", "recommended"), False: badge("ok", "no")}.get(
+            m["retrain_recommended"], "—"
+        )
+        rows.append(
+            (
+                f"<a href='{link}'><b>{escape(m['model'])}</b></a>",
+                escape(m["version"]),
+                escape(m["task"] or "—"),
+                health_badge(m["health_score"], m["health_status"]),
+                drift,
+                retrain,
+                num(m["predictions"]),
+                num(m["labels"]),
+                f"<span title='{when(m['last_seen'])}'>{ago(m['last_seen'], now)}</span>",
+            )
+        )
+    body = (
+        f"<h1>Models</h1><p class='muted'>{len(models)} model version"
+        f"{'s' if len(models) != 1 else ''} · health 0–100 (ok ≥ 80, warning ≥ 50)</p>"
+        + table(
+            [
+                "model",
+                "version",
+                "task",
+                "health",
+                "drifted features",
+                "retrain",
+                "predictions",
+                "labels",
+                "last prediction",
+            ],
+            rows,
+            "models",
+        )
+    )
+    return shell("models", body + sql_box(), refresh_s=refresh_s)
+
+
+def model_page(view: ModelView, *, refresh_s: int = DEFAULT_REFRESH_S) -> str:
+    """Everything about one model version."""
+    s = view.summary
+    versions = " ".join(
+        f"<a class='{'current' if v == view.version else ''}' "
+        f"href='/models/{quote(view.model, safe='')}?version={quote(v, safe='')}'>{escape(v)}</a>"
+        for v in view.versions
+    )
+    reasons = s.get("health_reasons") or []
+    retrain = s.get("retrain_recommended")
+    facts = [
+        ("predictions", num(s.get("predictions"))),
+        ("labels", num(s.get("labels"))),
+        ("last prediction", ago(s.get("last_seen"))),
+        ("last analysis", when(s.get("last_analyzed"))),
+    ]
+    reason_list = (
+        "<ul>" + "".join(f"<li>{escape(str(r))}</li>" for r in reasons) + "</ul>"
+        if reasons
+        else "<p class='muted'>nothing wrong in the latest windows</p>"
+    )
+    retrain_text = (
+        badge("alert", "retraining recommended")
+        if retrain
+        else badge("ok", "no retraining needed")
+        if retrain is not None
+        else ""
+    )
+    header = f"""<p class="muted"><a href="/">models</a> / {escape(view.model)}</p>
+<h1>{escape(view.model)} <span class="muted">version {escape(view.version)}</span></h1>
+<p class="versions muted">versions: {versions}</p>
+<div class="summary"><div>{
+        health_badge(s.get("health_score"), s.get("health_status")).replace(
+            "class='health", "class='health big"
+        )
+    }
+<div class="muted">health score</div></div><div>{retrain_text}{reason_list}</div>
+{sections.facts_list(facts)}</div>"""
+    body = [
+        header,
+        "<h2 id='drift'>Drift: reference vs current</h2>",
+        sections.drift_table(view),
+        "<h3>Drift scores over time</h3>",
+        sections.drift_charts(view),
+        "<h2 id='performance'>Performance: realized vs estimated</h2>",
+        sections.performance_charts(view),
+        "<h3>Labels</h3>",
+        sections.label_section(view),
+        "<h2 id='service'>Service: latency, throughput, errors</h2>",
+        sections.service_section(view),
+        "<h2 id='quality'>Data quality</h2>",
+        sections.quality_section(view),
+        "<h3>Health over time</h3>",
+        sections.grid([sections.health_chart(view)]),
+        sql_box(),
+    ]
+    return shell(f"{view.model} {view.version}", "".join(body), refresh_s=refresh_s)
+
+
+def error_page(status: int, message: str) -> str:
+    body = f"<h1>{status}</h1><p>{escape(message)}</p><p><a href='/'>back to the models</a></p>"
+    return shell(str(status), body, refresh_s=0)

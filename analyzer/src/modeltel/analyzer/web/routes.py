@@ -1,0 +1,111 @@
+"""HTTP routes of the web page and its JSON: ``GET /``, ``GET /models/{model}``,
+``GET /static/…``, ``GET /api/models`` and ``POST /api/sql``.
+
+The store is ``request.app.state.store``. Handlers are plain functions (FastAPI runs them in
+its thread pool), because every store call blocks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from modeltel.analyzer import sql
+from modeltel.analyzer.errors import (
+    ConfigError,
+    NotFoundError,
+    QueryError,
+    StoreError,
+    StoreUnavailableError,
+)
+from modeltel.analyzer.store import Store
+from modeltel.analyzer.web import data, page
+
+API_MAX_ROWS = 100_000
+API_MAX_TIMEOUT_S = 300.0
+_ASSETS = {"modeltel.css": "text/css", "modeltel.js": "text/javascript"}
+
+
+class SqlRequest(BaseModel):
+    """Body of ``POST /api/sql``."""
+
+    query: str = Field(description="one read-only statement (ClickHouse SQL)")
+    max_rows: int = Field(sql.DEFAULT_MAX_ROWS, ge=1, le=API_MAX_ROWS)
+    timeout_s: float = Field(sql.DEFAULT_TIMEOUT_S, gt=0, le=API_MAX_TIMEOUT_S)
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def _json(value: Any, status_code: int = 200) -> JSONResponse:
+    return JSONResponse(sql.jsonable(value), status_code=status_code)
+
+
+def web_router(refresh_s: int = page.DEFAULT_REFRESH_S) -> APIRouter:
+    """The page, its assets, ``/api/models`` and ``/api/sql``."""
+    router = APIRouter()
+
+    @router.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index(request: Request) -> HTMLResponse:
+        try:
+            models = data.list_models(_store(request))
+        except StoreError as exc:
+            return HTMLResponse(page.error_page(503, str(exc)), status_code=503)
+        return HTMLResponse(page.index_page(models, refresh_s=refresh_s))
+
+    @router.get("/models/{model}", response_class=HTMLResponse, include_in_schema=False)
+    def model_page(request: Request, model: str, version: str | None = None) -> HTMLResponse:
+        try:
+            view = data.model_view(_store(request), model, version)
+        except NotFoundError as exc:
+            return HTMLResponse(page.error_page(404, str(exc)), status_code=404)
+        except StoreError as exc:
+            return HTMLResponse(page.error_page(503, str(exc)), status_code=503)
+        return HTMLResponse(page.model_page(view, refresh_s=refresh_s))
+
+    @router.get("/static/{name}", include_in_schema=False)
+    def static(name: str) -> Response:
+        media_type = _ASSETS.get(name)
+        if media_type is None:
+            raise HTTPException(404, f"no static file {name!r}")
+        return Response(
+            page.asset(name),
+            media_type=media_type,
+            headers={"Cache-Control": "no-cache"},
+        )
+
+    @router.get("/api/models", tags=["models"])
+    def models(request: Request) -> JSONResponse:
+        """Every model version with its prediction count, last prediction time, labels,
+        reference, latest health score and drift state."""
+        try:
+            return _json(data.list_models(_store(request)))
+        except StoreError as exc:
+            return _json({"detail": str(exc)}, 503)
+
+    @router.post("/api/sql", tags=["sql"])
+    def run_sql(request: Request, body: SqlRequest) -> JSONResponse:
+        """Run one read-only statement with time and row limits.
+
+        400 when ClickHouse refuses it (writes, settings, syntax, unknown names, time limit),
+        503 when the store is unavailable. The answer holds ``columns``, ``types``, ``rows``,
+        ``row_count``, ``truncated``, ``max_rows`` and ``elapsed_s``.
+        """
+        try:
+            result = sql.run_sql(
+                _store(request), body.query, max_rows=body.max_rows, timeout_s=body.timeout_s
+            )
+        except (QueryError, ConfigError) as exc:
+            return _json({"detail": str(exc)}, 400)
+        except StoreUnavailableError as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+        except StoreError as exc:
+            return _json({"detail": str(exc)}, 500)
+        return _json(sql.result_payload(result))
+
+    return router

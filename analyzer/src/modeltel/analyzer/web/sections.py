@@ -1,0 +1,417 @@
+"""HTML sections of one model, shared by the web page and the reports.
+
+Each function takes a :class:`ModelView` and returns an HTML fragment (escaped text, inline
+SVG charts from :mod:`charts`). No scripts: the fragments render the same on the live page,
+in a report file opened offline and in its PDF.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+
+from modeltel.analyzer.web import charts
+from modeltel.analyzer.web.data import HIGHER_IS_BETTER, QUALITY_METRICS, ModelView
+
+P_VALUE_METHODS = {"ks", "chi_squared"}
+STATUS_TEXT = {
+    "ok": "ok",
+    "warning": "warning",
+    "drift": "drift",
+    "alert": "alert",
+    "no_data": "no data",
+    "info": "info",
+}
+
+
+# -- small formatting helpers -------------------------------------------------------------
+
+
+def num(value: Any, digits: int = 3) -> str:
+    """A number for people: ``—`` when missing, compact otherwise."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    value = float(value)
+    if value == 0:
+        return "0"
+    if abs(value) >= 1e5:
+        return f"{value:,.0f}"
+    if abs(value) >= 100:
+        return f"{value:,.1f}".rstrip("0").rstrip(".")
+    return f"{value:.{digits}g}"
+
+
+def pct(value: Any) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    return f"{float(value):.1%}"
+
+
+def seconds(value: Any) -> str:
+    """A duration: ms below a second, then s, min, h, days."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    s = float(value)
+    if s < 1:
+        return f"{s * 1000:.3g} ms"
+    if s < 120:
+        return f"{s:.3g} s"
+    if s < 7200:
+        return f"{s / 60:.3g} min"
+    if s < 172800:
+        return f"{s / 3600:.3g} h"
+    return f"{s / 86400:.3g} days"
+
+
+def when(moment: datetime | None) -> str:
+    if moment is None:
+        return "—"
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def ago(moment: datetime | None, now: datetime | None = None) -> str:
+    if moment is None:
+        return "never"
+    delta = ((now or datetime.now(UTC)) - moment).total_seconds()
+    if delta < 0:
+        return "just now"
+    return f"{seconds(delta)} ago"
+
+
+def badge(status: str | None, text: str | None = None) -> str:
+    status = status or "no_data"
+    label = text if text is not None else STATUS_TEXT.get(status, status)
+    return f"<span class='badge badge-{escape(status)}'>{escape(label)}</span>"
+
+
+def health_badge(score: float | None, status: str | None) -> str:
+    text = "—" if score is None else f"{score:.0f}"
+    return (
+        f"<span class='health health-{escape(status or 'no_data')}' "
+        f"title='health score 0–100'>{text}</span>"
+    )
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]], cls: str = "") -> str:
+    """An HTML table; cells are already-escaped HTML."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table class='{cls}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def grid(svgs: Sequence[str]) -> str:
+    """Charts side by side (one column when printed)."""
+    boxes = "".join(f"<div class='chart-box'>{svg}</div>" for svg in svgs)
+    return f"<div class='charts'>{boxes}</div>"
+
+
+def window_text(records: Sequence[dict[str, Any]]) -> str:
+    if not records:
+        return ""
+    r = records[0]
+    return f"window {when(r['window_start'])} → {when(r['window_end'])}"
+
+
+# -- drift ------------------------------------------------------------------------------
+
+
+def drift_score_text(record: dict[str, Any]) -> str:
+    method = record["method"]
+    value = record["value"]
+    if method in P_VALUE_METHODS:
+        return f"p = {num(value)}"
+    if method == "share" or method == "new_category_share":
+        return pct(value)
+    return num(value)
+
+
+def drift_table(view: ModelView, *, histograms: bool = True) -> str:
+    """Latest drift window: one row per (feature, method) with its histogram."""
+    rows = view.drift_table()
+    if not rows:
+        return "<p class='empty'>No drift results yet: upload a reference " + (
+            "(<code>modeltel reference upload MODEL FILE</code>) and let the analysis run.</p>"
+        )
+    out = []
+    for r in rows:
+        feature = str(r["feature"])
+        hist = view.histograms.get(feature) if histograms else None
+        chart = (
+            charts.histogram_chart(hist["labels"], hist["reference"], hist["current"])
+            if hist
+            else "<span class='muted'>—</span>"
+        )
+        threshold = r["threshold"]
+        rule = (
+            f"&lt; {num(threshold)}"
+            if r["method"] in P_VALUE_METHODS
+            else f"≥ {num(threshold)}"
+            if threshold is not None
+            else ""
+        )
+        out.append(
+            (
+                f"<code>{escape(feature)}</code>",
+                escape(r["method"]),
+                drift_score_text(r),
+                rule,
+                badge(r["status"]),
+                f"{num(r['reference_size'])} / {num(r['current_size'])}",
+                f"<div class='hist'>{chart}</div>",
+            )
+        )
+    share = view.drift_share()
+    head = ""
+    if share is not None:
+        head = (
+            f"<p>{badge(share['status'])} <b>{pct(share['value'])}</b> of features drifted "
+            f"(dataset drift when ≥ {pct(share['threshold'])}) — "
+            f"{window_text(view.latest.get('drift', []))}.</p>"
+        )
+    legend = (
+        "<p class='legend'><span class='swatch ref'></span> reference "
+        "<span class='swatch cur'></span> current window</p>"
+    )
+    return (
+        head
+        + legend
+        + table(
+            ["feature", "method", "score", "drift when", "status", "ref / cur rows", "histogram"],
+            out,
+            "drift",
+        )
+    )
+
+
+def drift_charts(view: ModelView, *, max_features: int = 8) -> str:
+    """Drift scores over time, one chart per method, most drifted features first."""
+    records = [r for r in view.of("drift") if r["feature"] and r["method"] != "share"]
+    if not records:
+        return grid([charts.empty_chart("drift scores over time: no drift results yet")])
+    methods: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        methods.setdefault(r["method"], []).append(r)
+    out = []
+    for method, rs in sorted(methods.items(), key=lambda kv: -len(kv[1])):
+        worst: dict[str, int] = {}
+        for r in rs:
+            worst[r["feature"]] = worst.get(r["feature"], 0) + (r["status"] == "drift")
+        features = sorted(worst, key=lambda f: (-worst[f], f))[:max_features]
+        series = [
+            charts.Series(f, [(r["window_end"], r["value"]) for r in rs if r["feature"] == f])
+            for f in features
+        ]
+        thresholds = [r["threshold"] for r in rs if r["threshold"] is not None]
+        out.append(
+            charts.line_chart(
+                series,
+                title=f"{method} per window"
+                + (" (p-value, drift below the line)" if method in P_VALUE_METHODS else ""),
+                threshold=thresholds[-1] if thresholds else None,
+                y_label="p-value" if method in P_VALUE_METHODS else method,
+            )
+        )
+    shares = view.of("drift", method="share")
+    if shares:
+        out.append(
+            charts.line_chart(
+                [
+                    charts.Series(
+                        "share of drifted features", [(r["window_end"], r["value"]) for r in shares]
+                    )
+                ],
+                title="share of drifted features",
+                threshold=shares[-1]["threshold"],
+                y_min=0,
+                y_max=1,
+            )
+        )
+    return grid(out)
+
+
+# -- performance -------------------------------------------------------------------------
+
+
+def performance_charts(view: ModelView, *, max_metrics: int = 4) -> str:
+    """Realized (solid) vs estimated (dashed) performance per metric over time."""
+    metrics = view.performance_metrics()[:max_metrics]
+    if not metrics:
+        return grid(
+            [charts.empty_chart("performance: no results yet (labels join predictions by id)")]
+        )
+    out = []
+    for metric in metrics:
+        series = []
+        for source, dashed in (("realized", False), ("estimated", True)):
+            rs = view.of("performance", metric=metric, source=source)
+            if rs:
+                series.append(
+                    charts.Series(
+                        f"{metric} ({source})",
+                        [(r["window_end"], r["value"]) for r in rs],
+                        color=charts.PALETTE[0] if source == "realized" else charts.PALETTE[3],
+                        dashed=dashed,
+                    )
+                )
+        thresholds = [
+            r["threshold"] for r in view.of("performance", metric=metric) if r["threshold"]
+        ]
+        bounded = metric in HIGHER_IS_BETTER
+        out.append(
+            charts.line_chart(
+                series,
+                title=metric,
+                threshold=thresholds[-1] if thresholds else None,
+                y_min=0 if bounded else None,
+                y_max=1 if bounded else None,
+            )
+        )
+    return grid(out)
+
+
+def label_section(view: ModelView) -> str:
+    coverage = view.of("performance", metric="label_coverage")
+    chart = charts.line_chart(
+        [charts.Series("label coverage", [(r["window_end"], r["value"]) for r in coverage])],
+        title="label coverage (share of predictions with ground truth)",
+        y_min=0,
+        y_max=1,
+        empty_message="no labels yet",
+    )
+    facts = [
+        ("coverage (latest window)", pct(view.latest_value("performance", "label_coverage"))),
+        ("delay p50", seconds(view.latest_value("performance", "label_delay_p50"))),
+        ("delay p95", seconds(view.latest_value("performance", "label_delay_p95"))),
+        ("labels for unknown ids", num(view.latest_value("performance", "labels_unknown_ids"))),
+    ]
+    return facts_list(facts) + grid([chart])
+
+
+def facts_list(facts: Sequence[tuple[str, str]]) -> str:
+    items = "".join(
+        f"<div class='fact'><div class='fact-value'>{v}</div><div class='fact-name'>"
+        f"{escape(k)}</div></div>"
+        for k, v in facts
+    )
+    return f"<div class='facts'>{items}</div>"
+
+
+# -- service -----------------------------------------------------------------------------
+
+
+def service_section(view: ModelView) -> str:
+    """Latency percentiles, throughput, error ratio, volume and prediction shares."""
+    latency = [
+        charts.Series(q, [(r["window_end"], r["value"]) for r in view.of("service", metric=m)])
+        for q, m in (("p50", "latency_p50"), ("p95", "latency_p95"), ("p99", "latency_p99"))
+    ]
+    thr = [r["threshold"] for r in view.of("service", metric="latency_p95") if r["threshold"]]
+    out = [
+        charts.line_chart(
+            latency,
+            title="latency percentiles (seconds)",
+            threshold=thr[-1] if thr else None,
+            y_min=0,
+        ),
+        charts.line_chart(
+            [
+                charts.Series(
+                    "predictions/s",
+                    [
+                        (r["window_end"], r["value"])
+                        for r in view.of("service", metric="throughput")
+                    ],
+                )
+            ],
+            title="throughput (predictions per second)",
+            y_min=0,
+        ),
+        charts.line_chart(
+            [
+                charts.Series(
+                    "error ratio",
+                    [
+                        (r["window_end"], r["value"])
+                        for r in view.of("service", metric="error_ratio")
+                    ],
+                    color=charts.PALETTE[1],
+                )
+            ],
+            title="error ratio",
+            y_min=0,
+        ),
+    ]
+    shares = view.of("service", metric="prediction_share")
+    if shares:
+        classes = sorted({str(r["feature"]) for r in shares})[:8]
+        out.append(
+            charts.line_chart(
+                [
+                    charts.Series(
+                        f"class {c}",
+                        [(r["window_end"], r["value"]) for r in shares if str(r["feature"]) == c],
+                    )
+                    for c in classes
+                ],
+                title="prediction share per class",
+                y_min=0,
+                y_max=1,
+            )
+        )
+    facts = [
+        ("latency p50", seconds(view.latest_value("service", "latency_p50"))),
+        ("latency p95", seconds(view.latest_value("service", "latency_p95"))),
+        ("latency p99", seconds(view.latest_value("service", "latency_p99"))),
+        ("throughput", f"{num(view.latest_value('service', 'throughput'))}/s"),
+        ("error ratio", pct(view.latest_value("service", "error_ratio"))),
+        ("volume (latest window)", num(view.latest_value("service", "volume"))),
+    ]
+    return facts_list(facts) + grid(out)
+
+
+# -- quality -----------------------------------------------------------------------------
+
+
+def quality_section(view: ModelView) -> str:
+    rows = view.quality_table()
+    if not rows:
+        return "<p class='empty'>No data-quality results yet.</p>"
+    metrics = [m for m in QUALITY_METRICS if any(m in row for row in rows)]
+    if any("outlier_ratio" in row for row in rows):
+        metrics.append("outlier_ratio")
+    body = []
+    for row in rows:
+        cells = [f"<code>{escape(row['feature'])}</code>", badge(row["status"])]
+        for m in metrics:
+            value = row.get(m)
+            if m in ("feature_vanished", "feature_new"):
+                cells.append("yes" if value else ("no" if value is not None else "—"))
+            else:
+                cells.append(pct(value))
+        body.append(cells)
+    headers = ["feature", "status"] + [m.replace("_", " ") for m in metrics]
+    missing = [
+        (row["feature"], float(row["missing_ratio"]))
+        for row in rows
+        if row.get("missing_ratio") is not None
+    ]
+    chart = ""
+    if missing and any(v > 0 for _, v in missing):
+        missing.sort(key=lambda kv: -kv[1])
+        chart = grid([charts.bar_chart(missing[:12], title="missing values (latest window)")])
+    note = f"<p class='muted'>{window_text(view.latest.get('quality', []))}</p>"
+    return note + table(headers, body, "quality") + chart
+
+
+def health_chart(view: ModelView) -> str:
+    rs = view.of("health", metric="health_score")
+    return charts.line_chart(
+        [charts.Series("health score", [(r["window_end"], r["value"]) for r in rs])],
+        title="health score over time",
+        y_min=0,
+        y_max=100,
+        empty_message="no health scores yet",
+    )
