@@ -1,0 +1,263 @@
+"""Overhead of modeltel.instrumentation.monitor over a bare model call, and over the
+hand-written OpenTelemetry code doing the same job.
+
+Setup: OTel Python SDK, BatchSpanProcessor with an exporter that drops spans (the export
+thread's work is not the caller's), an InMemoryMetricReader (collected on demand). Model:
+20 numeric features.
+
+Cases:
+- single row: a dict of 20 floats in, a label out (26 span attributes);
+- batch: a 1,000-row DataFrame in, 1,000 labels out (24 arrays of 1,000 elements);
+- sample_rate=0.01: single rows, spans for 1 % of the calls, metrics for all.
+
+"Hand-written" is what a user would write with the OTel API for the same telemetry: a
+current span with the same attributes, a counter add and a histogram record. For batches it
+is given twice: generating ids with ``uuid.uuid4()`` per row, and with the ids made outside
+the timed region (the stricter comparison). monitor's metrics defer the histogram's
+per-call SDK work to collection time: that cost is measured separately (``collect``) and
+reported per call.
+
+Prints median microseconds per call. Run: ``python bench/overhead.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.trace import SpanKind
+
+from modeltel.instrumentation import monitor
+
+FEATURES = [f"f{i}" for i in range(20)]
+WEIGHTS = np.linspace(-1.0, 1.0, 20)
+
+
+class DropExporter(SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+def providers() -> tuple[TracerProvider, MeterProvider, InMemoryMetricReader]:
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(BatchSpanProcessor(DropExporter()))
+    reader = InMemoryMetricReader()
+    return tracer_provider, MeterProvider(metric_readers=[reader]), reader
+
+
+def model_row(row: dict[str, float]) -> str:
+    total = 0.0
+    for name, weight in zip(FEATURES, (-1.0, 1.0) * 10, strict=True):
+        total += weight * row[name]
+    return "churn" if total > 0 else "stay"
+
+
+def model_batch(frame: pd.DataFrame) -> np.ndarray:
+    return (frame.to_numpy() @ WEIGHTS > 0).astype(np.int64)
+
+
+def per_call_us(fn: Callable[[], Any], calls: int, rounds: int) -> float:
+    """Median over rounds of the median per-call time, in microseconds."""
+    medians = []
+    for _ in range(rounds):
+        times = []
+        for _ in range(calls):
+            start = time.perf_counter_ns()
+            fn()
+            times.append(time.perf_counter_ns() - start)
+        medians.append(statistics.median(times) / 1000)
+    return statistics.median(medians)
+
+
+def handwritten_single(tracer: Any, counter: Any, histogram: Any) -> Callable[..., str]:
+    keys = {name: f"ml.feature.{name}" for name in FEATURES}
+    metric_attributes = {
+        "ml.model.name": "churn",
+        "ml.model.version": "1",
+        "ml.outcome": "success",
+    }
+
+    def predict(row: dict[str, float]) -> str:
+        start = time.perf_counter()
+        with tracer.start_as_current_span("predict churn", kind=SpanKind.INTERNAL) as span:
+            label = model_row(row)
+            attributes: dict[str, Any] = {keys[k]: v for k, v in row.items()}
+            attributes["ml.prediction.label"] = label
+            attributes["ml.batch.size"] = 1
+            attributes["ml.prediction.id"] = str(uuid.uuid4())
+            attributes["ml.task"] = "classification"
+            attributes["ml.model.version"] = "1"
+            attributes["ml.model.name"] = "churn"
+            span.set_attributes(attributes)
+        counter.add(1, metric_attributes)
+        histogram.record(time.perf_counter() - start, metric_attributes)
+        return label
+
+    return predict
+
+
+def handwritten_batch(
+    tracer: Any, counter: Any, histogram: Any, fixed_ids: list[str] | None
+) -> Callable[..., np.ndarray]:
+    metric_attributes = {
+        "ml.model.name": "churn",
+        "ml.model.version": "1",
+        "ml.outcome": "success",
+    }
+
+    def predict(frame: pd.DataFrame) -> np.ndarray:
+        start = time.perf_counter()
+        with tracer.start_as_current_span("predict churn", kind=SpanKind.INTERNAL) as span:
+            labels = model_batch(frame)
+            attributes: dict[str, Any] = {
+                f"ml.feature.{name}": frame[name].tolist() for name in frame.columns
+            }
+            rows = len(frame)
+            attributes["ml.prediction.label"] = [str(v) for v in labels.tolist()]
+            attributes["ml.batch.size"] = rows
+            attributes["ml.prediction.id"] = (
+                fixed_ids if fixed_ids is not None else [str(uuid.uuid4()) for _ in range(rows)]
+            )
+            attributes["ml.task"] = "classification"
+            attributes["ml.model.version"] = "1"
+            attributes["ml.model.name"] = "churn"
+            span.set_attributes(attributes)
+        counter.add(rows, metric_attributes)
+        histogram.record(time.perf_counter() - start, metric_attributes)
+        return labels
+
+    return predict
+
+
+def collect_cost_us(reader: InMemoryMetricReader, calls: int) -> float:
+    """Time to collect the metrics of ``calls`` monitored calls, per call."""
+    start = time.perf_counter()
+    reader.get_metrics_data()
+    return (time.perf_counter() - start) * 1e6 / max(calls, 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer calls (rough figures)")
+    args = parser.parse_args(argv)
+    single_calls, batch_calls, rounds = (3000, 40, 3) if args.quick else (20000, 200, 5)
+
+    rng = np.random.default_rng(0)
+    row = {name: float(v) for name, v in zip(FEATURES, rng.normal(size=20), strict=True)}
+    frame = pd.DataFrame(rng.normal(size=(1000, 20)), columns=FEATURES)
+    fixed_ids = [str(uuid.uuid4()) for _ in range(1000)]
+
+    tracer_provider, meter_provider, reader = providers()
+    tracer = tracer_provider.get_tracer("bench")
+    meter = meter_provider.get_meter("bench")
+    counter = meter.create_counter("ml.predictions", unit="{prediction}")
+    histogram = meter.create_histogram("ml.prediction.duration", unit="s")
+
+    monitored_row = monitor(
+        model_row,
+        name="churn",
+        version="1",
+        task="classification",
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+    )
+    monitored_batch = monitor(
+        model_batch,
+        name="churn-batch",
+        version="1",
+        task="classification",
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+    )
+    sampled_row = monitor(
+        model_row,
+        name="churn-sampled",
+        version="1",
+        task="classification",
+        sample_rate=0.01,
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+    )
+    hand_row = handwritten_single(tracer, counter, histogram)
+    hand_batch = handwritten_batch(tracer, counter, histogram, None)
+    hand_batch_fixed = handwritten_batch(tracer, counter, histogram, fixed_ids)
+
+    def run(fn: Callable[..., Any], x: Any, calls: int) -> float:
+        for _ in range(min(calls, 200)):  # warm-up
+            fn(x)
+        reader.get_metrics_data()
+        return per_call_us(lambda: fn(x), calls, rounds)
+
+    gc.collect()
+    figures: dict[str, float] = {}
+    figures["bare_row"] = run(model_row, row, single_calls)
+    figures["monitor_row"] = run(monitored_row, row, single_calls)
+    figures["collect_row"] = collect_cost_us(reader, 0)
+    reader.get_metrics_data()
+    for _ in range(single_calls):
+        monitored_row(row)
+    figures["collect_row"] = collect_cost_us(reader, single_calls)
+    figures["hand_row"] = run(hand_row, row, single_calls)
+
+    figures["bare_batch"] = run(model_batch, frame, batch_calls)
+    figures["monitor_batch"] = run(monitored_batch, frame, batch_calls)
+    figures["hand_batch"] = run(hand_batch, frame, batch_calls)
+    figures["hand_batch_fixed"] = run(hand_batch_fixed, frame, batch_calls)
+
+    figures["sampled_row"] = run(sampled_row, row, single_calls * 2)
+    reader.get_metrics_data()
+    for _ in range(single_calls):
+        sampled_row(row)
+    figures["collect_sampled"] = collect_cost_us(reader, single_calls)
+    tracer_provider.shutdown()
+    meter_provider.shutdown()
+
+    def added(key: str, bare: str) -> float:
+        return figures[key] - figures[bare]
+
+    row_monitor = added("monitor_row", "bare_row")
+    row_hand = added("hand_row", "bare_row")
+    batch_monitor = added("monitor_batch", "bare_batch")
+    batch_hand = added("hand_batch", "bare_batch")
+    batch_hand_fixed = added("hand_batch_fixed", "bare_batch")
+    sampled = added("sampled_row", "bare_row")
+
+    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, pandas {pd.__version__}")
+    print("median us per call (added = minus the bare model call)")
+    print("\nsingle row, 20 features, 26 span attributes")
+    print(f"  bare model                     {figures['bare_row']:9.2f}")
+    print(f"  monitor                        {figures['monitor_row']:9.2f}  added {row_monitor:8.2f}")
+    print(f"  hand-written OTel              {figures['hand_row']:9.2f}  added {row_hand:8.2f}")
+    print(f"  ratio monitor / hand-written   {row_monitor / row_hand:9.2f}   (target <= 1.2)")
+    print(f"  + deferred histogram work at collection {figures['collect_row']:6.2f} per call")
+    print("\n1,000-row batch (DataFrame), 20 features, 22 arrays of 1,000")
+    print(f"  bare model                     {figures['bare_batch']:9.1f}")
+    print(f"  monitor                        {figures['monitor_batch']:9.1f}  added {batch_monitor:8.1f}")
+    print(f"  hand-written, uuid4 ids        {figures['hand_batch']:9.1f}  added {batch_hand:8.1f}")
+    print(
+        f"  hand-written, ids precomputed  {figures['hand_batch_fixed']:9.1f}"
+        f"  added {batch_hand_fixed:8.1f}"
+    )
+    print(f"  ratio monitor / hand (uuid4)   {batch_monitor / batch_hand:9.2f}   (target <= 1.2)")
+    print(f"  ratio monitor / hand (no ids)  {batch_monitor / batch_hand_fixed:9.2f}")
+    print("\nsample_rate=0.01, single row")
+    print(f"  monitor                        {figures['sampled_row']:9.2f}  added {sampled:8.2f}"
+          "   (target <= 5)")
+    print(f"  + deferred histogram work at collection {figures['collect_sampled']:6.2f} per call")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

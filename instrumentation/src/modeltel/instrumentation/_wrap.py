@@ -1,0 +1,295 @@
+"""``monitor()``: the decorator/wrapper around any predict function, sync or async."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, overload
+
+from opentelemetry import trace
+
+from modeltel.instrumentation import _config
+from modeltel.instrumentation._monitor import Call, Monitor, _active, _perf
+
+F = TypeVar("F", bound=Callable[..., Any])
+Picker = Callable[[tuple[Any, ...], dict[str, Any]], Any]
+TASKS = ("classification", "regression")
+
+
+def run_sync(
+    monitor: Monitor,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    x: Any,
+    key: object,
+    guard_any: bool,
+    scores: Callable[[Any, Any], Any] | None = None,
+    probabilities: bool = False,
+) -> Any:
+    """Call ``fn`` as one monitored prediction (``x`` is its input)."""
+    active = _active.get()
+    if active and (guard_any or key in active):
+        return fn(*args, **kwargs)
+    call: Call = monitor.begin(x)
+    token = _active.set((*active, key))
+    try:
+        result = fn(*args, **kwargs)
+    except BaseException as exc:
+        end = _perf()
+        monitor.finish(call, None, exc, end)
+        _active.reset(token)
+        raise
+    end = _perf()
+    monitor.finish(call, result, None, end, scores, probabilities)
+    _active.reset(token)
+    return result
+
+
+async def run_async(
+    monitor: Monitor,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    x: Any,
+    key: object,
+    guard_any: bool,
+) -> Any:
+    """Await ``fn`` as one monitored prediction: the latency includes the awaiting."""
+    active = _active.get()
+    if active and (guard_any or key in active):
+        return await fn(*args, **kwargs)
+    call: Call = monitor.begin(x)
+    token = _active.set((*active, key))
+    try:
+        result = await fn(*args, **kwargs)
+    except BaseException as exc:
+        end = _perf()
+        monitor.finish(call, None, exc, end)
+        _active.reset(token)
+        raise
+    end = _perf()
+    monitor.finish(call, result, None, end)
+    _active.reset(token)
+    return result
+
+
+def input_picker(fn: Callable[..., Any]) -> Picker:
+    """How to find the model input among a call's arguments.
+
+    The input is the first positional parameter (after ``self``/``cls`` for a function
+    defined in a class), given by position or by name; a function taking only ``**kwargs``
+    gets its keyword arguments read as one row.
+    """
+    index, name = 0, None
+    try:
+        parameters = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        parameters = []
+    positional = [
+        p
+        for p in parameters
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+    if positional and positional[0].name in ("self", "cls") and not inspect.ismethod(fn):
+        index = 1
+    if len(positional) > index:
+        parameter = positional[index]
+        if parameter.kind == parameter.POSITIONAL_OR_KEYWORD:
+            name = parameter.name
+
+    def pick(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if len(args) > index:
+            return args[index]
+        if kwargs:
+            if name is not None and name in kwargs:
+                return kwargs[name]
+            return kwargs
+        return None
+
+    return pick
+
+
+def wrap_function(monitor: Monitor, fn: Callable[..., Any]) -> Callable[..., Any]:
+    pick = input_picker(fn)
+    if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 - async callable objects
+    ):
+
+        @functools.wraps(fn)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            return await run_async(monitor, fn, args, kwargs, pick(args, kwargs), monitor, False)
+
+        async_wrapper.modeltel_monitor = monitor  # type: ignore[attr-defined]
+        return async_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return run_sync(monitor, fn, args, kwargs, pick(args, kwargs), monitor, False)
+
+    wrapper.modeltel_monitor = monitor  # type: ignore[attr-defined]
+    return wrapper
+
+
+def make_monitor(
+    *,
+    name: str,
+    version: str | None,
+    task: str | None,
+    feature_names: Sequence[str] | None,
+    categorical: Sequence[str] | None,
+    sample_rate: float | None,
+    prediction_id: str | Callable[[Any], Any] | None,
+    classes: Any,
+    max_batch_span_rows: int | None,
+    batch_overflow: str | None,
+    tracer_provider: trace.TracerProvider | None,
+    meter_provider: Any,
+) -> Monitor:
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string, got {name!r}")
+    if task is not None and (not isinstance(task, str) or not task):
+        raise ValueError(f"task must be one of {TASKS} (or another non-empty string)")
+    if isinstance(categorical, str):
+        categorical = [categorical]
+    if isinstance(feature_names, str):
+        raise ValueError("feature_names must be a sequence of names, not one string")
+    if prediction_id is not None and not isinstance(prediction_id, str | Callable):
+        raise ValueError("prediction_id must be an id column name or a function of the input")
+    return Monitor(
+        name=name,
+        version=_config.resolve_version(version),
+        task=task,
+        settings=_config.resolve_settings(sample_rate, max_batch_span_rows, batch_overflow),
+        feature_names=[str(n) for n in feature_names] if feature_names is not None else None,
+        categorical=[str(c) for c in categorical] if categorical is not None else None,
+        prediction_id=prediction_id,
+        classes=classes,
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+    )
+
+
+@overload
+def monitor(
+    fn: F,
+    /,
+    *,
+    name: str | None = ...,
+    version: str | None = ...,
+    task: str | None = ...,
+    feature_names: Sequence[str] | None = ...,
+    categorical: Sequence[str] | None = ...,
+    sample_rate: float | None = ...,
+    prediction_id: str | Callable[[Any], Any] | None = ...,
+    classes: Sequence[Any] | None = ...,
+    max_batch_span_rows: int | None = ...,
+    batch_overflow: str | None = ...,
+    tracer_provider: trace.TracerProvider | None = ...,
+    meter_provider: Any = ...,
+) -> F: ...
+
+
+@overload
+def monitor(
+    fn: None = None,
+    /,
+    *,
+    name: str | None = ...,
+    version: str | None = ...,
+    task: str | None = ...,
+    feature_names: Sequence[str] | None = ...,
+    categorical: Sequence[str] | None = ...,
+    sample_rate: float | None = ...,
+    prediction_id: str | Callable[[Any], Any] | None = ...,
+    classes: Sequence[Any] | None = ...,
+    max_batch_span_rows: int | None = ...,
+    batch_overflow: str | None = ...,
+    tracer_provider: trace.TracerProvider | None = ...,
+    meter_provider: Any = ...,
+) -> Callable[[F], F]: ...
+
+
+def monitor(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    version: str | None = None,
+    task: str | None = None,
+    feature_names: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
+    sample_rate: float | None = None,
+    prediction_id: str | Callable[[Any], Any] | None = None,
+    classes: Sequence[Any] | None = None,
+    max_batch_span_rows: int | None = None,
+    batch_overflow: str | None = None,
+    tracer_provider: trace.TracerProvider | None = None,
+    meter_provider: Any = None,
+) -> Any:
+    """Monitor a predict function: every call becomes a prediction span plus metrics.
+
+    Use it as a decorator (``@monitor(name="churn")``) or as a wrapper
+    (``predict = monitor(model.predict, name="churn")``), on plain or ``async`` functions.
+    The wrapped function's input is its first argument (after ``self``): a pandas
+    DataFrame, a numpy array, a dict, a list of dicts or rows, or a scalar row. What it
+    returns is handed back unchanged, and read as labels, scores/probabilities or values.
+
+    Args:
+        name: ``ml.model.name`` (default: the function's qualified name).
+        version: ``ml.model.version``; else ``$MODELTEL_MODEL_VERSION``, else
+            ``"unversioned"``.
+        task: ``"classification"`` or ``"regression"``; inferred from the outputs when
+            omitted (float values mean regression).
+        feature_names: names of the columns of array inputs (default ``x0``, ``x1``...).
+        categorical: features to treat as categorical even when their values are numbers
+            (string and boolean features always are).
+        sample_rate: share of calls recorded as spans; else ``$MODELTEL_SAMPLE_RATE``, else 1.
+            Metrics count every call.
+        prediction_id: where ids come from: the name of an id column/key of the input
+            (left out of the features) or a function of the input returning the ids.
+            Ids supplied with :func:`prediction_ids` win; missing ids are generated
+            (UUIDv7). :func:`last_prediction_ids` reads them after the call.
+        classes: class labels of the columns of a probability output (default: the
+            column index).
+        max_batch_span_rows: most rows per span; else ``$MODELTEL_MAX_BATCH_SPAN_ROWS``,
+            else 1000.
+        batch_overflow: ``"split"`` or ``"sample"`` for larger calls; else
+            ``$MODELTEL_BATCH_OVERFLOW``, else ``"split"``.
+        tracer_provider: provider of the spans (default: the global one).
+        meter_provider: provider of the metrics (default: the global one).
+
+    Raises:
+        ValueError: when an argument is invalid (at decoration time, never during a call).
+    """
+
+    def decorate(target: Callable[..., Any]) -> Callable[..., Any]:
+        if not callable(target):
+            raise TypeError(f"monitor() wraps a callable, got {type(target).__name__}")
+        mon = make_monitor(
+            name=name or _default_name(target),
+            version=version,
+            task=task,
+            feature_names=feature_names,
+            categorical=categorical,
+            sample_rate=sample_rate,
+            prediction_id=prediction_id,
+            classes=classes,
+            max_batch_span_rows=max_batch_span_rows,
+            batch_overflow=batch_overflow,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+        )
+        return wrap_function(mon, target)
+
+    if fn is None:
+        return decorate
+    return decorate(fn)
+
+
+def _default_name(fn: Callable[..., Any]) -> str:
+    owner = getattr(fn, "__self__", None)
+    if owner is not None and not isinstance(owner, type):
+        return type(owner).__name__
+    return str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or "model")

@@ -1,0 +1,43 @@
+"""Environment variables read by ``modeltel.instrumentation``.
+
+Precedence everywhere: explicit argument > environment variable > default. Variables are
+read when a monitor is created (or when :func:`~modeltel.instrumentation.setup` or the
+auto-instrumentation runs), never at import time. A bad value is logged as a warning and
+the default is used instead: telemetry settings never stop the serving app.
+
+The standard ``OTEL_*`` variables (``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``,
+``OTEL_EXPORTER_OTLP_*``, ``OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT``, ...) are honoured by
+:func:`~modeltel.instrumentation.setup` through the OTel SDK itself.
+"""
+
+from __future__ import annotations
+
+MODELTEL_SAMPLE_RATE = "MODELTEL_SAMPLE_RATE"
+"""Share of prediction calls recorded as spans, between 0 and 1 (default 1: every call).
+
+Metrics (``ml.predictions``, ``ml.prediction.duration``, ``ml.prediction.errors``) count
+every call whatever the rate.
+"""
+
+MODELTEL_MAX_BATCH_SPAN_ROWS = "MODELTEL_MAX_BATCH_SPAN_ROWS"
+"""Most rows one prediction span carries (default 1000); larger calls are split or sampled
+according to :data:`MODELTEL_BATCH_OVERFLOW`, so that no OTLP request grows unbounded."""
+
+MODELTEL_BATCH_OVERFLOW = "MODELTEL_BATCH_OVERFLOW"
+"""What happens to a call with more rows than :data:`MODELTEL_MAX_BATCH_SPAN_ROWS`:
+``split`` (default: several spans, every row recorded) or ``sample`` (one span holding a
+uniform random sample of the rows)."""
+
+MODELTEL_MODEL_NAME = "MODELTEL_MODEL_NAME"
+"""Model name given to estimators monitored by the auto-instrumentation (default: the
+estimator's class name)."""
+
+MODELTEL_MODEL_VERSION = "MODELTEL_MODEL_VERSION"
+"""Model version given to monitors created without an explicit ``version`` (default
+``"unversioned"``)."""
+
+DEFAULT_SAMPLE_RATE = 1.0
+DEFAULT_MAX_BATCH_SPAN_ROWS = 1000
+DEFAULT_BATCH_OVERFLOW = "split"
+DEFAULT_MODEL_VERSION = "unversioned"
+BATCH_OVERFLOW_CHOICES = ("split", "sample")
