@@ -22,11 +22,12 @@ DEFAULT_MAX_AGE_S = 86_400.0
 
 _LATEST_SQL = """
 SELECT model, version, kind, segment, feature, method, metric, source,
-       latest.1 AS value, latest.2 AS threshold, latest.3 AS status, window_end
+       latest.1 AS value, latest.2 AS threshold, latest.3 AS status,
+       last_end AS window_end
 FROM (
     SELECT model, version, kind, segment, feature, method, metric, source,
            argMax(tuple(value, threshold, status), (window_end, computed_at)) AS latest,
-           max(window_end) AS window_end
+           max(window_end) AS last_end
     FROM ml_results
     WHERE window_end >= {since:DateTime64(3)}
       AND kind IN ('drift', 'performance', 'service', 'quality', 'health')
