@@ -33,6 +33,9 @@ MODELTEL_RETRAIN_WEBHOOK_URL = "MODELTEL_RETRAIN_WEBHOOK_URL"
 MODELTEL_ANALYZE_WINDOW = "MODELTEL_ANALYZE_WINDOW"
 """Trailing window each analysis cycle covers (default 1h), e.g. ``15m`` or ``1d``."""
 
+MODELTEL_CHROMIUM = "MODELTEL_CHROMIUM"
+"""Chrome/Chromium binary that prints reports to PDF (default: ``chromium`` on the PATH)."""
+
 DEFAULT_DATA_DIR = "modeltel-data"
 DEFAULT_DATABASE = "otel"
 DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024

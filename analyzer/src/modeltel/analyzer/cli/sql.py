@@ -3,23 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import urllib.error
-import urllib.request
-from typing import Any
 
-from modeltel.analyzer import settings
-from modeltel.analyzer.cli import common
-from modeltel.analyzer.errors import (
-    ConfigError,
-    InputError,
-    ModeltelError,
-    NotFoundError,
-    QueryError,
-    StoreUnavailableError,
-)
+from modeltel.analyzer.cli import common, remote
 
 EPILOG = """\
 examples:
@@ -87,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     query = sys.stdin.read() if args.query == "-" else args.query
     sql.check_limits(args.max_rows, args.timeout)
     if args.server:
-        payload = request_json(
+        payload = remote.request_json(
             args.server,
             "/api/sql",
             {"query": query, "max_rows": args.max_rows, "timeout_s": args.timeout},
@@ -110,53 +96,3 @@ def run(args: argparse.Namespace) -> int:
     if truncated:
         common.info(f"note: the result was cut at {max_rows} rows (raise it with --max-rows)")
     return 0
-
-
-def request_json(
-    server: str,
-    path: str,
-    body: dict[str, Any] | None = None,
-    *,
-    timeout: float = 60.0,
-) -> Any:
-    """GET (``body=None``) or POST JSON to a running ``modeltel serve``; return the JSON answer.
-
-    HTTP errors become the modeltel error of the same meaning, carrying the server's message.
-    """
-    url = server.rstrip("/") + path
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method="GET" if body is None else "POST")
-    request.add_header("Accept", "application/json")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    token = os.environ.get(settings.MODELTEL_API_TOKEN)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        raise _http_error(exc, url) from exc
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise StoreUnavailableError(
-            f"cannot reach the modeltel server at {server} ({reason}); is `modeltel serve` "
-            "running there?"
-        ) from exc
-
-
-def _http_error(exc: urllib.error.HTTPError, url: str) -> ModeltelError:
-    try:
-        detail = json.loads(exc.read() or b"{}").get("detail")
-    except (ValueError, AttributeError):
-        detail = None
-    if isinstance(detail, list):  # FastAPI validation errors
-        detail = "; ".join(str(item.get("msg", item)) for item in detail if isinstance(item, dict))
-    message = str(detail or exc.reason or f"HTTP {exc.code}")
-    if exc.code == 404:
-        return NotFoundError(message)
-    if exc.code in (401, 403):
-        return ConfigError(f"the server refused the request ({message}); set MODELTEL_API_TOKEN")
-    if exc.code in (400, 409, 413, 422):
-        return QueryError(message) if url.endswith("/api/sql") else InputError(message)
-    return StoreUnavailableError(f"the server answered {exc.code}: {message}")

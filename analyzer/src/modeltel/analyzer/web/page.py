@@ -137,6 +137,7 @@ def model_page(view: ModelView, *, refresh_s: int = DEFAULT_REFRESH_S) -> str:
         f"href='/models/{quote(view.model, safe='')}?version={quote(v, safe='')}'>{escape(v)}</a>"
         for v in view.versions
     )
+    report = f"/api/models/{quote(view.model, safe='')}/report"
     reasons = s.get("health_reasons") or []
     retrain = s.get("retrain_recommended")
     facts = [
@@ -159,7 +160,9 @@ def model_page(view: ModelView, *, refresh_s: int = DEFAULT_REFRESH_S) -> str:
     )
     header = f"""<p class="muted"><a href="/">models</a> / {escape(view.model)}</p>
 <h1>{escape(view.model)} <span class="muted">version {escape(view.version)}</span></h1>
-<p class="versions muted">versions: {versions}</p>
+<p class="versions muted">versions: {versions} · report:
+<a href="{report}?version={quote(view.version, safe="")}&amp;period=week">week</a>
+<a href="{report}?version={quote(view.version, safe="")}&amp;period=month">month</a></p>
 <div class="summary"><div>{
         health_badge(s.get("health_score"), s.get("health_status")).replace(
             "class='health", "class='health big"

@@ -7,6 +7,7 @@ its thread pool), because every store call blocks.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -87,6 +88,29 @@ def web_router(refresh_s: int = page.DEFAULT_REFRESH_S) -> APIRouter:
             return _json(data.list_models(_store(request)))
         except StoreError as exc:
             return _json({"detail": str(exc)}, 503)
+
+    @router.get("/api/models/{model}/report", tags=["models"], response_class=HTMLResponse)
+    def report(
+        request: Request,
+        model: str,
+        version: str | None = None,
+        period: str = "week",
+        end: datetime | None = None,
+    ) -> Response:
+        """The model health report as one self-contained HTML document (what
+        ``modeltel report`` writes). ``period`` is ``week`` or ``month``; ``end`` defaults to
+        the end of the latest analysed window."""
+        from modeltel.analyzer.report import build_report, render_html
+
+        try:
+            built = build_report(_store(request), model, version, period=period, end=end)
+        except NotFoundError as exc:
+            return _json({"detail": str(exc)}, 404)
+        except ConfigError as exc:
+            return _json({"detail": str(exc)}, 400)
+        except StoreError as exc:
+            return _json({"detail": str(exc)}, 503)
+        return HTMLResponse(render_html(built))
 
     @router.post("/api/sql", tags=["sql"])
     def run_sql(request: Request, body: SqlRequest) -> JSONResponse:

@@ -1,0 +1,105 @@
+"""``modeltel models``: the monitored model versions with their volume, labels and health."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from modeltel.analyzer.cli import common, remote
+
+EPILOG = """\
+examples:
+  modeltel models                                   # a table for people
+  modeltel models --format json | jq '.[] | select(.health_score < 80)'
+  modeltel models --server http://127.0.0.1:4318    # ask a running modeltel serve
+
+Health is 0–100 (ok from 80, warning from 50, alert below; see the README for the formula);
+"drifted" counts input features drifted in the latest analysed window.
+Exit codes: 0 listed (even when empty), 2 bad options, 3 store unavailable or locked.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "models",
+        help="list monitored models with health, drift and volume",
+        description="List every model version seen in predictions, references or results.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="table for people (default) or json (a list of objects) for scripts",
+    )
+    common.add_store_options(parser)
+    common.add_server_option(parser)
+    parser.set_defaults(func=run)
+
+
+def fetch_models(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The model list, from the server (``--server``) or the store, JSON-ready."""
+    if args.server:
+        answer = remote.request_json(args.server, "/api/models")
+        return list(answer or [])
+    from modeltel.analyzer.sql import jsonable
+    from modeltel.analyzer.web.data import list_models
+
+    store = common.open_store(args)
+    try:
+        return list(jsonable(list_models(store)))
+    finally:
+        store.close()
+
+
+def _ago(iso: str | None) -> str:
+    if not iso:
+        return "never"
+    from datetime import UTC, datetime
+
+    from modeltel.analyzer.web.sections import ago
+
+    moment = datetime.fromisoformat(iso)
+    return ago(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
+def run(args: argparse.Namespace) -> int:
+    models = fetch_models(args)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(models, indent=1) + "\n")
+        return 0
+    if not models:
+        common.info(
+            "no models yet: instrument a serving app (see the README) or run `modeltel demo`"
+        )
+        return 0
+    from modeltel.analyzer.sql import format_table
+
+    rows = []
+    for m in models:
+        score = m.get("health_score")
+        health = "—" if score is None else f"{score:.0f} {m.get('health_status')}"
+        drifted = (
+            f"{m['drifted_features']}/{m['features_checked']}" if m.get("features_checked") else "—"
+        )
+        flag = m.get("retrain_recommended")
+        retrain = "—" if flag is None else "yes" if flag else "no"
+        rows.append(
+            (
+                m["model"],
+                m["version"],
+                m.get("task") or "—",
+                m.get("predictions", 0),
+                m.get("labels", 0),
+                _ago(m.get("last_seen")),
+                health,
+                drifted,
+                retrain,
+            )
+        )
+    headers = ["MODEL", "VERSION", "TASK", "PREDICTIONS", "LABELS", "LAST SEEN", "HEALTH"]
+    print(format_table([*headers, "DRIFTED", "RETRAIN"], rows))
+    return 0

@@ -1,0 +1,233 @@
+"""Concrete recommendations from a model's result history over a period.
+
+Each rule reads the tidy records (statuses and thresholds as the analyses set them) and
+says what to do in one sentence with the numbers behind it, e.g. "Retrain: 4 features
+drifted (age, income, …); accuracy fell below 0.8 in 3 of 7 windows (latest 0.74)".
+
+Severity: ``retrain`` (act on the model), ``alert`` (act on data or service), ``warning``
+(watch), ``ok`` (nothing to do).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from modeltel.analyzer.web.data import HIGHER_IS_BETTER, ModelView
+from modeltel.analyzer.web.sections import num, pct, seconds
+
+BAD = {"drift", "alert"}
+WATCH = {"warning"}
+LOW_COVERAGE = 0.5
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    severity: str
+    text: str
+
+
+def _names(features: Sequence[str], limit: int = 4) -> str:
+    shown = ", ".join(features[:limit])
+    return shown + (", …" if len(features) > limit else "")
+
+
+def _windows(records: Sequence[dict[str, Any]]) -> int:
+    return len({(r["window_start"], r["window_end"]) for r in records})
+
+
+def drift_counts(view: ModelView) -> dict[str, tuple[int, int]]:
+    """Input feature → (windows drifted, windows checked) over the period."""
+    drifted: dict[str, set[Any]] = {}
+    checked: dict[str, set[Any]] = {}
+    for r in view.of("drift"):
+        feature = r["feature"]
+        if not feature or str(feature).startswith("prediction.") or r["method"] == "share":
+            continue
+        key = (r["window_start"], r["window_end"])
+        checked.setdefault(feature, set()).add(key)
+        if r["status"] in BAD:
+            drifted.setdefault(feature, set()).add(key)
+    return {f: (len(drifted.get(f, ())), len(w)) for f, w in checked.items()}
+
+
+def latest_drifted(view: ModelView) -> list[str]:
+    """Input features drifted in the latest drift window."""
+    return sorted(
+        {
+            str(r["feature"])
+            for r in view.latest.get("drift", [])
+            if r["feature"]
+            and not str(r["feature"]).startswith("prediction.")
+            and r["status"] in BAD
+        }
+    )
+
+
+def performance_breaches(view: ModelView) -> list[tuple[str, str, int, int, Any, Any]]:
+    """Per headline metric: (metric, source, windows breached, windows, threshold, latest)."""
+    out = []
+    for metric in view.performance_metrics():
+        for source in ("realized", "estimated"):
+            rs = view.of("performance", metric=metric, source=source)
+            if not rs:
+                continue
+            bad = [r for r in rs if r["status"] in BAD | WATCH]
+            thresholds = [r["threshold"] for r in rs if r["threshold"] is not None]
+            if bad:
+                out.append(
+                    (
+                        metric,
+                        source,
+                        _windows(bad),
+                        _windows(rs),
+                        thresholds[-1] if thresholds else None,
+                        rs[-1]["value"],
+                    )
+                )
+    return out
+
+
+def _breach_text(
+    metric: str, source: str, bad: int, total: int, threshold: Any, latest: Any
+) -> str:
+    direction = "fell below" if metric in HIGHER_IS_BETTER else "rose above"
+    limit = f" {num(threshold)}" if threshold is not None else " its threshold"
+    what = metric if source == "realized" else f"estimated {metric}"
+    return f"{what} {direction}{limit} in {bad} of {total} windows (latest {num(latest)})"
+
+
+def recommendations(view: ModelView) -> list[Recommendation]:
+    """What to do, most urgent first; one ``ok`` line when nothing needs doing."""
+    out: list[Recommendation] = []
+    drifted_now = latest_drifted(view)
+    counts = drift_counts(view)
+    breaches = performance_breaches(view)
+    realized = [b for b in breaches if b[1] == "realized"]
+    estimated = [b for b in breaches if b[1] == "estimated"]
+    retrain_flag = view.latest_value("health", "retrain_recommended")
+    share = view.drift_share()
+
+    reasons = []
+    if drifted_now:
+        noun = "feature" if len(drifted_now) == 1 else "features"
+        reasons.append(f"{len(drifted_now)} {noun} drifted ({_names(drifted_now)})")
+    for breach in realized or estimated:
+        reasons.append(_breach_text(*breach))
+    if retrain_flag or (drifted_now and breaches) or (share and share["status"] in BAD):
+        text = "Retrain: " + "; ".join(reasons) if reasons else "Retrain: the retrain policy fired"
+        if retrain_flag and not reasons:
+            text += " (see the retrain_recommended record for its reasons)"
+        out.append(Recommendation("retrain", text + "."))
+    else:
+        for breach in realized or estimated:
+            out.append(Recommendation("alert", "Check the model: " + _breach_text(*breach) + "."))
+        persistent = sorted(
+            (f for f, (bad, total) in counts.items() if bad and bad * 2 >= total),
+            key=lambda f: -counts[f][0],
+        )
+        if persistent:
+            detail = ", ".join(
+                f"{f} ({counts[f][0]} of {counts[f][1]} windows)" for f in persistent[:4]
+            )
+            out.append(
+                Recommendation(
+                    "warning",
+                    f"Investigate drift in {detail}; performance holds so far — if this is the "
+                    "new normal, retrain on recent data or upload a fresh reference.",
+                )
+            )
+    out.extend(_quality(view))
+    out.extend(_labels(view))
+    out.extend(_service(view))
+    if not out:
+        out.append(
+            Recommendation(
+                "ok",
+                "No action needed: no feature drifted, performance stayed within its "
+                "thresholds and the service was healthy.",
+            )
+        )
+    return out
+
+
+def _quality(view: ModelView) -> list[Recommendation]:
+    out = []
+    for r in view.latest.get("quality", []):
+        if r["status"] not in BAD | WATCH:
+            continue
+        feature, metric, value = r["feature"], r["metric"], r["value"]
+        limit = f" (threshold {pct(r['threshold'])})" if r["threshold"] is not None else ""
+        severity = "alert" if r["status"] in BAD else "warning"
+        if metric == "missing_ratio":
+            text = f"Fix upstream data: {feature} is missing in {pct(value)} of rows{limit}."
+        elif metric == "new_category_ratio":
+            text = (
+                f"{feature} receives categories unseen in training ({pct(value)} of rows"
+                f"{limit}); add them to the training data or map them upstream."
+            )
+        elif metric == "out_of_range_ratio":
+            text = f"{feature} is out of its training range in {pct(value)} of rows{limit}."
+        elif metric == "wrong_type_ratio":
+            text = f"{feature} receives values of the wrong type in {pct(value)} of rows."
+        elif metric == "feature_vanished":
+            text = f"{feature} no longer arrives: check the serving code and its inputs."
+        elif metric == "feature_new":
+            text = f"{feature} arrives but is not in the reference: upload a fresh reference."
+        elif metric == "outlier_ratio":
+            text = f"{pct(value)} of predictions were made on outlier inputs{limit}."
+        else:
+            text = f"{feature or 'data'}: {metric} is {num(value)}{limit}."
+        out.append(Recommendation(severity, text))
+    return out
+
+
+def _labels(view: ModelView) -> list[Recommendation]:
+    coverage = view.latest_value("performance", "label_coverage")
+    if coverage is None or coverage >= LOW_COVERAGE:
+        return []
+    delay = view.latest_value("performance", "label_delay_p95")
+    lag = f" (label delay p95 {seconds(delay)})" if delay is not None else ""
+    return [
+        Recommendation(
+            "warning",
+            f"Only {pct(coverage)} of the latest predictions have labels{lag}: realized "
+            "performance lags behind; read the estimated performance meanwhile.",
+        )
+    ]
+
+
+def _service(view: ModelView) -> list[Recommendation]:
+    out = []
+    for metric, what in (
+        ("latency_p95", "Latency p95"),
+        ("latency_p99", "Latency p99"),
+        ("error_ratio", "The error ratio"),
+        ("volume_ratio", "Prediction volume"),
+        ("staleness", "The time since the last prediction"),
+    ):
+        rs = view.of("service", metric=metric)
+        bad = [r for r in rs if r["status"] in BAD]
+        if not bad:
+            continue
+        worst = max(float(r["value"] or 0.0) for r in bad)
+        if metric.startswith("latency"):
+            shown = seconds(worst)
+            verb = "exceeded its threshold"
+        elif metric == "error_ratio":
+            shown = pct(worst)
+            verb = "exceeded its threshold"
+        elif metric == "volume_ratio":
+            shown = f"{num(worst)}× the baseline"
+            verb = "spiked or dropped"
+        else:
+            shown = seconds(worst)
+            verb = "grew too long"
+        out.append(
+            Recommendation(
+                "alert",
+                f"{what} {verb} in {_windows(bad)} of {_windows(rs)} windows (worst {shown}).",
+            )
+        )
+    return out
