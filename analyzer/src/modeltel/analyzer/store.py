@@ -65,37 +65,56 @@ def embedded_path(url: str) -> str | None:
     return path
 
 
-# Embedded store paths this process has opened: chDB's lock on them is our own.
-_OPEN_HERE: set[str] = set()
+LOCK_FILE = "modeltel.lock"
+
+# Embedded store paths this process holds, with the open lock file of each.
+_HELD: dict[str, int] = {}
 
 
-def check_not_locked(path: str) -> None:
-    """Raise :class:`StoreLockedError` when another process holds the embedded store at ``path``.
+def _lock_message(path: str, owner: str) -> str:
+    return (
+        f"the embedded store {path} is open in another process{owner}; "
+        "stop that process, or talk to the running server with --server URL "
+        f"(or {settings.MODELTEL_SERVER}=URL), or choose another --clickhouse-url"
+    )
 
-    chDB takes an exclusive ``flock`` on ``<path>/status`` (as clickhouse-server does); probing
-    it first turns chDB's opaque start-up failure into a message that says what to do.
+
+def hold_embedded_lock(path: str) -> None:
+    """Take (for the life of this process) the exclusive lock on the embedded store ``path``.
+
+    chDB lets one process open a store path; modeltel keeps its own ``flock`` on
+    ``<path>/modeltel.lock`` (holding the owner's PID) so a second process gets
+    :class:`StoreLockedError` with a message that says what to do, instead of chDB's opaque
+    start-up failure.
     """
-    status = Path(path) / "status"
-    if os.path.realpath(path) in _OPEN_HERE or not status.exists():
+    real = os.path.realpath(path)
+    if real in _HELD:
         return
-    try:
-        fd = os.open(status, os.O_RDONLY)
-    except OSError:
-        return
+    Path(real).mkdir(parents=True, exist_ok=True)
+    fd = os.open(Path(real) / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        owner = ""
-        try:
-            first = status.read_text().splitlines()[0]
-            owner = f" (held by {first.strip()})"
-        except (OSError, IndexError):
-            pass
-        raise StoreLockedError(
-            f"the embedded store {path} is open in another process{owner}; "
-            "stop that process, or talk to the running server with --server URL "
-            f"(or {settings.MODELTEL_SERVER}=URL), or choose another --clickhouse-url"
-        ) from None
+        owner = os.pread(fd, 64, 0).decode(errors="replace").strip()
+        os.close(fd)
+        raise StoreLockedError(_lock_message(path, f" (PID {owner})" if owner else "")) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    _HELD[real] = fd
+
+
+def check_not_locked(path: str) -> None:
+    """Raise :class:`StoreLockedError` when another process holds the embedded store ``path``."""
+    real = os.path.realpath(path)
+    lock = Path(real) / LOCK_FILE
+    if real in _HELD or not lock.exists():
+        return
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        owner = os.pread(fd, 64, 0).decode(errors="replace").strip()
+        raise StoreLockedError(_lock_message(path, f" (PID {owner})" if owner else "")) from None
     else:
         fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
@@ -145,8 +164,7 @@ class Store:
         self._clients_lock = threading.Lock()
         path = embedded_path(self.url)
         if path is not None:
-            check_not_locked(path)
-            Path(path).mkdir(parents=True, exist_ok=True)
+            hold_embedded_lock(path)
         self._bootstrap()
         if migrate:
             self.migrate()
@@ -180,17 +198,13 @@ class Store:
                 )
         except ClickHouseError as exc:
             path = embedded_path(self.url)
-            if path is not None:
-                check_not_locked(path)
-                if _OPEN_HERE and os.path.realpath(path) not in _OPEN_HERE:
-                    raise StoreError(
-                        f"cannot open the embedded store {path}: this process already uses "
-                        f"{sorted(_OPEN_HERE)[0]} (chDB opens one store path per process)"
-                    ) from exc
+            others = [p for p in _HELD if path is None or p != os.path.realpath(path)]
+            if path is not None and others:
+                raise StoreError(
+                    f"cannot open the embedded store {path}: this process already uses "
+                    f"{others[0]} (chDB opens one store path per process)"
+                ) from exc
             raise translate(exc, f"cannot open the store {self._safe_url()}") from exc
-        path = embedded_path(self.url)
-        if path is not None:
-            _OPEN_HERE.add(os.path.realpath(path))
         with self._clients_lock:
             self._clients.append(client)
         return client
