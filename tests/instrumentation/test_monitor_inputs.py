@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import Telemetry
 
+from conftest import Telemetry
 from modeltel.instrumentation import monitor
 
 

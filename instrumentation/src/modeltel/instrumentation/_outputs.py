@@ -72,7 +72,9 @@ def read(
         if not batch and len(result) == 1:
             return _single(result[0], task)
         return _per_row(list(result), task, None)
-    return _single(result, task)
+    if result is None or isinstance(result, (str, int, float, bytes)) or hasattr(result, "dtype"):
+        return _single(result, task)
+    return None
 
 
 def _single(value: Any, task: str | None) -> Outputs:

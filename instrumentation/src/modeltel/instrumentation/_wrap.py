@@ -268,7 +268,7 @@ def monitor(
         if not callable(target):
             raise TypeError(f"monitor() wraps a callable, got {type(target).__name__}")
         mon = make_monitor(
-            name=name or _default_name(target),
+            name=name if name is not None else _default_name(target),
             version=version,
             task=task,
             feature_names=feature_names,
