@@ -24,6 +24,7 @@ from modeltel.analyzer.otlp.values import (
     STATUS_CODES,
     as_string,
     attributes_map,
+    go_float,
     service_name,
 )
 
@@ -56,18 +57,35 @@ def _double_array(value: Any) -> np.ndarray | None:
 
 
 def _span_attributes(attributes: Any) -> tuple[dict[str, str], dict[str, np.ndarray]]:
+    """Split span attributes into exporter strings and double arrays left for ClickHouse."""
     strings: dict[str, str] = {}
     doubles: dict[str, np.ndarray] = {}
     for kv in attributes:
         value = kv.value
-        if value.WhichOneof("value") == "array_value":
+        kind = value.WhichOneof("value")
+        if kind == "string_value":
+            strings[kv.key] = value.string_value
+        elif kind == "double_value":
+            strings[kv.key] = go_float(value.double_value)
+        elif kind == "array_value":
             fast = _double_array(value)
-            if fast is not None:
+            if fast is None:
+                strings[kv.key] = as_string(value)
+            else:
                 doubles[kv.key] = fast
-                strings.pop(kv.key, None)
-                continue
-        strings[kv.key] = as_string(value)
-        doubles.pop(kv.key, None)
+        else:
+            strings[kv.key] = as_string(value)
+    if doubles and len(doubles) + len(strings) > len(attributes):
+        # A key repeated with different kinds: the last occurrence wins, as in pdata.
+        for kv in attributes:
+            if kv.key in doubles and kv.key in strings:
+                last = [x for x in attributes if x.key == kv.key][-1]
+                if last.value.WhichOneof("value") == "array_value" and (
+                    _double_array(last.value) is not None
+                ):
+                    del strings[kv.key]
+                else:
+                    del doubles[kv.key]
     return strings, doubles
 
 

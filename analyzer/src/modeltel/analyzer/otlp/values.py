@@ -28,6 +28,15 @@ class _Unmarshallable(Exception):
 
 def go_float(value: float) -> str:
     """Format a double as pdata's ``float64AsString`` does."""
+    text = repr(value)
+    if "e" not in text and "n" not in text:
+        # Python writes positional digits in [1e-4, 1e16), inside Go's [1e-6, 1e21): the
+        # shortest round-trip digits agree, only Python's ".0" on integral values differs.
+        return text[:-2] if text.endswith(".0") else text
+    return _go_float_slow(value)
+
+
+def _go_float_slow(value: float) -> str:
     if math.isnan(value):
         return "json: unsupported value: NaN"
     if math.isinf(value):
