@@ -166,3 +166,16 @@ def test_estimator_exception_is_reraised(telemetry: Telemetry) -> None:
 def test_not_an_estimator() -> None:
     with pytest.raises(TypeError):
         instrument(object(), name="x")
+
+
+def test_monitor_of_a_bound_method_knows_the_estimator(telemetry: Telemetry) -> None:
+    from modeltel.instrumentation import monitor
+
+    model = LogisticRegression().fit(X, Y)
+    proba = monitor(model.predict_proba, **telemetry.providers)
+    with pytest.warns(UserWarning, match="feature names"):  # scikit-learn's own warning
+        proba(X.to_numpy()[:2])
+    a = telemetry.attributes()
+    assert a["ml.model.name"] == "LogisticRegression"
+    assert set(a["ml.prediction.label"]) <= {"churn", "stay"}
+    assert "ml.feature.age" in a  # names from feature_names_in_

@@ -88,27 +88,14 @@ _supplied: ContextVar[tuple[str | None, ...] | None] = ContextVar(
 )
 
 
-class _LastCall:
-    """What :func:`last_prediction_ids` reports: built lazily, after the call."""
-
-    __slots__ = ("ids", "rows")
-
-    def __init__(self, rows: int, ids: Sequence[str | None] | None) -> None:
-        self.rows = rows
-        self.ids = ids
-
-    def as_list(self) -> list[str | None]:
-        if self.ids is None:
-            return [None] * self.rows
-        return list(self.ids)
-
-
-_EMPTY = _LastCall(0, ())
-_last: ContextVar[_LastCall] = ContextVar("modeltel_last_prediction_ids", default=_EMPTY)
+# (rows, ids or None when no row has an id): the list is built only when asked for.
+_last: ContextVar[tuple[int, Sequence[str | None] | None]] = ContextVar(
+    "modeltel_last_prediction_ids", default=(0, ())
+)
 
 
 def set_last(rows: int, ids: Sequence[str | None] | None) -> None:
-    _last.set(_LastCall(rows, ids))
+    _last.set((rows, ids))
 
 
 def last_prediction_ids() -> list[str | None]:
@@ -124,7 +111,8 @@ def last_prediction_ids() -> list[str | None]:
     made the call. Code that runs the model in a worker thread (``run_in_executor``) can
     supply its own ids with :func:`prediction_ids` instead.
     """
-    return _last.get().as_list()
+    rows, ids = _last.get()
+    return [None] * rows if ids is None else list(ids)
 
 
 def supplied_ids() -> tuple[str | None, ...] | None:

@@ -29,6 +29,7 @@ from typing import Any
 from modeltel.instrumentation import _values as V
 
 _SCALAR_TYPES = (int, float, str, bool, bytes)
+_PLAIN = frozenset({int, float, str, bool, type(None)})
 
 
 class Rows:
@@ -81,7 +82,7 @@ def count_rows(x: Any) -> tuple[int, bool]:
     t = type(x)
     if t is dict:
         for v in x.values():
-            if _is_column(v):
+            if type(v) not in _PLAIN and _is_column(v):
                 return _length(v), True
             break
         return 1, False
@@ -175,6 +176,14 @@ def _from_mapping(row: dict[Any, Any], spec: FeatureSpec) -> Rows:
             if value is not None:
                 columns[name] = value
             cats.append(name)
+            continue
+        kind = type(value)
+        if kind is float:  # the common cases first
+            if value == value:
+                columns[name] = value
+            continue
+        if kind is int:
+            columns[name] = value
             continue
         value, is_cat = V.feature_scalar(value)
         if value is None or value is V.SKIP:

@@ -165,9 +165,8 @@ class Monitor:
             rows = call.rows
             if error is None and rows == 0:
                 rows = _output_rows(result)
-            if error is None or isinstance(error, Exception):
-                series = self.ok_series if error is None else self.error_series
-                self.metrics.add(series, end - call.start, rows)
+            series = self.ok_series if error is None else self.error_series
+            self.metrics.add(series, end - call.start, rows)
             if span is None:
                 supplied = _ids.supplied_ids()
                 _ids.set_last(rows, supplied if supplied and len(supplied) == rows else None)
@@ -175,6 +174,8 @@ class Monitor:
             self._record(call, result, error, end_ns, scores, probabilities)
         except Exception:
             report_once((self.name, "finish"), "modeltel failed after a %s prediction", self.name)
+            with contextlib.suppress(Exception):
+                _ids.set_last(call.rows, None)  # never leave the previous call's ids
             if span is not None and span.is_recording():
                 with contextlib.suppress(Exception):
                     span.end(end_time=end_ns)

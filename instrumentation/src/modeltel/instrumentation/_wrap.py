@@ -267,15 +267,20 @@ def monitor(
     def decorate(target: Callable[..., Any]) -> Callable[..., Any]:
         if not callable(target):
             raise TypeError(f"monitor() wraps a callable, got {type(target).__name__}")
+        owner = getattr(target, "__self__", None)  # e.g. monitor(model.predict_proba)
         mon = make_monitor(
             name=name if name is not None else _default_name(target),
             version=version,
             task=task,
-            feature_names=feature_names,
+            feature_names=feature_names
+            if feature_names is not None or owner is None
+            else _owner_feature_names(owner),
             categorical=categorical,
             sample_rate=sample_rate,
             prediction_id=prediction_id,
-            classes=classes,
+            classes=classes
+            if classes is not None or owner is None or not hasattr(owner, "classes_")
+            else (lambda: _owner_classes(owner)),
             max_batch_span_rows=max_batch_span_rows,
             batch_overflow=batch_overflow,
             tracer_provider=tracer_provider,
@@ -286,6 +291,19 @@ def monitor(
     if fn is None:
         return decorate
     return decorate(fn)
+
+
+def _owner_classes(owner: Any) -> list[Any] | None:
+    classes = getattr(owner, "classes_", None)
+    if classes is None:
+        return None
+    tolist = getattr(classes, "tolist", None)
+    return list(tolist() if tolist is not None else classes)
+
+
+def _owner_feature_names(owner: Any) -> list[str] | None:
+    names = getattr(owner, "feature_names_in_", None)
+    return None if names is None else [str(n) for n in names]
 
 
 def _default_name(fn: Callable[..., Any]) -> str:
