@@ -34,7 +34,12 @@ _random = _ids._rng.random
 # (under auto-instrumentation) are not recorded twice.
 _active: ContextVar[tuple[object, ...]] = ContextVar("modeltel_active_calls", default=())
 
-ROW_ATTRIBUTES = ("ml.prediction.label", "ml.prediction.score", "ml.prediction.value")
+RESERVED_FEATURE = "categorical"  # ml.feature.categorical lists the categorical features
+
+
+def _attribute_name(feature: str) -> str:
+    """A feature named ``categorical`` is sent as ``categorical_`` (the name is taken)."""
+    return feature + "_" if feature == RESERVED_FEATURE else feature
 
 
 def active_calls() -> tuple[object, ...]:
@@ -226,10 +231,13 @@ class Monitor:
             for name, value in features.columns.items():
                 key = keys.get(name)
                 if key is None:
-                    key = keys[name] = "ml.feature." + name
+                    key = keys[name] = "ml.feature." + _attribute_name(name)
                 per_row[key] = value
             if features.categorical:
-                fixed["ml.feature.categorical"] = features.categorical
+                cats = features.categorical
+                if RESERVED_FEATURE in cats:
+                    cats = [_attribute_name(c) for c in cats]
+                fixed["ml.feature.categorical"] = cats
         if outputs is not None:
             if outputs.labels is not None:
                 per_row["ml.prediction.label"] = outputs.labels
