@@ -213,3 +213,9 @@ def test_batch_arrays_match_the_id_count(telemetry: Telemetry, rows: int) -> Non
     for key, value in a.items():
         if key.startswith(("ml.feature.", "ml.prediction.")) and key != "ml.feature.categorical":
             assert len(value) == rows, key
+
+
+def test_a_feature_named_categorical_does_not_clash(telemetry: Telemetry) -> None:
+    a = run(telemetry, {"categorical": "x", "n": 1.0}, "y")
+    assert a["ml.feature.categorical_"] == "x"
+    assert a["ml.feature.categorical"] == ("categorical_",)

@@ -168,3 +168,20 @@ def test_global_providers_set_after_the_monitor_was_created() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_rows_of_unknown_inputs_come_from_the_outputs(telemetry: Telemetry) -> None:
+    class Opaque:
+        pass
+
+    for rate in (0.0, 1.0):
+        predict = monitor(
+            lambda x: np.zeros(4), name=f"opaque{rate}", sample_rate=rate, **telemetry.providers
+        )
+        predict(Opaque())
+    metrics = telemetry.metrics()
+    assert metrics[metric_key("ml.predictions", "opaque0.0")].value == 4
+    assert metrics[metric_key("ml.predictions", "opaque1.0")].value == 4
+    (span,) = telemetry.spans()
+    assert span.attributes["ml.batch.size"] == 4
+    assert len(span.attributes["ml.prediction.id"]) == 4

@@ -98,13 +98,9 @@ def count_rows(x: Any) -> tuple[int, bool]:
     shape = getattr(x, "shape", None)
     if shape is not None:
         try:
-            ndim = len(shape)
-            if ndim >= 2:
+            if len(shape) >= 2:
                 return int(shape[0]), True
-            pd = sys.modules.get("pandas")
-            if pd is not None and isinstance(x, pd.Series):
-                return 1, False
-            return 1, False
+            return 1, False  # a 1-D array or Series is one row
         except Exception:
             return 0, False
     if isinstance(x, Mapping):

@@ -42,18 +42,6 @@ def _attribute_name(feature: str) -> str:
     return feature + "_" if feature == RESERVED_FEATURE else feature
 
 
-def active_calls() -> tuple[object, ...]:
-    return _active.get()
-
-
-def enter(key: object) -> Any:
-    return _active.set((*_active.get(), key))
-
-
-def leave(token: Any) -> None:
-    _active.reset(token)
-
-
 class Monitor:
     """Settings, feature knowledge and telemetry handles of one monitored model."""
 
@@ -442,11 +430,12 @@ class Call:
 
 
 def _output_rows(result: Any) -> int:
-    rows, batch = _inputs.count_rows(result)
-    if batch or rows:
-        return rows
+    """Rows of a call whose input was not understood, from what it returned."""
     try:
-        if isinstance(result, (list, tuple)) or hasattr(result, "shape"):
+        shape = getattr(result, "shape", None)
+        if shape is not None:
+            return int(shape[0]) if len(shape) else 1
+        if isinstance(result, (list, tuple)):
             return len(result)
     except Exception:
         pass

@@ -41,7 +41,7 @@ class Outputs:
 
 
 def _to_python(result: Any) -> Any:
-    """pandas objects to numpy, numpy to lists / scalars; ``(object, ndim)``."""
+    """pandas objects as numpy arrays; anything else unchanged."""
     pd = sys.modules.get("pandas")
     if pd is not None and isinstance(result, (pd.Series, pd.DataFrame)):
         result = result.to_numpy()

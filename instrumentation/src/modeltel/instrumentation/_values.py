@@ -14,7 +14,6 @@ numpy and pandas are never imported here: their objects are recognised by duck t
 from __future__ import annotations
 
 import datetime
-import math
 import sys
 from collections.abc import Sequence
 from decimal import Decimal
@@ -207,7 +206,3 @@ def array_float_list(array: Any) -> list[float | None]:
             for i in bad.tolist():
                 values[i] = None
     return values
-
-
-def is_finite_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
