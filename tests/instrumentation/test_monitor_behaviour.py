@@ -348,6 +348,35 @@ def test_ids_supplied_for_a_block(telemetry: Telemetry) -> None:
     assert last_prediction_ids() == ["req-1"]  # known even when not recorded
 
 
+def test_ids_of_unrecorded_calls(telemetry: Telemetry) -> None:
+    by_column = monitor(
+        lambda x: np.zeros(len(x)),
+        name="c",
+        prediction_id="rid",
+        sample_rate=0.0,
+        **telemetry.providers,
+    )
+    by_column(pd.DataFrame({"rid": ["a", "b"], "x": [1.0, 2.0]}))
+    assert last_prediction_ids() == ["a", "b"]
+    by_column({"rid": 7, "x": 1.0})
+    assert last_prediction_ids() == ["7"]
+    by_function = monitor(
+        lambda x: 1,
+        name="f",
+        prediction_id=lambda x: x["k"],
+        sample_rate=0.0,
+        **telemetry.providers,
+    )
+    by_function({"k": "z"})
+    assert last_prediction_ids() == ["z"]
+    generated = monitor(
+        lambda x: np.zeros(len(x)), name="g", sample_rate=0.0, **telemetry.providers
+    )
+    generated([{"x": 1}, {"x": 2}])
+    assert last_prediction_ids() == [None, None]  # generated ids exist only when recorded
+    assert telemetry.spans() == []
+
+
 def test_last_prediction_ids_before_any_call() -> None:
     result: list[object] = []
     thread = threading.Thread(target=lambda: result.append(last_prediction_ids()))

@@ -105,7 +105,9 @@ def last_prediction_ids() -> list[str | None]:
     return to the client (for example in the HTTP response) and to pass back to
     :func:`~modeltel.instrumentation.log_labels` when the ground truth arrives. An entry is
     ``None`` when its row was not recorded (the call was left out by ``sample_rate`` or
-    the row by batch sampling) and no id was supplied for it. Empty before any call.
+    the row by batch sampling) and no id came from the caller (:func:`prediction_ids`, an
+    id column, an id function): generated ids exist only for recorded rows. Empty before
+    any call.
 
     The value lives in a :class:`contextvars.ContextVar`: read it in the thread or task that
     made the call. Code that runs the model in a worker thread (``run_in_executor``) can

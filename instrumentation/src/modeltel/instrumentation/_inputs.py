@@ -108,6 +108,27 @@ def count_rows(x: Any) -> tuple[int, bool]:
     return 0, False
 
 
+def read_id_column(x: Any, column: str) -> list[str | None] | None:
+    """The ids in column/key ``column`` of input ``x`` (without reading the features)."""
+    from modeltel.instrumentation._ids import id_text
+
+    if isinstance(x, Mapping):
+        if column not in x:
+            return None
+        value = x[column]
+        if _is_column(value):
+            return [id_text(v) for v in _as_list(value)]
+        return [id_text(value)]
+    pd = sys.modules.get("pandas")
+    if pd is not None and isinstance(x, pd.DataFrame):
+        if column not in x.columns:
+            return None
+        return [id_text(v) for v in x[column].tolist()]
+    if isinstance(x, (list, tuple)) and x and isinstance(x[0], Mapping):
+        return [id_text(r.get(column)) for r in x]
+    return None
+
+
 def extract(x: Any, spec: FeatureSpec) -> Rows | None:
     """The features of input ``x``; ``None`` when the input is not understood."""
     t = type(x)

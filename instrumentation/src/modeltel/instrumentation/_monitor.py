@@ -72,6 +72,7 @@ class Monitor:
         self.metrics = metrics_for(meter_provider)
         self.ok_series = self.metrics.series(name, version, "success")
         self.error_series = self.metrics.series(name, version, "error")
+        self.has_given_ids = id_column is not None or self.id_function is not None
         self._keys: dict[str, str] = {}
         self._warned_limit = False
 
@@ -80,6 +81,7 @@ class Monitor:
     def begin(self, x: Any) -> Call:
         """Everything before the model runs (never raises)."""
         call = Call(self)
+        call.input = x
         try:
             rate = self.settings.sample_rate
             if rate < 1.0 and (rate <= 0.0 or _random() >= rate):
@@ -161,8 +163,10 @@ class Monitor:
             series = self.ok_series if error is None else self.error_series
             self.metrics.add(series, end - call.start, rows)
             if span is None:
-                supplied = _ids.supplied_ids()
-                _ids.set_last(rows, supplied if supplied and len(supplied) == rows else None)
+                given = None
+                if self.has_given_ids or _ids.supplied_ids() is not None:
+                    given = self._given_ids(call, None, rows)
+                _ids.set_last(rows, given)
                 return
             self._record(call, result, error, end_ns, scores, probabilities)
         except Exception:
@@ -368,9 +372,20 @@ class Monitor:
             return None
 
     def _ids(self, call: Call, features: _inputs.Rows | None, rows: int) -> list[str]:
+        given = self._given_ids(call, features, rows)
+        call.given_ids = given
+        return _ids.complete_ids(given, rows)
+
+    def _given_ids(
+        self, call: Call, features: _inputs.Rows | None, rows: int
+    ) -> Sequence[str | None] | None:
+        """Ids from the caller (:func:`prediction_ids`), the id column or the id function."""
         given: Sequence[str | None] | None = _ids.supplied_ids()
-        if given is None and features is not None and features.ids is not None:
-            given = features.ids
+        if given is None and self.spec.id_column is not None:
+            if features is not None:
+                given = features.ids
+            else:
+                given = _inputs.read_id_column(call.input, self.spec.id_column)
         if given is None and self.id_function is not None:
             try:
                 derived = self.id_function(call.input)
@@ -394,8 +409,7 @@ class Monitor:
                 exc=False,
             )
             given = None
-        call.given_ids = given
-        return _ids.complete_ids(given, rows)
+        return given
 
 
 class Call:
