@@ -26,8 +26,8 @@ import pyarrow as pa
 
 from modeltel.analyzer.errors import ModeltelError, StoreError, StoreUnavailableError
 from modeltel.analyzer.otlp.decode import Signal
+from modeltel.analyzer.schema.staging import RECEIVER_MARKER
 from modeltel.analyzer.otlp.rows import (
-    TRACE_COLUMNS,
     Columns,
     log_columns,
     metric_columns,
@@ -121,6 +121,43 @@ def _list_of_maps(lists: list[list[dict[str, str]]]) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets), _map_array(flat))
 
 
+def _lists(chunks: list[Any], leaf: pa.DataType) -> pa.Array:
+    """``list<leaf>`` from per-row sequences (lists with None for nulls, or ndarrays)."""
+    offsets = np.zeros(len(chunks) + 1, dtype=np.int32)
+    flat: list[Any] = []
+    for i, chunk in enumerate(chunks):
+        flat.extend(chunk.tolist() if isinstance(chunk, np.ndarray) else chunk)
+        offsets[i + 1] = len(flat)
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, leaf))
+
+
+def _nested_lists(rows: list[list[Any]], leaf: pa.DataType) -> pa.Array:
+    """``list<list<leaf>>`` from per-row lists of sequences."""
+    offsets = np.zeros(len(rows) + 1, dtype=np.int32)
+    inner: list[Any] = []
+    for i, row in enumerate(rows):
+        inner.extend(row)
+        offsets[i + 1] = len(inner)
+    return pa.ListArray.from_arrays(pa.array(offsets), _lists(inner, leaf))
+
+
+def _projection_arrays(projections: list[Any]) -> dict[str, pa.Array]:
+    string, double = pa.string(), pa.float64()
+    return {
+        "MlModel": pa.array([p.model for p in projections], string),
+        "MlVersion": pa.array([p.version for p in projections], string),
+        "MlTask": pa.array([p.task for p in projections], string),
+        "MlIds": _lists([p.ids for p in projections], string),
+        "MlLabels": _lists([p.labels for p in projections], string),
+        "MlScores": _lists([p.scores for p in projections], double),
+        "MlValues": _lists([p.values for p in projections], double),
+        "MlFeatures": _lists([p.features for p in projections], string),
+        "MlCategorical": _lists([p.categorical for p in projections], pa.uint8()),
+        "MlFeatureNum": _nested_lists([p.numbers for p in projections], double),
+        "MlFeatureText": _nested_lists([p.texts for p in projections], string),
+    }
+
+
 def traces_arrow(cols: Columns) -> pa.Table:
     """Columns of ``otel_traces_ingest`` → an Arrow table ClickHouse ingests in bulk."""
     ns = pa.timestamp("ns")
@@ -150,8 +187,9 @@ def traces_arrow(cols: Columns) -> pa.Table:
         "Links.SpanId": pa.array(cols["Links.SpanId"], pa.list_(pa.string())),
         "Links.TraceState": pa.array(cols["Links.TraceState"], pa.list_(pa.string())),
         "Links.Attributes": _list_of_maps(cols["Links.Attributes"]),
+        **_projection_arrays(cols["Ml"]),
     }
-    return pa.table([arrays[name] for name in TRACE_COLUMNS], names=list(TRACE_COLUMNS))
+    return pa.table(arrays)
 
 
 class IngestPipeline:
@@ -272,7 +310,12 @@ class IngestPipeline:
         from modeltel.analyzer.store import translate
 
         try:
-            self.store.client.insert_arrow(table, data, database=self.store.database)
+            self.store.client.insert_arrow(
+                table,
+                data,
+                database=self.store.database,
+                settings={"log_comment": RECEIVER_MARKER},
+            )
         except ClickHouseError as exc:
             raise translate(exc, f"insert into {table} failed") from exc
 

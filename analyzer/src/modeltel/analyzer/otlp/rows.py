@@ -2,10 +2,11 @@
 
 Each ``*_columns`` function returns ``(columns, rejected, message)``: a dict of column name →
 list of values in the exporter's encodings (see :mod:`.values`), how many records were
-rejected and why. Spans go to the ``otel_traces_ingest`` staging table, which carries one
-extra column, ``SpanAttributesF64``: double arrays are handed to ClickHouse as numbers and
-formatted there (the staging view writes the same strings into ``otel_traces``), because
-formatting thousands of floats per span in Python would cap batch ingest.
+rejected and why. Spans go to the ``otel_traces_ingest`` staging table, which carries extra
+columns: ``SpanAttributesF64`` hands double arrays to ClickHouse as numbers, formatted there
+(the staging view writes the same strings into ``otel_traces``), because formatting thousands
+of floats per span in Python would cap batch ingest; the ``Ml*`` columns carry the span's
+typed ml projection (:mod:`.projection`), so ClickHouse need not parse it back from strings.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from modeltel.analyzer.otlp.projection import project
 from modeltel.analyzer.otlp.values import (
     SPAN_KINDS,
     STATUS_CODES,
@@ -56,10 +58,14 @@ def _double_array(value: Any) -> np.ndarray | None:
     return doubles
 
 
-def _span_attributes(attributes: Any) -> tuple[dict[str, str], dict[str, np.ndarray]]:
-    """Split span attributes into exporter strings and double arrays left for ClickHouse."""
+def _span_attributes(
+    attributes: Any,
+) -> tuple[dict[str, str], dict[str, np.ndarray], dict[str, Any]]:
+    """Split span attributes into exporter strings and double arrays left for ClickHouse;
+    also return the ``AnyValue`` of each scalar double."""
     strings: dict[str, str] = {}
     doubles: dict[str, np.ndarray] = {}
+    typed: dict[str, Any] = {}
     for kv in attributes:
         value = kv.value
         kind = value.WhichOneof("value")
@@ -67,6 +73,7 @@ def _span_attributes(attributes: Any) -> tuple[dict[str, str], dict[str, np.ndar
             strings[kv.key] = value.string_value
         elif kind == "double_value":
             strings[kv.key] = go_float(value.double_value)
+            typed[kv.key] = value
         elif kind == "array_value":
             fast = _double_array(value)
             if fast is None:
@@ -86,7 +93,7 @@ def _span_attributes(attributes: Any) -> tuple[dict[str, str], dict[str, np.ndar
                     del strings[kv.key]
                 else:
                     del doubles[kv.key]
-    return strings, doubles
+    return strings, doubles, typed
 
 
 def _valid_id(raw: bytes, size: int) -> bool:
@@ -117,7 +124,9 @@ TRACE_COLUMNS = (
     "Links.SpanId",
     "Links.TraceState",
     "Links.Attributes",
+    "Ml",
 )
+"""Staging columns; ``Ml`` holds each span's :class:`Projection` (expanded when encoding)."""
 
 
 def trace_columns(request: ExportTraceServiceRequest) -> tuple[Columns, int, str]:
@@ -140,12 +149,13 @@ def trace_columns(request: ExportTraceServiceRequest) -> tuple[Columns, int, str
                     rejected += 1
                     problem = "span with a trace id not of 16 bytes or a span id not of 8 bytes"
                     continue
-                strings, doubles = _span_attributes(span.attributes)
+                strings, doubles, typed = _span_attributes(span.attributes)
+                span_id = span.span_id.hex()
                 start = span.start_time_unix_nano
                 end = span.end_time_unix_nano
                 cols["Timestamp"].append(start)
                 cols["TraceId"].append(span.trace_id.hex())
-                cols["SpanId"].append(span.span_id.hex())
+                cols["SpanId"].append(span_id)
                 cols["ParentSpanId"].append(span.parent_span_id.hex())
                 cols["TraceState"].append(span.trace_state)
                 cols["SpanName"].append(span.name)
@@ -170,6 +180,7 @@ def trace_columns(request: ExportTraceServiceRequest) -> tuple[Columns, int, str
                 cols["Links.SpanId"].append([link.span_id.hex() for link in links])
                 cols["Links.TraceState"].append([link.trace_state for link in links])
                 cols["Links.Attributes"].append([attributes_map(link.attributes) for link in links])
+                cols["Ml"].append(project(span_id, strings, doubles, typed))
     return cols, rejected, problem
 
 

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from modeltel.analyzer.schema.layout import Layout, Table, View, quote_ident
 from modeltel.analyzer.schema.ml import ML_TABLES, ML_VIEWS
 from modeltel.analyzer.schema.otel import OTEL_TABLES, OTEL_VIEWS
-from modeltel.analyzer.schema.staging import OTEL_TRACES_INGEST, OTEL_TRACES_INGEST_MV
+from modeltel.analyzer.schema.staging import (
+    ML_FEATURES_INGEST_MV,
+    ML_PREDICTIONS_INGEST_MV,
+    OTEL_TRACES_INGEST,
+    OTEL_TRACES_INGEST_MV,
+)
 
 MIGRATIONS_TABLE = Table(
     name="modeltel_migrations",
@@ -52,7 +57,14 @@ def _create(tables: tuple[Table, ...], views: tuple[View, ...]) -> Callable[[Lay
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "collector clickhouseexporter tables", _create(OTEL_TABLES, OTEL_VIEWS)),
     Migration(2, "ml tables and projection views", _create(ML_TABLES, ML_VIEWS)),
-    Migration(3, "receiver staging", _create((OTEL_TRACES_INGEST,), (OTEL_TRACES_INGEST_MV,))),
+    Migration(
+        3,
+        "receiver staging",
+        _create(
+            (OTEL_TRACES_INGEST,),
+            (OTEL_TRACES_INGEST_MV, ML_PREDICTIONS_INGEST_MV, ML_FEATURES_INGEST_MV),
+        ),
+    ),
 )
 
 

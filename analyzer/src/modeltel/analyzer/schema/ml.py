@@ -19,6 +19,7 @@ numeric feature that received a non-number has ``value`` set and ``value_num`` N
 from __future__ import annotations
 
 from modeltel.analyzer.schema.layout import Table, View
+from modeltel.analyzer.schema.staging import RECEIVER_MARKER
 
 ML_PREDICTIONS = Table(
     name="ml_predictions",
@@ -183,6 +184,9 @@ FROM
         SpanId AS span_id
     FROM {source}
     WHERE SpanAttributes['ml.model.name'] != ''
+      AND getSetting('log_comment') != '"""
+    + RECEIVER_MARKER
+    + """'
 )
 ARRAY JOIN
     ids AS prediction_id,
@@ -211,6 +215,9 @@ FROM
                   SpanAttributes) AS feature_map
     FROM {source}
     WHERE SpanAttributes['ml.model.name'] != ''
+      AND getSetting('log_comment') != '"""
+    + RECEIVER_MARKER
+    + """'
 )
 ARRAY JOIN
     mapKeys(feature_map) AS feature_key,

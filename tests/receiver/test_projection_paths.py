@@ -1,0 +1,152 @@
+"""A span projects to the same ml_predictions/ml_features rows whether it came through
+modeltel's receiver (typed staging views) or was written by a Collector (views that parse the
+exporter's strings)."""
+
+from __future__ import annotations
+
+import math
+
+import httpx
+import numpy as np
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
+
+from conftest import new_database_name
+from modeltel.analyzer.store import Store
+
+
+def value(v) -> AnyValue:
+    if v is None:
+        return AnyValue()
+    if isinstance(v, bool):
+        return AnyValue(bool_value=v)
+    if isinstance(v, int):
+        return AnyValue(int_value=v)
+    if isinstance(v, float):
+        return AnyValue(double_value=v)
+    if isinstance(v, str):
+        return AnyValue(string_value=v)
+    return AnyValue(array_value=ArrayValue(values=[value(x) for x in v]))
+
+
+def span(i: int, attrs: dict, error: bool = False) -> Span:
+    return Span(
+        trace_id=(1000 + i).to_bytes(16, "big"),
+        span_id=(7000 + i).to_bytes(8, "big"),
+        name="predict m",
+        kind=Span.SPAN_KIND_INTERNAL,
+        start_time_unix_nano=1_700_000_000_000_000_000 + i * 1_000_000,
+        end_time_unix_nano=1_700_000_000_003_000_000 + i * 1_000_000,
+        attributes=[KeyValue(key=k, value=value(v)) for k, v in attrs.items()],
+        status=Status(code=Status.STATUS_CODE_ERROR if error else Status.STATUS_CODE_UNSET),
+    )
+
+
+rng = np.random.default_rng(3)
+BIG = rng.normal(size=40).tolist()
+CASES = [
+    # plain single prediction
+    {
+        "ml.model.name": "m",
+        "ml.model.version": "2",
+        "ml.prediction.id": "s1",
+        "ml.task": "classification",
+        "ml.feature.a": 1.5,
+        "ml.feature.b": 3,
+        "ml.feature.c": "x",
+        "ml.feature.categorical": ["c", "b"],
+        "ml.prediction.label": "1",
+        "ml.prediction.score": 0.25,
+    },
+    # no version, no id, missing score, NaN/inf and a string where a number is expected
+    {
+        "ml.model.name": "m",
+        "ml.feature.a": math.nan,
+        "ml.feature.b": math.inf,
+        "ml.feature.d": "oops",
+        "ml.feature.e": True,
+        "ml.prediction.value": 12.0,
+    },
+    # batch with nulls, ints, strings, and a long numeric array (fast path)
+    {
+        "ml.model.name": "m",
+        "ml.model.version": "2",
+        "ml.prediction.id": ["b1", "", "b3"],
+        "ml.batch.size": 3,
+        "ml.feature.a": [1.0, None, 2.5],
+        "ml.feature.b": [1, 2, 3],
+        "ml.feature.c": ["x", None, 'q"u,ote'],
+        "ml.feature.categorical": ["c"],
+        "ml.prediction.label": ["1", "0", None],
+        "ml.prediction.score": [0.9, None, 0.1],
+    },
+    {
+        "ml.model.name": "m",
+        "ml.model.version": "3",
+        "ml.prediction.id": [f"l{i}" for i in range(40)],
+        "ml.feature.big": BIG,
+        "ml.feature.cat_num": BIG,
+        "ml.feature.categorical": ["cat_num"],
+        "ml.prediction.score": BIG,
+        "ml.prediction.label": [str(i % 3) for i in range(40)],
+    },
+    # batch declared by size only, arrays too short / too long
+    {
+        "ml.model.name": "m",
+        "ml.batch.size": 4,
+        "ml.feature.a": [1.0, 2.0],
+        "ml.feature.z": [1.0] * 6,
+        "ml.prediction.score": [0.5] * 5,
+    },
+    # a batch array holding NaN (the exporter writes "") and mixed kinds
+    {
+        "ml.model.name": "m",
+        "ml.prediction.id": ["n1", "n2"],
+        "ml.feature.a": [1.0, math.nan],
+        "ml.feature.mixed": [1.0, "two"],
+        "ml.prediction.score": ["0.5", True],
+    },
+    # a scalar span carrying an array and a JSON-looking string id
+    {"ml.model.name": "m", "ml.prediction.id": "plain-[1]", "ml.feature.arr": BIG},
+    # not a prediction span
+    {"http.route": "/predict"},
+]
+
+
+def test_receiver_and_collector_paths_project_identically(server, store_url) -> None:
+    request = ExportTraceServiceRequest(
+        resource_spans=[
+            ResourceSpans(
+                scope_spans=[
+                    ScopeSpans(spans=[span(i, a, error=i == 1) for i, a in enumerate(CASES)])
+                ]
+            )
+        ]
+    )
+    response = httpx.post(
+        server.url + "/v1/traces",
+        content=request.SerializeToString(),
+        headers={"Content-Type": "application/x-protobuf"},
+    )
+    assert response.status_code == 200
+    received = server.store
+    collector = Store(store_url, new_database_name("collector"))
+    try:
+        # What a Collector would have written: the same otel_traces rows, inserted directly.
+        collector.command(
+            f"INSERT INTO otel_traces SELECT * FROM `{received.database}`.otel_traces"
+        )
+        for table, order in (
+            ("ml_predictions", "prediction_id"),
+            ("ml_features", "prediction_id, feature"),
+        ):
+            sql = f"SELECT * FROM {table} ORDER BY {order}"
+            a = received.query_rows(sql)
+            b = collector.query_rows(sql)
+            assert a == b, table
+        count = received.query_rows("SELECT count() FROM ml_predictions")[0][0]
+        assert count == 1 + 1 + 3 + 40 + 4 + 2 + 1
+    finally:
+        collector.command(f"DROP DATABASE IF EXISTS `{collector.database}`")
+        collector.close()
