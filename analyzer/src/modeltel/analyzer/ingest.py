@@ -26,13 +26,13 @@ import pyarrow as pa
 
 from modeltel.analyzer.errors import ModeltelError, StoreError, StoreUnavailableError
 from modeltel.analyzer.otlp.decode import Signal
-from modeltel.analyzer.schema.staging import RECEIVER_MARKER
 from modeltel.analyzer.otlp.rows import (
     Columns,
     log_columns,
     metric_columns,
     trace_columns,
 )
+from modeltel.analyzer.schema.staging import RECEIVER_MARKER
 from modeltel.analyzer.store import Store
 
 logger = logging.getLogger(__name__)
