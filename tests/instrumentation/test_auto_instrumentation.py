@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from instrumentation_support import Telemetry, metric_key, telemetry_fixture  # noqa: F401
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
@@ -22,7 +23,6 @@ from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from conftest import Telemetry, metric_key
 from modeltel.instrumentation import instrument
 from modeltel.instrumentation.auto import SklearnInstrumentor
 

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from instrumentation_support import Telemetry, telemetry_fixture  # noqa: F401
 
-from conftest import Telemetry
 from modeltel.instrumentation import monitor
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from instrumentation_support import Telemetry, telemetry_fixture  # noqa: F401
 
-from conftest import Telemetry
 from modeltel.instrumentation import monitor
 
 FRAME = pd.DataFrame({"a": [1.0, 2.0, 3.0]})

@@ -10,13 +10,13 @@ import textwrap
 import numpy as np
 import pandas as pd
 import pytest
+from instrumentation_support import Telemetry, metric_key, telemetry_fixture  # noqa: F401
 from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider, ObservableCounter
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
     InMemoryMetricReader,
 )
 
-from conftest import Telemetry, metric_key
 from modeltel.instrumentation import _telemetry, monitor
 
 

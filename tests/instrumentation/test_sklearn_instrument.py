@@ -8,13 +8,13 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from instrumentation_support import Telemetry, metric_key, telemetry_fixture  # noqa: F401
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from conftest import Telemetry, metric_key
 from modeltel.instrumentation import instrument, last_prediction_ids
 from modeltel.instrumentation._sklearn import MonitoredMethod, uninstrument_estimator
 

@@ -1,4 +1,7 @@
-"""Isolated OTel SDK providers with in-memory exporters for the instrumentation tests."""
+"""Isolated OTel SDK providers with in-memory exporters for the instrumentation tests.
+
+Not a conftest.py: tests elsewhere import the root conftest by name, so test modules here
+import the ``telemetry`` fixture from this module explicitly."""
 
 from __future__ import annotations
 
@@ -62,8 +65,8 @@ def metric_key(name: str, model: str, version: str = "unversioned", outcome: str
     )
 
 
-@pytest.fixture
-def telemetry() -> Iterator[Telemetry]:
+@pytest.fixture(name="telemetry")
+def telemetry_fixture() -> Iterator[Telemetry]:
     span_exporter = InMemorySpanExporter()
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(span_exporter))
