@@ -3,6 +3,7 @@ what ``/metrics`` serves."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,3 +38,9 @@ def series(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
 
 def utc_now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -63,7 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from modeltel.analyzer.config import load_config
     from modeltel.analyzer.export.publisher import MetricsPublisher
-    from modeltel.analyzer.loop import AnalysisLoop
+    from modeltel.analyzer.loop import AnalysisLoop, LoopSettings
+    from modeltel.analyzer.retrain import RetrainPolicy
 
     every = parse_duration(args.every, name="--every")
     if every <= 0:
@@ -74,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port} is not a TCP port")
     config = load_config(args.config)
+    LoopSettings.from_config(config)  # fail on a bad config before touching the store
+    RetrainPolicy.from_config(config)
     store = common.open_store(args)
     publisher = MetricsPublisher(store)
     try:
@@ -108,9 +111,5 @@ def _serve(
         f"modeltel analyzer: every {loop.every:g}s over {loop.settings.window_s:g}s windows; "
         f"/metrics on http://{host}:{port}"
     )
-    loop.start()
-    try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
-    finally:
-        loop.stop()
+    uvicorn.run(app, host=host, port=port, log_level="warning")  # starts and stops the loop
     return 0

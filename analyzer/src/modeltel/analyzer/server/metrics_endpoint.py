@@ -51,10 +51,24 @@ def metrics_app(
 ) -> FastAPI:
     """The small app of ``modeltel analyzer``: ``GET /metrics`` and ``GET /healthz``.
 
-    ``/healthz`` answers 503 when the store does not answer or, with a loop, when no cycle
-    completed within three periods.
+    The app starts ``loop`` when it starts and stops it (after the analysis under way) when
+    it shuts down. ``/healthz`` answers 503 when the store does not answer or, with a loop,
+    when no cycle completed within three periods.
     """
-    app = FastAPI(title="modeltel analyzer", summary="analysis loop and /metrics")
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if loop is not None:
+            loop.start()
+        try:
+            yield
+        finally:
+            if loop is not None:
+                await run_in_threadpool(loop.stop)
+
+    app = FastAPI(
+        title="modeltel analyzer", summary="analysis loop and /metrics", lifespan=lifespan
+    )
     app.state.store = store
     app.include_router(metrics_router(app, publisher))
 
