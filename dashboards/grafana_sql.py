@@ -36,7 +36,7 @@ FROM (
                        value_num IS NULL, -2,
                        arrayFirstIndex(e -> assumeNotNull(value_num) <= e, edges)) AS idx,
                multiIf(idx = -1, ifNull(value, '(missing)'),
-                       idx = -2, '(missing)',
+                       idx = -2, if(value IS NULL, '(missing)', '(not a number)'),
                        idx = 0, concat('> ', toString(round(edges[-1], 4))),
                        idx = 1, concat('≤ ', toString(round(edges[1], 4))),
                        concat(toString(round(edges[idx - 1], 4)), ' – ',

@@ -1,0 +1,163 @@
+"""Every query is checked for real: generated traffic (drift and trouble injected) goes through
+modeltel's receiver, the analysis loop runs, a real Prometheus scrapes ``/metrics`` and
+evaluates the alert rules; then every PromQL expression of the dashboards and the rule file
+must return series, and every ClickHouse panel (macros expanded as Grafana's plugin does)
+must return rows on chDB."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from grafana_expand import (
+    Target,
+    TimeRange,
+    dashboard_targets,
+    expand_promql,
+    expand_sql,
+    label_values_query,
+)
+from live_traffic import reference_rows, send_scenario, utc_now
+from prometheus_process import PrometheusProcess
+
+import conftest
+from modeltel.analyzer.loop import AnalysisLoop
+from modeltel.analyzer.store import Store
+
+VALUES = {"model": "churn", "version": "1", "feature": "age"}
+RATE_INTERVAL = "10s"
+CONFIG: dict[str, Any] = {
+    "retrain": {"rules": [{"drifted_features": 3}]},
+}
+
+
+@dataclass
+class Live:
+    store: Store
+    prometheus: PrometheusProcess
+    time_range: TimeRange
+    repo_root: Path
+
+
+def rule_expressions(repo_root: Path) -> list[tuple[str, str]]:
+    data = yaml.safe_load((repo_root / "dashboards/prometheus/modeltel-rules.yml").read_text())
+    return [(r["alert"], r["expr"]) for g in data["groups"] for r in g["rules"]]
+
+
+@pytest.fixture(scope="module")
+def live(store_url: str, repo_root: Path, tmp_path_factory) -> Iterator[Live]:
+    store = Store(store_url, f"live_{uuid.uuid4().hex[:10]}")
+    running, stop_server = conftest.start_server(store)
+    prometheus = None
+    try:
+        now = utc_now()
+        send_scenario(running.url, now)
+        for model, version, seed in (("churn", "1", 1), ("fraud", "2", 2)):
+            reference_rows(store, model, version, 2000, seed)
+        runners = analysis_runners(store)
+        loop = AnalysisLoop(
+            store, CONFIG, every=60, publisher=running.app.state.metrics, runners=runners
+        )
+        first = loop.run_once()
+        assert {m for m, _ in first.analyzed} >= {"churn", "fraud"}
+        target = running.url.removeprefix("http://")
+        workdir = tmp_path_factory.mktemp("prometheus")
+        prometheus = PrometheusProcess(
+            workdir, [target], [repo_root / "dashboards/prometheus/modeltel-rules.yml"]
+        )
+        prometheus.wait_until(prometheus.targets_up, timeout=30, what="the scrape target up")
+        prometheus.wait_until(
+            lambda: prometheus.query("count_over_time(ml_health_score[1m]) >= 2"),
+            timeout=30,
+            what="two scrapes",
+        )
+        FAILING.add(("broken", "1"))  # from now on one model's analysis fails
+        second = loop.run_once()
+        assert [(f.model, f.analysis) for f in second.failures] == [("broken", "drift")]
+        prometheus.wait_until(
+            lambda: prometheus.query("increase(modeltel_analyzer_failures_total[1m]) > 0"),
+            timeout=30,
+            what="the failure counted",
+        )
+        alertnames = {name for name, _ in rule_expressions(repo_root)}
+        prometheus.wait_until(
+            lambda: {s["metric"]["alertname"] for s in prometheus.query("ALERTS")} >= alertnames,
+            timeout=30,
+            what="every alert pending or firing",
+        )
+        tr = TimeRange(
+            start=int((now - timedelta(hours=7)).timestamp()),
+            end=int((now + timedelta(minutes=2)).timestamp()),
+            interval_s=60,
+        )
+        yield Live(store, prometheus, tr, repo_root)
+    finally:
+        if prometheus is not None:
+            prometheus.stop()
+        stop_server()
+        try:
+            store.command(f"DROP DATABASE IF EXISTS `{store.database}`")
+        finally:
+            store.close()
+
+
+FAILING: set[tuple[str, str]] = set()
+
+
+def analysis_runners(store: Store):
+    """The analyses the loop runs here."""
+    from seeded_analyses import seeded_runners
+
+    return seeded_runners(store, FAILING)
+
+
+def ids(targets: list[Target]) -> list[str]:
+    return [f"{t.dashboard}:{t.panel}" for t in targets]
+
+
+def _targets(kind: str) -> list[Target]:
+    root = Path(__file__).resolve().parents[2]
+    return [t for t in dashboard_targets(root / "dashboards" / "grafana") if t.kind == kind]
+
+
+PROMQL = _targets("promql")
+SQL = _targets("sql")
+VARIABLES = _targets("variable")
+RULES = rule_expressions(Path(__file__).resolve().parents[2])
+
+
+@pytest.mark.parametrize("target", PROMQL, ids=ids(PROMQL))
+def test_dashboard_promql_returns_series(live: Live, target: Target) -> None:
+    expr = expand_promql(target.text, VALUES, live.time_range, RATE_INTERVAL)
+    result = live.prometheus.query(expr)
+    assert result, f"no series for {expr}"
+
+
+@pytest.mark.parametrize("target", VARIABLES, ids=ids(VARIABLES))
+def test_template_variables_list_values(live: Live, target: Target) -> None:
+    selector, label = label_values_query(expand_promql(target.text, VALUES, live.time_range, ""))
+    values = live.prometheus.label_values(selector, label)
+    expected = VALUES[target.panel.removeprefix("$")]
+    assert expected in values, f"{target.panel}: {values}"
+
+
+@pytest.mark.parametrize(("alert", "expr"), RULES, ids=[a for a, _ in RULES])
+def test_alert_rule_expressions_return_series(live: Live, alert: str, expr: str) -> None:
+    result = live.prometheus.query(expr)
+    assert result, f"{alert}: no series for {expr}"
+
+
+@pytest.mark.parametrize("target", SQL, ids=ids(SQL))
+def test_clickhouse_panels_return_rows(live: Live, target: Target) -> None:
+    sql = expand_sql(target.text, VALUES, live.time_range)
+    frame = live.store.query_df(sql)
+    assert not frame.empty, f"no rows for {sql}"
+    if target.query_type == "timeSeries":
+        first = frame.columns[0]
+        assert str(frame[first].dtype).startswith("datetime64"), f"{first} is not a time column"
