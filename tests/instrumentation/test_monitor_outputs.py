@@ -123,3 +123,16 @@ def test_unknown_output_keeps_the_span(telemetry: Telemetry, caplog) -> None:
 def test_none_output(telemetry: Telemetry) -> None:
     a = run(telemetry, {"a": 1.0}, None)
     assert "ml.prediction.label" not in a and "ml.prediction.value" not in a
+
+
+def test_rows_of_probabilities_as_lists(telemetry: Telemetry) -> None:
+    a = run(telemetry, FRAME, [[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+    assert a["ml.prediction.label"] == ("0", "1", "0")
+    assert a["ml.prediction.score"] == (0.1, 0.8, 0.4)
+
+
+def test_a_pair_of_arrays_is_not_misread(telemetry: Telemetry) -> None:
+    result = (np.array(["a", "b", "a"]), np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]))
+    a = run(telemetry, FRAME, result)
+    assert "ml.prediction.label" not in a
+    assert a["ml.feature.a"] == (1.0, 2.0, 3.0)

@@ -65,10 +65,18 @@ def read(
     if isinstance(result, (list, tuple)):
         if result and isinstance(result[0], Mapping):
             return _from_dicts(result, batch=True, task=task)
-        if result and isinstance(result[0], (list, tuple)):
+        first: Any = result[0] if result else None
+        if isinstance(first, (list, tuple)) or getattr(first, "ndim", 0):
+            # rows of probabilities; anything else (say a (labels, proba) pair) is not read
             if np is None:
                 return None
-            return _from_array(np.asarray(result), batch, task, classes, probabilities)
+            try:
+                matrix = np.asarray(result)
+            except ValueError:
+                return None
+            if matrix.ndim != 2 or matrix.dtype.kind not in "fiub":
+                return None
+            return _from_array(matrix, batch, task, classes, probabilities)
         if not batch and len(result) == 1:
             return _single(result[0], task)
         return _per_row(list(result), task, None)
