@@ -163,6 +163,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its threads so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -207,10 +213,12 @@ def run(scenario: str, seconds: float, clients: int) -> None:
         bodies, spans_per, predictions_per = make_bodies(scenario, 40 if scenario == "single" else 60, 1)
         size = sum(map(len, bodies)) / len(bodies)
         out: mp.Queue = mp.Queue()
+        cpu_before = cpu_seconds(server.pid)
         loader = mp.Process(target=load, args=(port, bodies, seconds, clients, out))
         loader.start()
         totals = out.get()
         loader.join()
+        cpu_used = cpu_seconds(server.pid) - cpu_before
         rss = peak_rss_mib(server.pid)
         server.send_signal(signal.SIGTERM)
         server.wait(120)
@@ -245,6 +253,16 @@ def run(scenario: str, seconds: float, clients: int) -> None:
         p50, p95, p99 = np.percentile(lat, [50, 95, 99])
         print(f"request latency ms      p50 {p50:.1f}   p95 {p95:.1f}   p99 {p99:.1f}")
     print(f"server peak RSS         {rss:,.0f} MiB")
+    if acked_predictions:
+        per_span = cpu_used / max(acked_spans, 1) * 1e6
+        per_prediction = cpu_used / acked_predictions * 1e6
+        cores = os.cpu_count() or 1
+        print(f"server CPU              {cpu_used:.1f} s = {per_span:,.1f} µs/span, "
+              f"{per_prediction:,.2f} µs/prediction "
+              f"(all {cores} cores busy: ≈ {cores / per_span * 1e6:,.0f} spans/s, "
+              f"{cores / per_prediction * 1e6:,.0f} predictions/s)")
+    load_avg = os.getloadavg()[0]
+    print(f"machine load average    {load_avg:.1f} on {os.cpu_count()} CPUs")
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from itertools import chain
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,12 +115,12 @@ def project(
     span_id_hex: str,
     strings: dict[str, str],
     doubles: dict[str, np.ndarray],
-    typed: dict[str, Any],
+    scalars: dict[str, float],
 ) -> Projection:
     """The ml columns of a span.
 
     ``strings`` holds the exporter string of every attribute except the double arrays in
-    ``doubles``; ``typed`` holds the ``AnyValue`` of each ``ml.*`` attribute.
+    ``doubles``; ``scalars`` holds the value of every scalar double attribute.
     """
 
     def text_of(key: str) -> str:
@@ -171,19 +172,18 @@ def project(
     flags: list[int] = []
     numbers: list[Any] = []
     texts: list[list[str | None]] = []
-    for key in sorted(set(strings) | set(doubles)):
+    for key in chain(strings, doubles):
         if not key.startswith(FEATURE_PREFIX) or key == CATEGORICAL_KEY:
             continue
-        name = key[len(FEATURE_PREFIX) :]
+        name = key[11:]  # len(FEATURE_PREFIX)
         features.append(name)
         flags.append(1 if name in names else 0)
-        value = typed.get(key)
-        if key in doubles and is_batch and len(doubles[key]) == n:
-            numbers.append(doubles[key])
-            texts.append([])
-        elif not is_batch and value is not None and value.WhichOneof("value") == "double_value":
-            number = value.double_value
+        if not is_batch and key in scalars:
+            number = scalars[key]
             numbers.append([number] if math.isfinite(number) else [None])
+            texts.append([])
+        elif key in doubles and is_batch and len(doubles[key]) == n:
+            numbers.append(doubles[key])
             texts.append([])
         elif is_batch:
             numbers.append([])

@@ -60,20 +60,21 @@ def _double_array(value: Any) -> np.ndarray | None:
 
 def _span_attributes(
     attributes: Any,
-) -> tuple[dict[str, str], dict[str, np.ndarray], dict[str, Any]]:
+) -> tuple[dict[str, str], dict[str, np.ndarray], dict[str, float]]:
     """Split span attributes into exporter strings and double arrays left for ClickHouse;
-    also return the ``AnyValue`` of each scalar double."""
+    also return the value of each scalar double attribute."""
     strings: dict[str, str] = {}
     doubles: dict[str, np.ndarray] = {}
-    typed: dict[str, Any] = {}
+    scalars: dict[str, float] = {}
     for kv in attributes:
         value = kv.value
         kind = value.WhichOneof("value")
         if kind == "string_value":
             strings[kv.key] = value.string_value
         elif kind == "double_value":
-            strings[kv.key] = go_float(value.double_value)
-            typed[kv.key] = value
+            number = value.double_value
+            strings[kv.key] = go_float(number)
+            scalars[kv.key] = number
         elif kind == "array_value":
             fast = _double_array(value)
             if fast is None:
@@ -93,7 +94,7 @@ def _span_attributes(
                     del strings[kv.key]
                 else:
                     del doubles[kv.key]
-    return strings, doubles, typed
+    return strings, doubles, scalars
 
 
 def _valid_id(raw: bytes, size: int) -> bool:
@@ -149,7 +150,7 @@ def trace_columns(request: ExportTraceServiceRequest) -> tuple[Columns, int, str
                     rejected += 1
                     problem = "span with a trace id not of 16 bytes or a span id not of 8 bytes"
                     continue
-                strings, doubles, typed = _span_attributes(span.attributes)
+                strings, doubles, scalars = _span_attributes(span.attributes)
                 span_id = span.span_id.hex()
                 start = span.start_time_unix_nano
                 end = span.end_time_unix_nano
@@ -180,7 +181,7 @@ def trace_columns(request: ExportTraceServiceRequest) -> tuple[Columns, int, str
                 cols["Links.SpanId"].append([link.span_id.hex() for link in links])
                 cols["Links.TraceState"].append([link.trace_state for link in links])
                 cols["Links.Attributes"].append([attributes_map(link.attributes) for link in links])
-                cols["Ml"].append(project(span_id, strings, doubles, typed))
+                cols["Ml"].append(project(span_id, strings, doubles, scalars))
     return cols, rejected, problem
 
 
