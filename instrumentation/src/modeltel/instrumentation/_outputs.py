@@ -66,7 +66,8 @@ def read(
         if result and isinstance(result[0], Mapping):
             return _from_dicts(result, batch=True, task=task)
         first: Any = result[0] if result else None
-        if isinstance(first, (list, tuple)) or getattr(first, "ndim", 0):
+        ndim: Any = getattr(first, "ndim", None)
+        if isinstance(first, (list, tuple)) or (isinstance(ndim, int) and ndim > 0):
             # rows of probabilities; anything else (say a (labels, proba) pair) is not read
             if np is None:
                 return None
