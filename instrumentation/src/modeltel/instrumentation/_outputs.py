@@ -135,6 +135,8 @@ def _from_array(
         kind = array.dtype.kind
         if kind == "f" and task != CLASSIFICATION:
             return Outputs(task or REGRESSION, array.shape[0], values=V.array_float_list(array))
+        if kind in "iu" and task != REGRESSION:  # integer class labels: the fast path
+            return Outputs(CLASSIFICATION, array.shape[0], labels=list(map(str, array.tolist())))
         return _per_row(array.tolist(), task, kind if kind in "fiub" else None)
     if ndim == 2 and array.dtype.kind in "fiu" and task != REGRESSION:
         return _from_probabilities(array, batch, classes)
