@@ -268,6 +268,44 @@ class AnalysisLoop:
             self._thread = None
 
 
+ANALYSES = ("drift", "performance", "service", "quality")
+
+
 def default_runners(store: Store, config: Mapping[str, Any]) -> dict[str, Runner]:
-    """The analyses the :class:`Analyzer` offers, each storing its results in ``ml_results``."""
-    return {}
+    """The analyses the :class:`Analyzer` offers (drift, performance, service, quality), each
+    storing its results in ``ml_results`` (written again here: the table replaces equal keys,
+    so results an analysis stored itself are not duplicated)."""
+    try:
+        from modeltel.analyzer.analyzer import Analyzer
+    except ImportError:  # an installation without the analyses: only health and retrain run
+        logger.warning("modeltel.analyzer.analyzer is not available: no analyses to run")
+        return {}
+    analyzer = Analyzer(store, dict(config))
+    runners: dict[str, Runner] = {}
+    for name in ANALYSES:
+        method = getattr(analyzer, name, None)
+        if callable(method):
+            runners[name] = _runner(store, method)
+    return runners
+
+
+def _runner(store: Store, method: Callable[..., Any]) -> Runner:
+    import inspect
+
+    import pandas as pd
+
+    params = inspect.signature(method).parameters
+
+    def run(model: str, version: str, window: Window) -> None:
+        kwargs: dict[str, Any] = {}
+        if "version" in params:
+            kwargs["version"] = version
+        if "window" in params:
+            kwargs["window"] = window
+        elif "start" in params and "end" in params:
+            kwargs["start"], kwargs["end"] = window.start, window.end
+        result = method(model, **kwargs)
+        if isinstance(result, pd.DataFrame) and not result.empty:
+            write_results(store, result)
+
+    return run
