@@ -136,3 +136,8 @@ def test_a_pair_of_arrays_is_not_misread(telemetry: Telemetry) -> None:
     a = run(telemetry, FRAME, result)
     assert "ml.prediction.label" not in a
     assert a["ml.feature.a"] == (1.0, 2.0, 3.0)
+
+
+def test_one_row_list_outputs_are_scalars(telemetry: Telemetry) -> None:
+    a = run(telemetry, {"a": 1.0}, [{"label": "x", "score": 0.5}])
+    assert (a["ml.prediction.label"], a["ml.prediction.score"]) == ("x", 0.5)

@@ -64,7 +64,7 @@ def read(
         return _from_dicts([result], batch=False, task=task)
     if isinstance(result, (list, tuple)):
         if result and isinstance(result[0], Mapping):
-            return _from_dicts(result, batch=True, task=task)
+            return _from_dicts(result, batch=batch or len(result) != 1, task=task)
         first: Any = result[0] if result else None
         ndim: Any = getattr(first, "ndim", None)
         if isinstance(first, (list, tuple)) or (isinstance(ndim, int) and ndim > 0):
