@@ -81,3 +81,46 @@ def telemetry_fixture() -> Iterator[Telemetry]:
     tracer_provider.shutdown()
     meter_provider.shutdown()
     logger_provider.shutdown()
+
+
+PER_ROW_PREFIXES = ("ml.feature.", "ml.prediction.")
+
+
+def assert_contract(attributes: dict[str, Any]) -> None:
+    """The attribute contract of shared/DESIGN.md, as the ClickHouse views read it."""
+    assert isinstance(attributes["ml.model.name"], str) and attributes["ml.model.name"]
+    assert isinstance(attributes["ml.model.version"], str) and attributes["ml.model.version"]
+    assert attributes.get("ml.task") in (None, "classification", "regression")
+    size = attributes["ml.batch.size"]
+    assert isinstance(size, int)
+    ids = attributes.get("ml.prediction.id")
+    batch = isinstance(ids, tuple)
+    if batch:
+        assert len(ids) == size and all(isinstance(i, str) and i for i in ids)
+    else:
+        assert size == 1 and isinstance(ids, str) and ids
+    categorical = attributes.get("ml.feature.categorical", ())
+    assert isinstance(categorical, tuple)
+    for key, value in attributes.items():
+        if not key.startswith(PER_ROW_PREFIXES) or key in (
+            "ml.feature.categorical",
+            "ml.prediction.id",
+        ):
+            continue
+        name = key[len("ml.feature.") :] if key.startswith("ml.feature.") else None
+        values = value if batch else (value,)
+        if batch:
+            assert isinstance(value, tuple) and len(value) == size, key
+        else:
+            assert value is not None and not isinstance(value, tuple), key
+        kinds = {type(v) for v in values if v is not None}
+        assert len(kinds) <= 1, (key, kinds)  # homogeneous
+        for v in values:
+            assert not (isinstance(v, float) and v != v), key  # never NaN
+        if name is not None:
+            expected = str if name in categorical else float if batch else (int, float)
+            assert all(isinstance(v, expected) for v in values if v is not None), key
+        if key == "ml.prediction.label":
+            assert kinds <= {str}
+        if key in ("ml.prediction.score", "ml.prediction.value"):
+            assert kinds <= {float, int}
