@@ -21,6 +21,18 @@ MODELTEL_CONFIG = "MODELTEL_CONFIG"
 MODELTEL_API_TOKEN = "MODELTEL_API_TOKEN"
 """When set, OTLP and API endpoints require ``Authorization: Bearer <token>``."""
 
+MODELTEL_PROTECT_PAGE = "MODELTEL_PROTECT_PAGE"
+"""``1``/``true``: the web page (``/``, ``/models/…``, ``/static/…``) needs the token too."""
+
+MODELTEL_PROTECT_METRICS = "MODELTEL_PROTECT_METRICS"
+"""``1``/``true``: ``GET /metrics`` needs the token too (Prometheus ``authorization:``)."""
+
+MODELTEL_TLS_CERT = "MODELTEL_TLS_CERT"
+"""PEM certificate (chain) ``modeltel serve`` presents on HTTP and gRPC; needs the key."""
+
+MODELTEL_TLS_KEY = "MODELTEL_TLS_KEY"
+"""PEM private key of :data:`MODELTEL_TLS_CERT`."""
+
 MODELTEL_MAX_BODY_BYTES = "MODELTEL_MAX_BODY_BYTES"
 """Largest accepted OTLP body in bytes, before and after decompression (default 20 MiB)."""
 
@@ -83,3 +95,31 @@ def max_body_bytes(value: int | None = None) -> int:
             f"{MODELTEL_MAX_BODY_BYTES}={raw!r} is not a whole number of bytes"
         ) from exc
     return parsed
+
+
+def api_token(value: str | None = None) -> str | None:
+    """The access token: ``value``, else ``$MODELTEL_API_TOKEN``, else None (no access control).
+
+    Surrounding whitespace is dropped; an empty value means no token.
+    """
+    raw = value if value is not None else os.environ.get(MODELTEL_API_TOKEN)
+    token = (raw or "").strip()
+    return token or None
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+def env_flag(name: str, value: bool | None = None) -> bool:
+    """A boolean setting: ``value``, else ``$name`` (1/true/yes/on or 0/false/no/off)."""
+    if value is not None:
+        return value
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    from modeltel.analyzer.errors import ConfigError
+
+    raise ConfigError(f"{name}={raw!r} is not a boolean; use 1/true/yes/on or 0/false/no/off")

@@ -12,6 +12,7 @@ import fcntl
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -145,6 +146,13 @@ class Store:
     ``database`` to ``$MODELTEL_DATABASE`` or ``otel``; ``cluster`` names a ClickHouse
     cluster to create tables ``ON CLUSTER`` with Replicated engines and Distributed fronts.
     Methods raise :class:`StoreError` subclasses only. Safe to share between threads.
+
+    ``lazy=True`` tolerates a store that is unavailable at construction (a ClickHouse server
+    that is down or still starting): the database and migrations are then set up by the
+    first call that finds it up, and until then every call raises
+    :class:`StoreUnavailableError` (retried at most every ``retry_interval`` seconds). Other
+    failures (a locked embedded store, bad credentials, a refused statement) still raise at
+    construction.
     """
 
     def __init__(
@@ -155,6 +163,8 @@ class Store:
         cluster: str | None = None,
         ttl_days: int | None = None,
         migrate: bool = True,
+        lazy: bool = False,
+        retry_interval: float = 1.0,
     ) -> None:
         self.url = settings.resolve_clickhouse_url(url)
         self.database = settings.resolve_database(database)
@@ -162,12 +172,51 @@ class Store:
         self._local = threading.local()
         self._clients: list[Client] = []
         self._clients_lock = threading.Lock()
+        self._migrate_on_ready = migrate
+        self._ready = False
+        self._ready_lock = threading.Lock()
+        self._retry_interval = retry_interval
+        self._next_attempt = 0.0
+        self.last_error: StoreUnavailableError | None = None
         path = embedded_path(self.url)
         if path is not None:
             hold_embedded_lock(path)
-        self._bootstrap()
-        if migrate:
-            self.migrate()
+        try:
+            self._ensure_ready()
+        except StoreUnavailableError as exc:
+            if not lazy:
+                raise
+            logger.warning("%s; will retry when the store is next used", exc)
+
+    @property
+    def ready(self) -> bool:
+        """True once the database exists and migrations are applied."""
+        return self._ready
+
+    def _ensure_ready(self) -> None:
+        """Create the database and apply migrations once; StoreUnavailableError while down."""
+        if self._ready or getattr(self._local, "bootstrapping", False):
+            return
+        with self._ready_lock:
+            if self._ready:
+                return
+            if self.last_error is not None and time.monotonic() < self._next_attempt:
+                raise StoreUnavailableError(str(self.last_error))
+            self._local.bootstrapping = True
+            try:
+                self._bootstrap()
+                if self._migrate_on_ready:
+                    self.migrate()
+            except StoreUnavailableError as exc:
+                self.last_error = exc
+                self._next_attempt = time.monotonic() + self._retry_interval
+                raise
+            finally:
+                self._local.bootstrapping = False
+            if self.last_error is not None:
+                logger.warning("the store %s is available again", self._safe_url())
+            self.last_error = None
+            self._ready = True
 
     @property
     def embedded(self) -> bool:
@@ -212,6 +261,8 @@ class Store:
     @property
     def client(self) -> Client:
         """This thread's clickhouse-connect client, bound to :attr:`database`."""
+        if not self._ready:
+            self._ensure_ready()
         client = getattr(self._local, "client", None)
         if client is None:
             client = self._connect(self.database)

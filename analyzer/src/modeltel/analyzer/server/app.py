@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 
 from modeltel.analyzer import settings
 from modeltel.analyzer.ingest import IngestPipeline
+from modeltel.analyzer.server.auth import AccessPolicy, TokenMiddleware
 from modeltel.analyzer.server.metrics_endpoint import metrics_router
 from modeltel.analyzer.server.otlp_http import otlp_router
 from modeltel.analyzer.store import Store
@@ -30,6 +31,10 @@ class ServerConfig:
     max_body_bytes: int = field(default_factory=settings.max_body_bytes)
     writers: int = 2
     max_pending_rows: int = 2_000_000
+    access: AccessPolicy = field(default_factory=AccessPolicy.from_settings)
+    """Token check of OTLP, API, page and /metrics (see :mod:`.auth`)."""
+    store_retry_after: float = 5.0
+    """Seconds clients are told to wait (``Retry-After``) when the store is unavailable."""
 
 
 def create_app(
@@ -56,7 +61,11 @@ def create_app(
     app.state.store = store
     app.state.pipeline = pipeline
     app.state.config = config
-    app.include_router(otlp_router(pipeline, config.max_body_bytes))
+    if config.access.enabled:
+        app.add_middleware(TokenMiddleware, policy=config.access)
+    app.include_router(
+        otlp_router(pipeline, config.max_body_bytes, store_retry_after=config.store_retry_after)
+    )
     app.include_router(web_router())
     app.include_router(metrics_router(app))
 

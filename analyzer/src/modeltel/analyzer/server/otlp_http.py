@@ -63,9 +63,16 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def otlp_router(pipeline: IngestPipeline, max_body_bytes: int, timeout: float = 120.0) -> APIRouter:
-    """Routes that store OTLP/HTTP exports through ``pipeline``."""
+def otlp_router(
+    pipeline: IngestPipeline,
+    max_body_bytes: int,
+    timeout: float = 120.0,
+    store_retry_after: float = 5.0,
+) -> APIRouter:
+    """Routes that store OTLP/HTTP exports through ``pipeline``; ``store_retry_after`` is the
+    ``Retry-After`` of 503 answers (store unavailable, shutting down)."""
     router = APIRouter()
+    unavailable_retry = str(max(1, math.ceil(store_retry_after)))
 
     async def receive(signal: Signal, request: Request) -> Response:
         content_type = media_type(request.headers.get("content-type"))
@@ -89,13 +96,13 @@ def otlp_router(pipeline: IngestPipeline, max_body_bytes: int, timeout: float = 
         except InputError as exc:
             return _error(content_type, 400, 3, str(exc))
         except ShuttingDown as exc:
-            return _error(content_type, 503, 14, str(exc), **{"Retry-After": "5"})
+            return _error(content_type, 503, 14, str(exc), **{"Retry-After": unavailable_retry})
         except Overloaded as exc:
             retry = str(max(1, math.ceil(exc.retry_after)))
             return _error(content_type, 429, 14, str(exc), **{"Retry-After": retry})
         except (StoreError, TimeoutError) as exc:
             message_text = str(exc) or "timed out waiting for the store"
-            return _error(content_type, 503, 14, message_text, **{"Retry-After": "5"})
+            return _error(content_type, 503, 14, message_text, **{"Retry-After": unavailable_retry})
         body_out = encode_response(signal, content_type, result.rejected, result.message)
         return Response(body_out, status_code=200, media_type=content_type)
 

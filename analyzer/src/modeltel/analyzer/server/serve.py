@@ -2,21 +2,47 @@
 
 SIGTERM/SIGINT stop accepting, let in-flight requests finish, write every queued row, then
 close the store: what was acknowledged is stored.
+
+``tls_cert``/``tls_key`` (PEM files) serve HTTPS and gRPC over TLS; ``config.access`` holds the
+token check that both transports apply (see :mod:`.auth`).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
+import grpc
 import uvicorn
 
+from modeltel.analyzer.errors import ConfigError
 from modeltel.analyzer.ingest import IngestPipeline
 from modeltel.analyzer.server.app import ServerConfig, create_app
+from modeltel.analyzer.server.auth import TokenInterceptor
 from modeltel.analyzer.server.otlp_grpc import start_grpc_server
 from modeltel.analyzer.store import Store
 
 logger = logging.getLogger(__name__)
+
+
+def read_tls_files(cert: str | None, key: str | None) -> tuple[bytes, bytes] | None:
+    """The PEM bytes of ``cert`` and ``key`` (both or neither); ConfigError naming the problem."""
+    if not cert and not key:
+        return None
+    if not cert or not key:
+        missing = "--tls-key" if cert else "--tls-cert"
+        raise ConfigError(f"TLS needs both --tls-cert and --tls-key; {missing} is missing")
+    pems = []
+    for option, path in (("--tls-cert", cert), ("--tls-key", key)):
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"{option} {path}: cannot read it ({exc.strerror or exc})") from exc
+        if b"-----BEGIN" not in data:
+            raise ConfigError(f"{option} {path}: not a PEM file")
+        pems.append(data)
+    return pems[0], pems[1]
 
 
 def serve(
@@ -27,9 +53,12 @@ def serve(
     grpc_port: int = 4317,
     analyze_every: float = 60.0,
     config: ServerConfig | None = None,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
 ) -> int:
     """Serve until interrupted; return the process exit code."""
     config = config or ServerConfig()
+    tls = read_tls_files(tls_cert, tls_key)
     pipeline = IngestPipeline(
         store, writers=config.writers, max_pending_rows=config.max_pending_rows
     )
@@ -46,16 +75,37 @@ def serve(
     grpc_server = None
     if grpc_port:
         grpc_server, grpc_port = start_grpc_server(
-            pipeline, host, grpc_port, max_message_bytes=config.max_body_bytes
+            pipeline,
+            host,
+            grpc_port,
+            max_message_bytes=config.max_body_bytes,
+            credentials=grpc.ssl_server_credentials([(tls[1], tls[0])]) if tls else None,
+            interceptors=(TokenInterceptor(config.access),) if config.access.enabled else (),
+            store_retry_after=config.store_retry_after,
         )
+    scheme = "https" if tls else "http"
     print(
-        f"modeltel serving on http://{host}:{port} (OTLP/HTTP, API, web page, /metrics)"
-        + (f" and OTLP/gRPC on {host}:{grpc_port}" if grpc_server else ""),
+        f"modeltel serving on {scheme}://{host}:{port} (OTLP/HTTP, API, web page, /metrics)"
+        + (f" and OTLP/gRPC{' (TLS)' if tls else ''} on {host}:{grpc_port}" if grpc_server else "")
+        + ("; a token is required" if config.access.enabled else ""),
         file=sys.stderr,
         flush=True,
     )
+    if config.access.enabled and not tls and host not in ("127.0.0.1", "localhost", "::1"):
+        logger.warning(
+            "the API token travels in clear text: serve with --tls-cert/--tls-key "
+            "or behind a TLS proxy"
+        )
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            timeout_graceful_shutdown=30,
+            ssl_certfile=tls_cert if tls else None,
+            ssl_keyfile=tls_key if tls else None,
+        )
     finally:
         if loop is not None:
             loop.stop()
