@@ -181,7 +181,7 @@ def object_column(values: list[Any], categorical: bool) -> tuple[list[Any], bool
     types = set(map(type, values))
     if _NUMERIC_TYPES.issuperset(types):
         if int in types:
-            return [None if v is None else float(v) for v in values], False
+            return [None if v is None or v != v else float(v) for v in values], False
         return [None if v is None or v != v else v for v in values], False
     if _TEXT_TYPES.issuperset(types):
         return values, True
