@@ -48,6 +48,9 @@ MODELTEL_ANALYZE_WINDOW = "MODELTEL_ANALYZE_WINDOW"
 MODELTEL_CHROMIUM = "MODELTEL_CHROMIUM"
 """Chrome/Chromium binary that prints reports to PDF (default: ``chromium`` on the PATH)."""
 
+MODELTEL_NO_PROGRESS = "MODELTEL_NO_PROGRESS"
+"""Set to any value to silence the progress bars of CLI commands (they go to stderr)."""
+
 DEFAULT_DATA_DIR = "modeltel-data"
 DEFAULT_DATABASE = "otel"
 DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024

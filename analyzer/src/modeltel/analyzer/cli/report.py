@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     if args.server:
         html = remote.request_bytes(
             args.server,
-            f"/api/models/{remote.quote(args.model)}/report",
+            f"/models/{remote.quote(args.model)}/report",
             query={
                 "version": args.version,
                 "period": args.period,

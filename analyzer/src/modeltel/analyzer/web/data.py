@@ -11,15 +11,16 @@ Nothing here reads raw prediction rows into Python: counts, extremes and result 
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
 
 from modeltel.analyzer import health as health_module
-from modeltel.analyzer.errors import NotFoundError
+from modeltel.analyzer.errors import ModeltelError, NotFoundError
 from modeltel.analyzer.results import read_results
 from modeltel.analyzer.store import Store
 
@@ -41,6 +42,8 @@ QUALITY_METRICS = (
     "feature_vanished",
     "feature_new",
 )
+logger = logging.getLogger(__name__)
+
 HIGHER_IS_BETTER = {"accuracy", "f1", "roc_auc", "precision", "recall", "r2"} | {
     m for m in MULTICLASS_METRICS
 }
@@ -354,11 +357,23 @@ def list_models_for(store: Store, model: str) -> list[dict[str, Any]]:
 def feature_histograms(store: Store, view: ModelView) -> dict[str, dict[str, Any]]:
     """Reference-vs-current bins per drift-checked feature, for the latest drift window.
 
-    Each value is ``{"labels": [...], "reference": [...], "current": [...]}``. Empty when the
-    model has no reference or no drift window yet.
+    Each value is ``{"labels": [...], "reference": [...], "current": [...], …}`` as
+    :meth:`Analyzer.histograms` returns it. Empty when the model has no reference or no drift
+    window yet; a failure is logged, never raised (the page shows the rest).
     """
-    return {}
+    drift = view.latest.get("drift", [])
+    if not drift or drift[0]["window_start"] is None or drift[0]["window_end"] is None:
+        return {}
+    from modeltel.analyzer.analyzer import Analyzer
+    from modeltel.analyzer.config import load_config
+    from modeltel.analyzer.windows import Window
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+    window = Window(drift[0]["window_start"], drift[0]["window_end"])
+    try:
+        analyzer = Analyzer(store, load_config())
+        return analyzer.histograms(view.model, view.version, window)
+    except NotFoundError:
+        return {}
+    except ModeltelError as exc:
+        logger.warning("histograms of %s/%s: %s", view.model, view.version, exc)
+        return {}

@@ -137,7 +137,7 @@ def model_page(view: ModelView, *, refresh_s: int = DEFAULT_REFRESH_S) -> str:
         f"href='/models/{quote(view.model, safe='')}?version={quote(v, safe='')}'>{escape(v)}</a>"
         for v in view.versions
     )
-    report = f"/api/models/{quote(view.model, safe='')}/report"
+    report = f"/models/{quote(view.model, safe='')}/report"
     reasons = s.get("health_reasons") or []
     retrain = s.get("retrain_recommended")
     facts = [

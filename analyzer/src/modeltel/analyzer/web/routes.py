@@ -1,5 +1,5 @@
 """HTTP routes of the web page and its JSON: ``GET /``, ``GET /models/{model}``,
-``GET /static/…``, ``GET /api/models`` and ``POST /api/sql``.
+``GET /models/{model}/report``, ``GET /static/…``, ``GET /api/models`` and ``POST /api/sql``.
 
 The store is ``request.app.state.store``. Handlers are plain functions (FastAPI runs them in
 its thread pool), because every store call blocks.
@@ -89,7 +89,7 @@ def web_router(refresh_s: int = page.DEFAULT_REFRESH_S) -> APIRouter:
         except StoreError as exc:
             return _json({"detail": str(exc)}, 503)
 
-    @router.get("/api/models/{model}/report", tags=["models"], response_class=HTMLResponse)
+    @router.get("/models/{model}/report", tags=["models"], response_class=HTMLResponse)
     def report(
         request: Request,
         model: str,

@@ -1,0 +1,50 @@
+"""Analyse the replayed days window by window, as the server's loop would have done live."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from modeltel.analyzer.cli.progress import Progress
+from modeltel.analyzer.config import load_config
+from modeltel.analyzer.loop import AnalysisLoop
+from modeltel.analyzer.store import Store
+
+
+def analyse_history(
+    store: Store,
+    publisher: Any,
+    start: datetime,
+    end: datetime,
+    window_hours: int,
+    config: dict[str, Any] | None = None,
+) -> int:
+    """Run one analysis cycle per window in ``[start, end)``; return the failures count.
+
+    Afterwards ``publisher`` (the server's ``/metrics``) is refreshed so the gauges show the
+    latest window.
+    """
+    step = timedelta(hours=window_hours)
+    loop = AnalysisLoop(
+        store,
+        config if config is not None else load_config(),
+        every=step.total_seconds(),
+        window_s=step.total_seconds(),
+    )
+    ends = []
+    moment = start + step
+    while moment <= end:
+        ends.append(moment)
+        moment += step
+    failures = 0
+    with Progress("  analysis", len(ends), unit="windows") as bar:
+        for window_end in ends:
+            report = loop.run_once(now=window_end.timestamp())
+            failures += len(report.failures)
+            bar.advance(
+                note=f"{window_end:%b %d %H:%M}" + (f", {failures} failed" if failures else "")
+            )
+    if publisher is not None:
+        publisher.refresh(now=time.time())
+    return failures

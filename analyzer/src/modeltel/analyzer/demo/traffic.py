@@ -1,0 +1,155 @@
+"""Replay simulated days of requests against the serving app, and the labels that follow.
+
+Each simulated hour gets a Poisson number of requests following a daily rhythm; a request
+is one row (40 %) or a batch of 4–48 rows, posted over HTTP to ``/predict``. Before each
+request the simulated clock is set to the request's time, so its span lands there. Every
+prediction's biopsy result is scheduled 2–48 h later (or never) and sent with
+``log_labels(timestamp=arrival)`` once the replay passes that moment; results due after
+the end of the replay have not arrived yet, as in real life.
+"""
+
+from __future__ import annotations
+
+import heapq
+import http.client
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from modeltel.analyzer.demo.clock import SimulatedClock
+from modeltel.analyzer.demo.scenario import (
+    BROKEN_FEATURE,
+    MODEL_NAME,
+    Dataset,
+    Day,
+    hourly_requests,
+    label_delay,
+    production_rows,
+    schedule,
+)
+from modeltel.instrumentation import log_labels
+
+REQUESTS_PER_HOUR = 12.0
+
+
+@dataclass
+class TrafficStats:
+    requests: int = 0
+    predictions: int = 0
+    failed_requests: int = 0
+    labels_sent: int = 0
+    labels_pending: int = 0
+    per_day: list[int] = field(default_factory=list)
+
+
+def _clean(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class Replay:
+    """Sends the traffic of ``days`` simulated days ending at ``end``."""
+
+    def __init__(
+        self,
+        app_url: str,
+        data: Dataset,
+        clock: SimulatedClock,
+        *,
+        end: datetime,
+        days: int,
+        scale: float,
+        seed: int,
+        logger_provider: Any = None,
+    ) -> None:
+        parsed = urlparse(app_url)
+        self.connection = http.client.HTTPConnection(
+            parsed.hostname or "127.0.0.1", parsed.port, timeout=60
+        )
+        self.data = data
+        self.clock = clock
+        self.days = days
+        self.start = end - timedelta(days=days)
+        self.end = end
+        self.scale = scale
+        self.rng = np.random.default_rng(seed)
+        self.pending: list[tuple[datetime, int, str, str]] = []
+        self._order = 0
+        self.stats = TrafficStats()
+        self.logger_provider = logger_provider
+
+    def _post(self, rows: list[dict[str, Any]], ids: list[str]) -> dict[str, Any] | None:
+        body = json.dumps({"rows": rows, "ids": ids}).encode()
+        self.connection.request(
+            "POST", "/predict", body=body, headers={"Content-Type": "application/json"}
+        )
+        response = self.connection.getresponse()
+        answer = json.loads(response.read() or b"{}")
+        return answer if response.status == 200 else None
+
+    def _request(self, day: Day, moment: datetime) -> None:
+        single = self.rng.random() < 0.4
+        count = 1 if single else int(self.rng.integers(4, 49))
+        frame, truth = production_rows(self.data, day, count, self.rng)
+        rows = [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict("records")]
+        if day.broken and self.rng.random() < day.broken:
+            for row in rows:
+                row[BROKEN_FEATURE] = "n/a"
+        ids = [f"bc-{moment:%m%d}-{self.stats.requests:05d}-{i:02d}" for i in range(count)]
+        self.clock.set(moment)
+        answer = self._post(rows, ids)
+        self.stats.requests += 1
+        if answer is None:
+            self.stats.failed_requests += 1
+            return
+        self.stats.predictions += count
+        for pid, label in zip(answer["prediction_ids"], truth, strict=True):
+            delay = label_delay(self.rng)
+            if delay is not None and pid:
+                self._order += 1
+                heapq.heappush(self.pending, (moment + delay, self._order, pid, str(label)))
+
+    def _deliver_labels(self, until: datetime) -> None:
+        """Send every label due by ``until``, grouped by 5-minute arrival slot."""
+        groups: dict[datetime, tuple[list[str], list[str]]] = {}
+        while self.pending and self.pending[0][0] <= until:
+            arrival, _, pid, label = heapq.heappop(self.pending)
+            slot = arrival.replace(minute=arrival.minute - arrival.minute % 5, second=0)
+            ids, labels = groups.setdefault(slot, ([], []))
+            ids.append(pid)
+            labels.append(label)
+        for slot, (ids, labels) in sorted(groups.items()):
+            self.stats.labels_sent += log_labels(
+                MODEL_NAME, ids, labels, timestamp=slot, logger_provider=self.logger_provider
+            )
+
+    def run(self, on_day: Callable[[int, TrafficStats], None] | None = None) -> TrafficStats:
+        """Replay every day; ``on_day(index, stats)`` after each."""
+        plan = schedule(self.days)
+        for day in plan:
+            before = self.stats.predictions
+            for hour in range(24):
+                hour_start = self.start + timedelta(days=day.index, hours=hour)
+                expected = hourly_requests(hour_start.hour, REQUESTS_PER_HOUR * self.scale)
+                count = int(self.rng.poisson(expected))
+                offsets = np.sort(self.rng.uniform(0, 3600, size=count))
+                for offset in offsets:
+                    self._request(day, hour_start + timedelta(seconds=float(offset)))
+                self._deliver_labels(hour_start + timedelta(hours=1))
+            self.stats.per_day.append(self.stats.predictions - before)
+            if on_day is not None:
+                on_day(day.index, self.stats)
+        self.stats.labels_pending = len(self.pending)
+        self.connection.close()
+        return self.stats
