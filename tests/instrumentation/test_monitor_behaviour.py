@@ -52,7 +52,7 @@ def test_span_duration_is_the_model_latency(telemetry: Telemetry) -> None:
     monitor(slow, name="slow", **telemetry.providers)({"a": 1.0})
     span = telemetry.span()
     duration = (span.end_time - span.start_time) / 1e9
-    assert 0.05 <= duration < 0.2
+    assert 0.05 <= duration < 1.0
     point = telemetry.metrics()[metric_key("ml.prediction.duration", "slow")]
     assert point.count == 1 and 0.05 <= point.sum < duration + 1e-6
 
