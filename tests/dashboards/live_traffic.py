@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pandas as pd
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk._logs import LoggerProvider
@@ -23,6 +24,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
+from modeltel.analyzer.reference import upload_reference
 from modeltel.analyzer.store import Store
 from modeltel.instrumentation import log_labels
 
@@ -73,29 +75,21 @@ def troubled_row(rng: np.random.Generator) -> Row:
     return Row(features, "yes" if score >= 0.5 else "no", score)
 
 
-def reference_rows(store: Store, model: str, version: str, rows: int, seed: int) -> None:
-    """The model's training distribution in ``ml_reference`` (the calm traffic's)."""
+def upload_calm_reference(store: Store, model: str, version: str, rows: int, seed: int) -> None:
+    """The model's training distribution (the calm traffic's), with its predictions."""
     rng = np.random.default_rng(seed)
-    data = []
-    for row_id in range(rows):
-        for name, value in calm_row(rng).features.items():
-            categorical = name in CATEGORICAL
-            data.append(
-                [
-                    model,
-                    version,
-                    "default",
-                    name,
-                    row_id,
-                    str(value) if categorical else None,
-                    None if categorical else value,
-                    int(categorical),
-                ]
-            )
-    store.insert(
-        "ml_reference",
-        data,
-        ["model", "version", "reference", "feature", "row_id", "value", "value_num", "categorical"],
+    sample = [calm_row(rng) for _ in range(rows)]
+    frame = pd.DataFrame([r.features for r in sample])
+    frame["label"] = ["yes" if r.score >= 0.5 else "no" for r in sample]
+    frame["score"] = [r.score for r in sample]
+    upload_reference(
+        store,
+        model,
+        frame,
+        version=version,
+        categorical=list(CATEGORICAL),
+        prediction_column="label",
+        score_column="score",
     )
 
 

@@ -23,11 +23,11 @@ from grafana_expand import (
     expand_sql,
     label_values_query,
 )
-from live_traffic import reference_rows, send_scenario, utc_now
+from live_traffic import send_scenario, upload_calm_reference, utc_now
 from prometheus_process import PrometheusProcess
 
 import conftest
-from modeltel.analyzer.loop import AnalysisLoop
+from modeltel.analyzer.loop import AnalysisLoop, default_runners
 from modeltel.analyzer.store import Store
 
 VALUES = {"model": "churn", "version": "1", "feature": "age"}
@@ -59,7 +59,7 @@ def live(store_url: str, repo_root: Path, tmp_path_factory) -> Iterator[Live]:
         now = utc_now()
         send_scenario(running.url, now)
         for model, version, seed in (("churn", "1", 1), ("fraud", "2", 2)):
-            reference_rows(store, model, version, 2000, seed)
+            upload_calm_reference(store, model, version, 2000, seed)
         runners = analysis_runners(store)
         loop = AnalysisLoop(
             store, CONFIG, every=60, publisher=running.app.state.metrics, runners=runners
@@ -79,7 +79,7 @@ def live(store_url: str, repo_root: Path, tmp_path_factory) -> Iterator[Live]:
         )
         FAILING.add(("broken", "1"))  # from now on one model's analysis fails
         second = loop.run_once()
-        assert [(f.model, f.analysis) for f in second.failures] == [("broken", "drift")]
+        assert [(f.model, f.analysis) for f in second.failures] == [("broken", "custom")]
         prometheus.wait_until(
             lambda: prometheus.query("increase(modeltel_analyzer_failures_total[1m]) > 0"),
             timeout=30,
@@ -111,10 +111,14 @@ FAILING: set[tuple[str, str]] = set()
 
 
 def analysis_runners(store: Store):
-    """The analyses the loop runs here."""
+    """The real analyses, plus a custom one that fails for the models in FAILING."""
     from seeded_analyses import seeded_runners
 
-    return seeded_runners(store, FAILING)
+    def custom(model: str, version: str, window) -> None:
+        if (model, version) in FAILING:
+            raise RuntimeError(f"custom check cannot run on {model}")
+
+    return {**default_runners(store, CONFIG), **seeded_runners(store), "custom": custom}
 
 
 def ids(targets: list[Target]) -> list[str]:

@@ -177,6 +177,9 @@ def test_latest_window_wins_and_old_series_leave(store, server) -> None:
     seed_results(
         store, [{**base, **window_ending(now), "feature": "age", "value": 0.07, "status": "ok"}]
     )
+    # an older window recomputed later does not replace the newest one
+    older = window_ending(now - timedelta(hours=1))
+    seed_results(store, [{**base, **older, "feature": "age", "value": 0.9, "status": "drift"}])
     text = httpx.get(f"{server.url}/metrics").text
     assert series(text, "ml_drift_score") == {
         key(ml_feature_name="age", ml_drift_method="psi"): 0.07

@@ -9,13 +9,14 @@ import textwrap
 import pytest
 
 from modeltel.analyzer.schema import Layout, all_statements
+from modeltel.analyzer.schema.migrations import MIGRATIONS
 from modeltel.analyzer.store import Store
 
 
 def test_migrations_are_idempotent_and_recorded(store: Store) -> None:
     assert store.migrate() == []
     versions = store.query_rows("SELECT version FROM modeltel_migrations FINAL ORDER BY version")
-    assert [v for (v,) in versions] == [1, 2, 3]
+    assert [v for (v,) in versions] == [m.version for m in MIGRATIONS]
     again = Store(store.url, store.database)
     assert again.migrate() == []
     again.close()

@@ -5,8 +5,10 @@ One cycle covers the trailing window ``[end − window, end)`` where ``end`` is 
 the cycle period, so every number in ``ml_results`` says which window it describes. A model
 version is *active* when it made a prediction within ``active_within``. Each analysis of each
 model version runs on its own: one that raises is logged and counted
-(``modeltel.analyzer.failures``) and the others go on. The cycle's duration and failures are
-published with the results (see :mod:`modeltel.analyzer.export.publisher`).
+(``modeltel.analyzer.failures``) and the others go on; one with nothing to compute yet
+(:class:`NotFoundError`, e.g. no reference uploaded) is skipped without counting as a
+failure. The cycle's duration and failures are published with the results (see
+:mod:`modeltel.analyzer.export.publisher`).
 
 Configuration (``loop:`` section; all optional)::
 
@@ -31,7 +33,7 @@ from typing import Any
 from modeltel.analyzer import settings
 from modeltel.analyzer.config import section
 from modeltel.analyzer.durations import parse_duration
-from modeltel.analyzer.errors import ConfigError
+from modeltel.analyzer.errors import ConfigError, NotFoundError
 from modeltel.analyzer.export.publisher import Failure, MetricsPublisher
 from modeltel.analyzer.export.snapshot import latest_records
 from modeltel.analyzer.health import health_records
@@ -199,6 +201,8 @@ class AnalysisLoop:
         for name, runner in self.runners.items():
             try:
                 runner(model, version, window)
+            except NotFoundError as exc:  # e.g. no reference yet: nothing to compute, no fault
+                logger.info("%s analysis of %s/%s skipped: %s", name, model, version, exc)
             except Exception as exc:
                 logger.warning("%s analysis of %s/%s failed: %s", name, model, version, exc)
                 logger.debug("traceback", exc_info=True)
@@ -273,8 +277,8 @@ ANALYSES = ("drift", "performance", "service", "quality")
 
 def default_runners(store: Store, config: Mapping[str, Any]) -> dict[str, Runner]:
     """The analyses the :class:`Analyzer` offers (drift, performance, service, quality), each
-    storing its results in ``ml_results`` (written again here: the table replaces equal keys,
-    so results an analysis stored itself are not duplicated)."""
+    storing its results in ``ml_results`` (written here when the method does not write them
+    itself)."""
     try:
         from modeltel.analyzer.analyzer import Analyzer
     except ImportError:  # an installation without the analyses: only health and retrain run
@@ -305,7 +309,8 @@ def _runner(store: Store, method: Callable[..., Any]) -> Runner:
         elif "start" in params and "end" in params:
             kwargs["start"], kwargs["end"] = window.start, window.end
         result = method(model, **kwargs)
-        if isinstance(result, pd.DataFrame) and not result.empty:
+        writes_itself = "write" in params
+        if not writes_itself and isinstance(result, pd.DataFrame) and not result.empty:
             write_results(store, result)
 
     return run

@@ -2,8 +2,9 @@
 
 A *series* is one (model, version, kind, segment, feature, method, metric, source). Its
 latest value is the one of its newest window (newest computation breaking ties, so recomputed
-windows win). Series whose newest window ended more than ``max_age`` ago are left out: a
-feature that stopped arriving does not keep its last drift score for ever.
+windows win), as ``ml_results_latest`` keeps it. Series whose newest window ended more than
+``max_age`` ago are left out: a feature that stopped arriving does not keep its last drift
+score for ever.
 """
 
 from __future__ import annotations
@@ -22,19 +23,12 @@ DEFAULT_MAX_AGE_S = 86_400.0
 
 _LATEST_SQL = """
 SELECT model, version, kind, segment, feature, method, metric, source,
-       latest.1 AS value, latest.2 AS threshold, latest.3 AS status,
-       last_end AS window_end
-FROM (
-    SELECT model, version, kind, segment, feature, method, metric, source,
-           argMax(tuple(value, threshold, status), (window_end, computed_at)) AS latest,
-           max(window_end) AS last_end
-    FROM ml_results
-    WHERE window_end >= {since:DateTime64(3)}
-      AND kind IN ('drift', 'performance', 'service', 'quality', 'health')
-      AND ({model:String} = '' OR model = {model:String})
-      AND ({version:String} = '' OR version = {version:String})
-    GROUP BY model, version, kind, segment, feature, method, metric, source
-)
+       value, threshold, status, window_end
+FROM ml_results_latest FINAL
+WHERE window_end >= {since:DateTime64(3)}
+  AND kind IN ('drift', 'performance', 'service', 'quality', 'health')
+  AND ({model:String} = '' OR model = {model:String})
+  AND ({version:String} = '' OR version = {version:String})
 ORDER BY model, version, kind, feature, method, metric
 """
 

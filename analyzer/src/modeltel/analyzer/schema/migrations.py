@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from modeltel.analyzer.schema import results_latest
 from modeltel.analyzer.schema.layout import Layout, Table, View, quote_ident
 from modeltel.analyzer.schema.ml import ML_TABLES, ML_VIEWS
 from modeltel.analyzer.schema.otel import OTEL_TABLES, OTEL_VIEWS
@@ -65,6 +66,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             (OTEL_TRACES_INGEST_MV, ML_PREDICTIONS_INGEST_MV, ML_FEATURES_INGEST_MV),
         ),
     ),
+    Migration(4, "latest result per series", results_latest.statements),
 )
 
 
