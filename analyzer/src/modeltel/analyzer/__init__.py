@@ -7,6 +7,7 @@ Public surface::
 ``Store`` opens the ClickHouse database (embedded chDB or a server) and applies migrations.
 """
 
+from modeltel.analyzer.analyzer import Analyzer
 from modeltel.analyzer.errors import (
     ConfigError,
     InputError,
@@ -20,6 +21,7 @@ from modeltel.analyzer.errors import (
 from modeltel.analyzer.store import Store
 
 __all__ = [
+    "Analyzer",
     "ConfigError",
     "InputError",
     "ModeltelError",

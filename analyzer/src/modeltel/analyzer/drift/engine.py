@@ -1,0 +1,300 @@
+"""One drift computation: profile the reference, count both samples, compare, decide.
+
+:class:`DriftEngine` runs the statements of :mod:`.histogram` (the reference's counts are
+cached per reference content, so a schedule that re-runs every minute scans only the current
+window), aligns the counts feature by feature, computes the configured methods, applies the
+multiple-testing correction to p-value methods across features and adds the dataset-drift
+share. It returns tidy result records (:func:`modeltel.analyzer.results.make_results`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from modeltel.analyzer.drift import stats
+from modeltel.analyzer.drift.compare import Pair, align, evaluate
+from modeltel.analyzer.drift.config import DriftConfig
+from modeltel.analyzer.drift.histogram import Plan, Profile, Side, collect, make_plan, profile
+from modeltel.analyzer.drift.methods import METHODS, applies, resolve, status
+from modeltel.analyzer.drift.sources import (
+    PREDICTION_FEATURES,
+    Params,
+    ProductionSource,
+    ReferenceSource,
+    Source,
+)
+from modeltel.analyzer.errors import NotFoundError
+from modeltel.analyzer.results import STATUS_DRIFT, STATUS_NO_DATA, STATUS_OK
+from modeltel.analyzer.store import Store
+
+logger = logging.getLogger(__name__)
+
+Sides = dict[tuple[str, str], Side]
+
+
+@dataclass
+class Prepared:
+    """What is known before the current windows are counted."""
+
+    reference: Source
+    profiles: dict[str, Profile]
+    plan: Plan
+    reference_sides: Sides
+
+
+class DriftEngine:
+    """Drift of production windows against a reference, in the store's SQL."""
+
+    def __init__(self, store: Store, cache: dict[Any, Any] | None = None) -> None:
+        self.store = store
+        self._cache = cache if cache is not None else {}
+
+    # -- preparation ------------------------------------------------------------------
+
+    def _fingerprint(self, source: Source) -> tuple[Any, ...] | None:
+        if not isinstance(source, ReferenceSource):
+            return None
+        params = Params()
+        rows = self.store.query_rows(
+            "SELECT count(), max(uploaded_at) FROM ml_reference "
+            f"WHERE model = {params.add(source.model, 'String')} "
+            f"AND version = {params.add(source.version, 'String')} "
+            f"AND reference = {params.add(source.name, 'String')}",
+            parameters=params.values,
+        )
+        return (*source.key(), *rows[0]) if rows else None
+
+    def current_rows(self, model: str, version: str, start: datetime, end: datetime) -> int:
+        """Predictions of a version in ``[start, end)`` (cheap: the table's sort key)."""
+        source = ProductionSource(model, version, start, end)
+        params = Params()
+        where = source._where(params)
+        rows = self.store.query_rows(
+            f"SELECT count() FROM ml_predictions WHERE {where}", parameters=params.values
+        )
+        return int(rows[0][0]) if rows else 0
+
+    def prepare(
+        self,
+        reference: Source,
+        config: DriftConfig,
+        *,
+        current_rows: int,
+        segment_by: str | None = None,
+    ) -> Prepared:
+        """Profile and count the reference (cached while the reference is unchanged)."""
+        fingerprint = self._fingerprint(reference)
+        key_profile = ("profile", fingerprint)
+        profiles_list: list[Profile] | None = self._cache.get(key_profile) if fingerprint else None
+        if profiles_list is None:
+            profiles_list = profile(self.store, reference)
+            if fingerprint:
+                self._cache[key_profile] = profiles_list
+        profiles = {
+            p.feature: p
+            for p in profiles_list
+            if not config.rule(p.feature).ignore and p.feature != segment_by
+        }
+        if not profiles:
+            raise NotFoundError(
+                f"no {reference.describe()} to compare with; upload one with "
+                "`modeltel reference upload MODEL FILE`"
+            )
+        types = {
+            name: rule.type for name in profiles if (rule := config.rule(name)).type is not None
+        }
+        plan = make_plan(list(profiles.values()), current_rows, types)
+        signature = (
+            "sides",
+            fingerprint,
+            tuple(sorted(plan.categorical)),
+            tuple(sorted(plan.exact)),
+            tuple(sorted(plan.binned)),
+            segment_by,
+        )
+        sides: Sides | None = self._cache.get(signature) if fingerprint else None
+        if sides is None:
+            sides = collect(self.store, reference, plan, segment_by)
+            if fingerprint:
+                self._cache[signature] = sides
+        return Prepared(reference, profiles, plan, sides)
+
+    # -- comparison -------------------------------------------------------------------
+
+    def pairs(
+        self, prepared: Prepared, current: ProductionSource, segment_by: str | None = None
+    ) -> dict[tuple[str, str], Pair]:
+        """Aligned counts of every (segment, feature) of the current window."""
+        current_sides = collect(self.store, current, prepared.plan, segment_by)
+        segments = sorted({seg for seg, _ in current_sides}) or [""]
+        out: dict[tuple[str, str], Pair] = {}
+        plan = prepared.plan
+        for seg in segments:
+            for feature in plan.features:
+                out[(seg, feature)] = align(
+                    feature,
+                    prepared.reference_sides.get((seg, feature), Side()),
+                    current_sides.get((seg, feature), Side()),
+                    categorical=feature in plan.categorical,
+                    grid=plan.grids.get(feature),
+                )
+        return out
+
+    def run(
+        self,
+        prepared: Prepared,
+        current: ProductionSource,
+        config: DriftConfig,
+        *,
+        methods: tuple[str, ...] | None = None,
+        segment_by: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Tidy drift records of one current window."""
+        requested = methods or config.methods
+        pairs = self.pairs(prepared, current, segment_by)
+        records: list[dict[str, Any]] = []
+        by_segment: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for (seg, _), pair in pairs.items():
+            rows = self._feature_records(
+                prepared, pair, config, requested, current, seg, segment_by
+            )
+            by_segment[seg].extend(rows)
+        for seg, rows in by_segment.items():
+            _correct(rows, config.correction)
+            records.extend(rows)
+            records.append(_share(rows, config, current, seg, segment_by, prepared.reference))
+        return records
+
+    def _feature_records(
+        self,
+        prepared: Prepared,
+        pair: Pair,
+        config: DriftConfig,
+        requested: tuple[str, ...],
+        current: ProductionSource,
+        seg: str,
+        segment_by: str | None,
+    ) -> list[dict[str, Any]]:
+        feature = pair.feature
+        rule = config.rule(feature)
+        profile_ = prepared.profiles[feature]
+        wanted = rule.methods or requested
+        chosen = resolve(
+            wanted,
+            pair.categorical,
+            profile_.rows if not segment_by else pair.n_reference,
+            pair.distinct,
+            small_reference=config.small_reference,
+            few_values=config.few_values,
+        )
+        base = {
+            "model": current.model,
+            "version": current.version,
+            "window_start": current.start,
+            "window_end": current.end,
+            "kind": "drift",
+            "segment": f"{segment_by}={seg}" if segment_by else "",
+            "feature": feature,
+            "reference_size": pair.n_reference,
+            "current_size": pair.n_current,
+        }
+        common = {
+            "reference": prepared.reference.describe(),
+            "type": "categorical" if pair.categorical else "numerical",
+            "counting": "categories" if pair.categorical else ("exact" if pair.exact else "binned"),
+            "missing": {"reference": pair.missing[0], "current": pair.missing[1]},
+        }
+        out = []
+        for index, (method, why) in enumerate(chosen):
+            threshold = config.threshold(method, feature)
+            details: dict[str, Any] = {**common, "selected": why, "primary": index == 0}
+            if not applies(method, pair.categorical):
+                value = math.nan
+                details["error"] = (
+                    f"{method} does not apply to "
+                    f"{'categorical' if pair.categorical else 'numerical'} features"
+                )
+                logger.warning("drift of %s: %s", feature, details["error"])
+            else:
+                value, extra = evaluate(method, pair, config.bins)
+                details.update(extra)
+            if pair.n_current == 0:
+                details["reason"] = "no current values"
+            elif pair.n_reference == 0:
+                details["reason"] = "no reference values"
+            out.append(
+                {
+                    **base,
+                    "method": method,
+                    "value": None if math.isnan(value) else value,
+                    "threshold": threshold,
+                    "status": status(method, value, threshold, warning=config.warning(method)),
+                    "details": details,
+                }
+            )
+        return out
+
+
+def _correct(rows: list[dict[str, Any]], correction: str) -> None:
+    """Replace p-value thresholds by the corrected per-test threshold across features."""
+    if correction == "none":
+        return
+    families: dict[tuple[str, float], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        if METHODS[row["method"]].pvalue and row["value"] is not None:
+            families[(row["method"], row["threshold"])].append(row)
+    for (_, alpha), family in families.items():
+        if len(family) < 2:
+            continue
+        threshold = stats.correct_pvalues([r["value"] for r in family], alpha, correction)
+        for row in family:
+            row["threshold"] = threshold
+            row["status"] = STATUS_DRIFT if row["value"] <= threshold else STATUS_OK
+            row["details"].update({"alpha": alpha, "correction": correction, "tests": len(family)})
+
+
+def _share(
+    rows: list[dict[str, Any]],
+    config: DriftConfig,
+    current: ProductionSource,
+    seg: str,
+    segment_by: str | None,
+    reference: Source,
+) -> dict[str, Any]:
+    """Dataset drift: the share of input features whose verdict is drift."""
+    verdicts = [
+        r for r in rows if r["details"].get("primary") and r["feature"] not in PREDICTION_FEATURES
+    ]
+    evaluated = [r for r in verdicts if r["status"] != STATUS_NO_DATA]
+    drifted = sorted(r["feature"] for r in evaluated if r["status"] == STATUS_DRIFT)
+    value = len(drifted) / len(evaluated) if evaluated else None
+    if value is None:
+        verdict = STATUS_NO_DATA
+    else:
+        verdict = STATUS_DRIFT if value >= config.share else STATUS_OK
+    return {
+        "model": current.model,
+        "version": current.version,
+        "window_start": current.start,
+        "window_end": current.end,
+        "kind": "drift",
+        "segment": f"{segment_by}={seg}" if segment_by else "",
+        "feature": None,
+        "method": "share",
+        "value": value,
+        "threshold": config.share,
+        "status": verdict,
+        "reference_size": max((r["reference_size"] for r in verdicts), default=0),
+        "current_size": max((r["current_size"] for r in verdicts), default=0),
+        "details": {
+            "drifted": drifted,
+            "features": len(evaluated),
+            "no_data": sorted(r["feature"] for r in verdicts if r["status"] == STATUS_NO_DATA),
+            "reference": reference.describe(),
+        },
+    }

@@ -1,0 +1,324 @@
+"""The SQL that turns a sample into counts, and the alignment of two samples' counts.
+
+Three statements, each one scan over the rows of a model (``ml_features`` is ordered by
+model, version, feature, time, so a window of all features is one contiguous range per
+feature):
+
+1. :func:`profile` (the reference only): per feature its type, size, distinct values, range
+   and standard deviation; it decides how each numeric feature is counted:
+   *exact* (one count per distinct value, when there are at most ``EXACT_MAX_DISTINCT``) or
+   *binned* on a :class:`~.grid.Grid`.
+2. :func:`binned_counts`: ``countResample`` over grid slots of every binned feature.
+3. :func:`exact_counts`: counts per distinct value (numeric) or category. A side that turns
+   out to have more than ``EXACT_CAP`` distinct numbers is re-binned on the grid inside the
+   same statement; categorical features keep their ``CATEGORY_CAP`` most frequent categories
+   and pool the rest as ``OTHER``.
+
+Python receives counts only (grid counts as Arrow arrays, no Python objects). Missing values
+(NULL, NaN, and text received by a numeric feature — the quality analysis reports those as
+wrong types) are counted, not compared.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from clickhouse_connect.driver.exceptions import ClickHouseError
+from numpy.typing import NDArray
+
+from modeltel.analyzer.drift.grid import SLOTS, Grid
+from modeltel.analyzer.drift.sources import Params, Source
+from modeltel.analyzer.drift.stats import reference_std
+from modeltel.analyzer.store import Store, translate
+
+EXACT_MAX_DISTINCT = 10_000
+"""A numeric reference feature with at most this many distinct values is counted exactly…"""
+EXACT_MAX_ROWS = 50_000
+"""…when its values repeat (≤ 1 distinct per 4 rows) or the current sample is this small."""
+EXACT_CAP = 20_000
+"""A side with more distinct numbers than this is re-binned on the grid."""
+CATEGORY_CAP = 10_000
+"""Categories kept per side; the rest are pooled into :data:`OTHER`."""
+OTHER = "\x00other"
+
+
+@dataclass
+class Profile:
+    """What the reference says about one feature."""
+
+    feature: str
+    categorical: bool
+    rows: int
+    finite: int
+    distinct: int
+    minimum: float
+    maximum: float
+    std: float
+    q_low: float
+    q_high: float
+
+    def grid(self) -> Grid:
+        return Grid.from_reference(self.q_low, self.q_high, self.minimum, self.maximum, self.std)
+
+
+@dataclass
+class Plan:
+    """How each feature is counted: categorical, exact numeric or binned numeric."""
+
+    categorical: set[str] = field(default_factory=set)
+    exact: set[str] = field(default_factory=set)
+    binned: set[str] = field(default_factory=set)
+    grids: dict[str, Grid] = field(default_factory=dict)
+
+    @property
+    def features(self) -> list[str]:
+        return sorted(self.categorical | self.exact | self.binned)
+
+
+@dataclass
+class Side:
+    """Counts of one feature in one sample (and segment)."""
+
+    rows: int = 0
+    missing: int = 0
+    values: NDArray[np.float64] | None = None
+    value_counts: NDArray[np.float64] | None = None
+    slot_counts: NDArray[np.float64] | None = None
+    categories: dict[str, int] | None = None
+    std: float = math.nan
+
+    @property
+    def size(self) -> int:
+        """Values compared (not missing)."""
+        return self.rows - self.missing
+
+
+def _float(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return number
+
+
+def profile(store: Store, source: Source, features: list[str] | None = None) -> list[Profile]:
+    """One scan of ``source``: type, size, distinct count, range and spread per feature."""
+    params = Params()
+    sub = source.sql(features, params)
+    sql = f"""
+SELECT feature,
+       count() AS rows,
+       max(c) AS categorical,
+       countIf(isFinite(x)) AS finite,
+       uniqIf(x, isFinite(x)) AS distinct_numbers,
+       uniqIf(s, s IS NOT NULL) AS distinct_texts,
+       minIf(x, isFinite(x)) AS minimum,
+       maxIf(x, isFinite(x)) AS maximum,
+       stddevPopIf(x, isFinite(x)) AS std,
+       quantilesDeterministicIf(0.001, 0.999)(x, d, isFinite(x)) AS q
+FROM ({sub})
+GROUP BY feature
+ORDER BY feature"""
+    rows = store.query_rows(sql, parameters=params.values)
+    out = []
+    for feature, n, categorical, finite, distinct_num, distinct_text, lo, hi, std, q in rows:
+        is_cat = bool(categorical)
+        out.append(
+            Profile(
+                feature=str(feature),
+                categorical=is_cat,
+                rows=int(n),
+                finite=int(finite),
+                distinct=int(distinct_text if is_cat else distinct_num),
+                minimum=_float(lo) if finite else math.nan,
+                maximum=_float(hi) if finite else math.nan,
+                std=_float(std) if finite else math.nan,
+                q_low=_float(q[0]) if finite and q else math.nan,
+                q_high=_float(q[1]) if finite and q else math.nan,
+            )
+        )
+    return out
+
+
+def make_plan(profiles: list[Profile], current_rows: int, types: dict[str, str]) -> Plan:
+    """Decide per feature how it is counted (``types`` overrides the stored type)."""
+    plan = Plan()
+    for p in profiles:
+        categorical = p.categorical
+        if p.feature in types:
+            categorical = types[p.feature] == "categorical"
+        if categorical:
+            plan.categorical.add(p.feature)
+            continue
+        plan.grids[p.feature] = p.grid()
+        repeats = p.distinct * 4 <= p.finite
+        if p.distinct <= EXACT_MAX_DISTINCT and (repeats or current_rows <= EXACT_MAX_ROWS):
+            plan.exact.add(p.feature)
+        else:
+            plan.binned.add(p.feature)
+    return plan
+
+
+def _grid_arrays(plan: Plan, params: Params) -> tuple[str, str, str]:
+    names = sorted(plan.grids)
+    return (
+        params.add(names, "Array(String)"),
+        params.add([plan.grids[n].lo for n in names], "Array(Float64)"),
+        params.add([plan.grids[n].width for n in names], "Array(Float64)"),
+    )
+
+
+def _slot_sql(x: str, plan: Plan, params: Params) -> str:
+    names, los, widths = _grid_arrays(plan, params)
+    lo = f"transform(feature, {names}, {los}, 0.)"
+    width = f"transform(feature, {names}, {widths}, 1.)"
+    return Grid.sql_slot(x, lo, width)
+
+
+def binned_counts(
+    store: Store, source: Source, plan: Plan, segment_by: str | None = None
+) -> dict[tuple[str, str], Side]:
+    """Grid slot counts of every binned feature of ``plan`` in one scan of ``source``."""
+    features = sorted(plan.binned)
+    if not features:
+        return {}
+    params = Params()
+    sub = source.sql(features, params, segment_by)
+    slot = _slot_sql("ifNull(x, 0.)", plan, params)
+    sql = f"""
+SELECT seg, feature,
+       count() AS rows,
+       countIf(x IS NOT NULL AND NOT isNaN(x)) AS valid,
+       stddevPopIf(x, isFinite(x)) AS std,
+       countResampleIf(0, {SLOTS}, 1)(slot, x IS NOT NULL AND NOT isNaN(x)) AS counts
+FROM (SELECT seg, feature, x, {slot} AS slot FROM ({sub}))
+GROUP BY seg, feature"""
+    table = _query_arrow(store, sql, params.values)
+    out: dict[tuple[str, str], Side] = {}
+    if table.num_rows == 0:
+        return out
+    counts = table.column("counts").combine_chunks()
+    flat = counts.flatten().to_numpy().astype(np.float64)
+    offsets = counts.offsets.to_numpy()
+    columns = {
+        name: table.column(name).to_pylist() for name in ("seg", "feature", "rows", "valid", "std")
+    }
+    for i in range(table.num_rows):
+        rows, valid = int(columns["rows"][i]), int(columns["valid"][i])
+        out[(str(columns["seg"][i]), str(columns["feature"][i]))] = Side(
+            rows=rows,
+            missing=rows - valid,
+            slot_counts=flat[offsets[i] : offsets[i + 1]],
+            std=_float(columns["std"][i]) if valid else math.nan,
+        )
+    return out
+
+
+def _query_arrow(store: Store, sql: str, parameters: dict[str, Any]) -> pa.Table:
+    """Run ``sql`` and return an Arrow table (arrays arrive without Python objects)."""
+    try:
+        return store.client.query_arrow(sql, parameters=parameters)
+    except ClickHouseError as exc:
+        raise translate(exc, "drift query failed") from exc
+
+
+def exact_counts(
+    store: Store, source: Source, plan: Plan, segment_by: str | None = None
+) -> dict[tuple[str, str], Side]:
+    """Counts per distinct value (numeric) or category of the exact and categorical features."""
+    features = sorted(plan.exact | plan.categorical)
+    if not features:
+        return {}
+    params = Params()
+    sub = source.sql(features, params, segment_by)
+    cats = params.add(sorted(plan.categorical), "Array(String)")
+    cap = params.add(EXACT_CAP, "UInt64")
+    category_cap = params.add(CATEGORY_CAP, "UInt64")
+    other = params.add(OTHER, "String")
+    slot = _slot_sql("assumeNotNull(kx)", plan, params) if plan.grids else "toUInt32(0)"
+    sql = f"""
+SELECT seg, feature, binned, slot, kx_out AS kx, ks_out AS ks, sum(c) AS c
+FROM (
+    SELECT seg, feature, c, rank,
+           n_keys > {cap} AND NOT is_cat AS binned,
+           if(binned AND kx IS NOT NULL, {slot}, NULL) AS slot,
+           if(binned, NULL, kx) AS kx_out,
+           if(is_cat AND n_keys > {category_cap} AND rank > {category_cap}, {other}, ks) AS ks_out
+    FROM (
+        SELECT seg, feature, kx, ks, c, has({cats}, feature) AS is_cat,
+               count() OVER (PARTITION BY seg, feature) AS n_keys,
+               row_number() OVER (PARTITION BY seg, feature ORDER BY c DESC, kx, ks) AS rank
+        FROM (
+            SELECT seg, feature,
+                   if(has({cats}, feature) OR isNaN(x), NULL, x) AS kx,
+                   if(has({cats}, feature), coalesce(s, toString(x)), NULL) AS ks,
+                   count() AS c
+            FROM ({sub})
+            GROUP BY seg, feature, kx, ks
+        )
+    )
+)
+GROUP BY seg, feature, binned, slot, kx_out, ks_out"""
+    frame = store.query_df(sql, parameters=params.values)
+    return _sides_from_exact(frame, plan)
+
+
+def _sides_from_exact(frame: Any, plan: Plan) -> dict[tuple[str, str], Side]:
+    out: dict[tuple[str, str], Side] = {}
+    if frame.empty:
+        return out
+    frame = frame.sort_values(["seg", "feature"], kind="stable")
+    for (seg, feature), part in frame.groupby(["seg", "feature"], sort=False):
+        seg, feature = str(seg), str(feature)
+        counts = part["c"].to_numpy(dtype=np.float64)
+        side = Side(rows=int(counts.sum()))
+        kx = part["kx"].to_numpy(dtype=object)
+        ks = part["ks"].to_numpy(dtype=object)
+        slots = part["slot"].to_numpy(dtype=object)
+        binned = part["binned"].to_numpy(dtype=bool)
+        if feature in plan.categorical:
+            known = np.array([not _isna(k) for k in ks], dtype=bool)
+            side.missing = int(counts[~known].sum())
+            side.categories = {
+                str(k): int(c) for k, c in zip(ks[known], counts[known], strict=True)
+            }
+        elif binned.any():
+            has_slot = np.array([not _isna(v) for v in slots], dtype=bool)
+            side.missing = int(counts[~has_slot].sum())
+            slot_counts = np.zeros(SLOTS)
+            np.add.at(slot_counts, slots[has_slot].astype(np.int64), counts[has_slot])
+            side.slot_counts = slot_counts
+        else:
+            has_value = np.array([not _isna(v) for v in kx], dtype=bool)
+            side.missing = int(counts[~has_value].sum())
+            values = kx[has_value].astype(np.float64)
+            order = np.argsort(values, kind="stable")
+            side.values = values[order]
+            side.value_counts = counts[has_value][order]
+            finite = np.isfinite(side.values)
+            if finite.any():
+                side.std = reference_std(side.values[finite], side.value_counts[finite])
+        out[(seg, feature)] = side
+    return out
+
+
+def _isna(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN / pd.NA
+    except (TypeError, ValueError):
+        return True
+
+
+def collect(
+    store: Store, source: Source, plan: Plan, segment_by: str | None = None
+) -> dict[tuple[str, str], Side]:
+    """All counts of ``source`` under ``plan``: ``{(segment, feature): Side}``."""
+    sides = binned_counts(store, source, plan, segment_by)
+    sides.update(exact_counts(store, source, plan, segment_by))
+    return sides
