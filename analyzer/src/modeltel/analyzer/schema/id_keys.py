@@ -1,0 +1,31 @@
+"""The join key of predictions and labels: a 128-bit hash of the prediction id.
+
+``ml_predictions`` and ``ml_labels`` carry ``id_key UInt128 MATERIALIZED`` (computed once at
+insert; older parts compute it when read). Grouping 20M rows on a fixed 16-byte key costs
+about 70% of grouping them on the id text (``bench/performance.py``). SipHash-128 makes an
+accidental collision negligible: about n² / 2¹²⁹, i.e. 10⁻¹⁹ for ten billion ids of a model.
+"""
+
+from __future__ import annotations
+
+from modeltel.analyzer.schema.layout import Layout
+
+ID_KEY_EXPR = "reinterpretAsUInt128(sipHash128(prediction_id))"
+"""SQL of ``id_key`` from a table's ``prediction_id`` column."""
+
+TABLES = ("ml_predictions", "ml_labels")
+
+
+def statements(layout: Layout) -> list[str]:
+    """``ALTER TABLE … ADD COLUMN id_key`` for both tables (local and Distributed on a cluster)."""
+    out = []
+    for name in TABLES:
+        targets = [layout.qualified(name, local=True)]
+        if layout.cluster:
+            targets.append(layout.qualified(name))
+        for table in targets:
+            out.append(
+                f"ALTER TABLE {table}{layout.on_cluster} ADD COLUMN IF NOT EXISTS "
+                f"id_key UInt128 MATERIALIZED {ID_KEY_EXPR}"
+            )
+    return out
