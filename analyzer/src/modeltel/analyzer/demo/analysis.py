@@ -19,8 +19,9 @@ def analyse_history(
     end: datetime,
     window_hours: int,
     config: dict[str, Any] | None = None,
-) -> int:
-    """Run one analysis cycle per window in ``[start, end)``; return the failures count.
+    progress: bool = True,
+) -> list[str]:
+    """Run one analysis cycle per window in ``[start, end)``; return what failed.
 
     Afterwards ``publisher`` (the server's ``/metrics``) is refreshed so the gauges show the
     latest window.
@@ -37,14 +38,17 @@ def analyse_history(
     while moment <= end:
         ends.append(moment)
         moment += step
-    failures = 0
-    with Progress("  analysis", len(ends), unit="windows") as bar:
+    failures: list[str] = []
+    with Progress(
+        "  analysis", len(ends), unit="windows", enabled=None if progress else False
+    ) as bar:
         for window_end in ends:
             report = loop.run_once(now=window_end.timestamp())
-            failures += len(report.failures)
-            bar.advance(
-                note=f"{window_end:%b %d %H:%M}" + (f", {failures} failed" if failures else "")
+            failures.extend(
+                f"{f.analysis} of {f.model}/{f.version} failed: {f.error}" for f in report.failures
             )
+            failed = f", {len(failures)} failed" if failures else ""
+            bar.advance(note=f"{window_end:%b %d %H:%M}{failed}")
     if publisher is not None:
         publisher.refresh(now=time.time())
     return failures

@@ -20,17 +20,12 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-from modeltel.analyzer.cli.progress import Progress
-from modeltel.analyzer.demo import scenario
-from modeltel.analyzer.demo.clock import SimulatedClock
 from modeltel.analyzer.demo.servers import ThreadedServer, free_port
+from modeltel.analyzer.demo.simulation import Simulation, SimulationSettings
 from modeltel.analyzer.demo.story import print_summary
-from modeltel.analyzer.demo.telemetry import configure
-from modeltel.analyzer.demo.traffic import Replay, TrafficStats
 from modeltel.analyzer.errors import ConfigError
 from modeltel.analyzer.store import Store
 
@@ -106,86 +101,43 @@ def run_demo(options: DemoOptions, out: TextIO | None = None) -> int:
     print(f"  OTLP/HTTP, API, web page and /metrics on {server.url}", file=out)
 
     _step(out, "training a classifier on scikit-learn's bundled breast-cancer data")
-    data = scenario.load_dataset(options.seed)
-    model = scenario.train_model(data, options.seed)
-    accuracy = float((model.predict(data.pool) == data.pool_labels).mean())
-    print(
-        f"  logistic regression on {len(data.train)} rows, {len(data.features)} features; "
-        f"held-out accuracy {accuracy:.3f}",
-        file=out,
+    sim = Simulation(
+        store,
+        server.url,
+        SimulationSettings(
+            days=options.days,
+            scale=options.scale,
+            seed=options.seed,
+            window_hours=options.window_hours,
+        ),
+        pipeline=pipeline,
+        out=out,
     )
-    from modeltel.analyzer.demo.reference import upload_training_reference
-
-    rows = upload_training_reference(store, data, model)
-    print(f"  uploaded the training rows as the drift reference ({rows} rows)", file=out)
-
-    _step(out, "serving the model from a FastAPI app instrumented with one line")
-    from modeltel.analyzer.demo.serving import create_serving_app
-
-    clock = SimulatedClock()
-    telemetry = configure(server.url, clock)
-    serving = ThreadedServer(create_serving_app(model, data.features, telemetry)).start()
-    print(f"  POST {serving.url}/predict  (spans and labels go to {server.url})", file=out)
-
-    end = datetime.fromtimestamp(time.time() // 3600 * 3600, UTC)
-    start = end - timedelta(days=options.days)
-    _step(out, f"sending {options.days} days of traffic ({start:%b %d} → {end:%b %d %H:%M} UTC)")
-    for line in scenario.describe(options.days, start):
-        print(f"  · {line}", file=out)
-    replay = Replay(
-        serving.url,
-        data,
-        clock,
-        end=end,
-        days=options.days,
-        scale=options.scale,
-        seed=options.seed,
-        logger_provider=telemetry.logger_provider,
-    )
-    with Progress("  traffic", options.days, unit="days") as bar:
-        stats = replay.run(
-            lambda i, s: bar.advance(
-                note=f"{s.predictions:,} predictions, {s.labels_sent:,} labels"
-            )
-        )
-    if not telemetry.flush(120):
-        print("  warning: some telemetry was not exported in time", file=out)
-    _wait_for_ingest(pipeline)
-    _report_traffic(out, stats)
-
-    windows = options.days * 24 // options.window_hours
-    _step(out, f"analysing {windows} windows of {options.window_hours} h")
-    from modeltel.analyzer.demo.analysis import analyse_history
-
-    analyse_history(store, app.state.metrics, start, end, options.window_hours)
-
-    print_summary(out, store, server.url, store_url, keep_running=options.keep_running)
-    print(f"\n(done in {time.monotonic() - started:.0f} s)", file=out, flush=True)
     try:
+        sim.prepare()
+        assert sim.serving is not None
+        _step(out, "serving the model from a FastAPI app instrumented with one line")
+        print(f"  POST {sim.serving.url}/predict  (spans and labels go to {server.url})", file=out)
+        _step(
+            out,
+            f"sending {options.days} days of traffic "
+            f"({sim.start:%b %d %H:%M} → {sim.end:%b %d %H:%M} UTC)",
+        )
+        sim.replay()
+        windows = options.days * 24 // options.window_hours
+        _step(out, f"analysing {windows} windows of {options.window_hours} h")
+        sim.analyse(app.state.metrics)
+        print_summary(out, store, server.url, store_url, keep_running=options.keep_running)
+        print(f"\n(done in {time.monotonic() - started:.0f} s)", file=out, flush=True)
         if options.keep_running:
+            print(f"  the model app stays up too: POST {sim.serving.url}/predict", file=out)
             _serve_forever(store, app.state.metrics, options, out)
     finally:
-        serving.stop()
-        telemetry.shutdown()
+        sim.stop()
         server.stop()
         pipeline.close()
         store.close()
     return 0
-
-
-def _wait_for_ingest(pipeline: object, timeout_s: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while getattr(pipeline, "pending_rows", 0) and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-
-def _report_traffic(out: TextIO, stats: TrafficStats) -> None:
-    print(
-        f"  {stats.requests:,} requests ({stats.failed_requests} failed), "
-        f"{stats.predictions:,} predictions, {stats.labels_sent:,} labels delivered, "
-        f"{stats.labels_pending:,} still on their way",
-        file=out,
-    )
 
 
 def _serve_forever(store: Store, publisher: object, options: DemoOptions, out: TextIO) -> None:

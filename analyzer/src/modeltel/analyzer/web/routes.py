@@ -51,23 +51,31 @@ def web_router(refresh_s: int = page.DEFAULT_REFRESH_S) -> APIRouter:
     """The page, its assets, ``/api/models`` and ``/api/sql``."""
     router = APIRouter()
 
+    def every(refresh: int | None) -> int:
+        """The page's refresh period: ``?refresh=N`` seconds (0 stops it), else the default."""
+        if refresh is None:
+            return refresh_s
+        return 0 if refresh <= 0 else min(max(refresh, 2), 3600)
+
     @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def index(request: Request) -> HTMLResponse:
+    def index(request: Request, refresh: int | None = None) -> HTMLResponse:
         try:
             models = data.list_models(_store(request))
         except StoreError as exc:
             return HTMLResponse(page.error_page(503, str(exc)), status_code=503)
-        return HTMLResponse(page.index_page(models, refresh_s=refresh_s))
+        return HTMLResponse(page.index_page(models, refresh_s=every(refresh)))
 
     @router.get("/models/{model}", response_class=HTMLResponse, include_in_schema=False)
-    def model_page(request: Request, model: str, version: str | None = None) -> HTMLResponse:
+    def model_page(
+        request: Request, model: str, version: str | None = None, refresh: int | None = None
+    ) -> HTMLResponse:
         try:
             view = data.model_view(_store(request), model, version)
         except NotFoundError as exc:
             return HTMLResponse(page.error_page(404, str(exc)), status_code=404)
         except StoreError as exc:
             return HTMLResponse(page.error_page(503, str(exc)), status_code=503)
-        return HTMLResponse(page.model_page(view, refresh_s=refresh_s))
+        return HTMLResponse(page.model_page(view, refresh_s=every(refresh)))
 
     @router.get("/static/{name}", include_in_schema=False)
     def static(name: str) -> Response:
