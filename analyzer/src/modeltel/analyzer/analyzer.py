@@ -28,6 +28,7 @@ from modeltel.analyzer.drift.engine import DriftEngine
 from modeltel.analyzer.drift.sources import ProductionSource, ReferenceSource, Source, nanos
 from modeltel.analyzer.durations import parse_duration
 from modeltel.analyzer.errors import ConfigError, ModeltelError, NotFoundError
+from modeltel.analyzer.performance.methods import HealthAnalyses
 from modeltel.analyzer.reference import find_reference
 from modeltel.analyzer.results import empty_results, make_results, write_results
 from modeltel.analyzer.store import Store
@@ -38,7 +39,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_WINDOW = "1h"
 
 
-class Analyzer:
+class Analyzer(HealthAnalyses):
     """Runs analyses against ``store``; ``config`` is the loaded YAML configuration.
 
     Configuration sections are validated here, so a bad file fails at construction with a
@@ -52,6 +53,7 @@ class Analyzer:
         self.store = store
         self.config: dict[str, Any] = dict(config or {})
         self.drift_config: DriftConfig = load_drift_config(self.config)
+        self._load_health_configs()
         self._drift_cache: dict[Any, Any] = {}
         self._engine = DriftEngine(store, self._drift_cache)
 

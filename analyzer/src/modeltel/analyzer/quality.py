@@ -472,4 +472,5 @@ def outliers(
     )
     if frame.empty:
         return pd.DataFrame({c: [] for c in columns})
+    frame["features"] = frame["features"].map(list)
     return frame.rename(columns={"first_seen": "timestamp"})[columns]
