@@ -2,9 +2,11 @@
 
 Every query runs with ClickHouse's ``readonly=1`` setting, so ClickHouse itself refuses
 DDL, inserts, ``SET``, table functions that write or read files, and any attempt to lift the
-limits from inside the query. Limits: ``max_execution_time`` (seconds) and
-``max_result_rows`` with ``result_overflow_mode='break'`` — a result longer than the row
-limit is cut (``truncated=True``), never an error. Refusals become :class:`QueryError` with
+limits from inside the query; :mod:`.sql_guard` first refuses what read-only mode lets
+through (``file()``, ``INTO OUTFILE``, ``KILL``, table functions reaching files or URLs).
+Limits: ``max_execution_time`` (seconds) and ``max_result_rows`` with
+``result_overflow_mode='break'`` — a result longer than the row limit is cut
+(``truncated=True``), never an error. Refusals become :class:`QueryError` with
 one sentence saying why.
 
 Output: :func:`format_table` (aligned text for people), :func:`format_csv`,
@@ -29,6 +31,7 @@ from uuid import UUID
 
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
+from modeltel.analyzer import sql_guard
 from modeltel.analyzer.errors import ConfigError, QueryError, StoreUnavailableError
 from modeltel.analyzer.store import Store, translate
 
@@ -166,9 +169,17 @@ def run_sql(
     """
     check_limits(max_rows, timeout_s)
     text = _clean_query(query)
+    settings = readonly_settings(max_rows, timeout_s)
+    sql_guard.check_query(
+        lambda q: sql_guard.explain_lines(
+            store.client.query("EXPLAIN AST " + q, settings=settings)
+        ),
+        text,
+        lambda exc: query_error(exc, timeout_s),
+    )
     started = time.perf_counter()
     try:
-        result = store.client.query(text, settings=readonly_settings(max_rows, timeout_s))
+        result = store.client.query(text, settings=settings)
     except ClickHouseError as exc:
         raise query_error(exc, timeout_s) from exc
     elapsed = time.perf_counter() - started
