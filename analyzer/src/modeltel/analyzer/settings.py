@@ -39,6 +39,9 @@ MODELTEL_MAX_BODY_BYTES = "MODELTEL_MAX_BODY_BYTES"
 MODELTEL_SERVER = "MODELTEL_SERVER"
 """URL of a running ``modeltel serve`` that CLI commands talk to instead of opening the store."""
 
+MODELTEL_MAX_UPLOAD_BYTES = "MODELTEL_MAX_UPLOAD_BYTES"
+"""Largest reference upload (``POST /api/references``) in bytes (default 512 MiB)."""
+
 MODELTEL_RETRAIN_WEBHOOK_URL = "MODELTEL_RETRAIN_WEBHOOK_URL"
 """Webhook the retrain trigger POSTs to when ``retrain.webhook.url`` is not in the config."""
 

@@ -13,7 +13,19 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from modeltel.analyzer.cli import analyzer_loop, common, demo, models, report, serve, sql
+from modeltel.analyzer.cli import (
+    analyze,
+    analyzer_loop,
+    common,
+    demo,
+    labels,
+    models,
+    outliers,
+    reference,
+    report,
+    serve,
+    sql,
+)
 from modeltel.analyzer.errors import (
     ConfigError,
     InputError,
@@ -23,7 +35,7 @@ from modeltel.analyzer.errors import (
     StoreError,
 )
 
-COMMANDS = [serve, analyzer_loop, demo, models, report, sql]
+COMMANDS = [serve, analyzer_loop, demo, models, report, sql, reference, analyze, labels, outliers]
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_STORE, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
 

@@ -13,6 +13,8 @@
       small_reference: 1000       # reference rows up to which p-value tests are the default
       few_values: 5               # numeric features with this many distinct values or fewer
                                   #   are compared like categories by the default
+      exact_limit: 10000          # count numeric features exactly up to this many distinct
+                                  #   values; above, a fine grid with documented error bounds
       segment_by: null            # a categorical feature: one result set per value
       features:
         age: {method: psi, threshold: 0.2}
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from modeltel.analyzer.config import expect, section
+from modeltel.analyzer.drift.histogram import EXACT_LIMIT
 from modeltel.analyzer.drift.methods import METHODS
 from modeltel.analyzer.errors import ConfigError
 
@@ -62,6 +65,7 @@ class DriftConfig:
     correction: str = "benjamini_hochberg"
     small_reference: int = 1000
     few_values: int = 5
+    exact_limit: int = EXACT_LIMIT
     segment_by: str | None = None
     features: dict[str, FeatureRule] = field(default_factory=dict)
     prediction: FeatureRule = field(default_factory=FeatureRule)
@@ -203,6 +207,8 @@ def parse_drift_section(raw: dict[str, Any], path: str = "drift") -> DriftConfig
         kwargs["small_reference"] = _integer(
             raw["small_reference"], f"{path}.small_reference", low=0
         )
+    if "exact_limit" in raw:
+        kwargs["exact_limit"] = _integer(raw["exact_limit"], f"{path}.exact_limit", low=0)
     if "few_values" in raw:
         kwargs["few_values"] = _integer(raw["few_values"], f"{path}.few_values", low=1)
     if raw.get("segment_by") is not None:

@@ -108,7 +108,7 @@ class DriftEngine:
         types = {
             name: rule.type for name in profiles if (rule := config.rule(name)).type is not None
         }
-        plan = make_plan(list(profiles.values()), current_rows, types)
+        plan = make_plan(list(profiles.values()), current_rows, types, config.exact_limit)
         signature = (
             "sides",
             fingerprint,

@@ -6,13 +6,13 @@ feature):
 
 1. :func:`profile` (the reference only): per feature its type, size, distinct values, range
    and standard deviation; it decides how each numeric feature is counted:
-   *exact* (one count per distinct value, when there are at most ``EXACT_MAX_DISTINCT``) or
-   *binned* on a :class:`~.grid.Grid`.
+   *exact* (one count per distinct value, see :data:`EXACT_LIMIT`) or *binned* on a
+   :class:`~.grid.Grid`.
 2. :func:`binned_counts`: ``countResample`` over grid slots of every binned feature.
 3. :func:`exact_counts`: counts per distinct value (numeric) or category. A side that turns
-   out to have more than ``EXACT_CAP`` distinct numbers is re-binned on the grid inside the
-   same statement; categorical features keep their ``CATEGORY_CAP`` most frequent categories
-   and pool the rest as ``OTHER``.
+   out to have too many distinct numbers is re-binned on the grid inside the same
+   statement; categorical features keep their ``CATEGORY_CAP`` most frequent categories and
+   pool the rest as ``OTHER``.
 
 Python receives counts only (grid counts as Arrow arrays, no Python objects). Missing values
 (NULL, NaN, and text received by a numeric feature — the quality analysis reports those as
@@ -35,12 +35,11 @@ from modeltel.analyzer.drift.sources import Params, Source
 from modeltel.analyzer.drift.stats import reference_std
 from modeltel.analyzer.store import Store, translate
 
-EXACT_MAX_DISTINCT = 10_000
-"""A numeric reference feature with at most this many distinct values is counted exactly…"""
-EXACT_MAX_ROWS = 50_000
-"""…when its values repeat (≤ 1 distinct per 4 rows) or the current sample is this small."""
-EXACT_CAP = 20_000
-"""A side with more distinct numbers than this is re-binned on the grid."""
+EXACT_LIMIT = 10_000
+"""Default ``drift.exact_limit``: a numeric reference feature with at most this many distinct
+values is counted exactly when its values repeat (≤ 1 distinct value per 4 rows) or the
+current sample has at most 5 × this many rows. A side that turns out to have more than
+2 × this many distinct numbers is re-binned on the grid."""
 CATEGORY_CAP = 10_000
 """Categories kept per side; the rest are pooled into :data:`OTHER`."""
 OTHER = "\x00other"
@@ -73,6 +72,7 @@ class Plan:
     exact: set[str] = field(default_factory=set)
     binned: set[str] = field(default_factory=set)
     grids: dict[str, Grid] = field(default_factory=dict)
+    exact_cap: int = 2 * EXACT_LIMIT
 
     @property
     def features(self) -> list[str]:
@@ -144,9 +144,14 @@ ORDER BY feature"""
     return out
 
 
-def make_plan(profiles: list[Profile], current_rows: int, types: dict[str, str]) -> Plan:
+def make_plan(
+    profiles: list[Profile],
+    current_rows: int,
+    types: dict[str, str],
+    exact_limit: int = EXACT_LIMIT,
+) -> Plan:
     """Decide per feature how it is counted (``types`` overrides the stored type)."""
-    plan = Plan()
+    plan = Plan(exact_cap=max(2 * exact_limit, 1))
     for p in profiles:
         categorical = p.categorical
         if p.feature in types:
@@ -156,7 +161,7 @@ def make_plan(profiles: list[Profile], current_rows: int, types: dict[str, str])
             continue
         plan.grids[p.feature] = p.grid()
         repeats = p.distinct * 4 <= p.finite
-        if p.distinct <= EXACT_MAX_DISTINCT and (repeats or current_rows <= EXACT_MAX_ROWS):
+        if p.distinct <= exact_limit and (repeats or current_rows <= 5 * exact_limit):
             plan.exact.add(p.feature)
         else:
             plan.binned.add(p.feature)
@@ -236,7 +241,7 @@ def exact_counts(
     params = Params()
     sub = source.sql(features, params, segment_by)
     cats = params.add(sorted(plan.categorical), "Array(String)")
-    cap = params.add(EXACT_CAP, "UInt64")
+    cap = params.add(plan.exact_cap, "UInt64")
     category_cap = params.add(CATEGORY_CAP, "UInt64")
     other = params.add(OTHER, "String")
     slot = _slot_sql("assumeNotNull(kx)", plan, params) if plan.grids else "toUInt32(0)"

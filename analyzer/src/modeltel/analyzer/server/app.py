@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 
 from modeltel.analyzer import settings
 from modeltel.analyzer.ingest import IngestPipeline
+from modeltel.analyzer.server.api_drift import drift_router
 from modeltel.analyzer.server.auth import AccessPolicy, TokenMiddleware
 from modeltel.analyzer.server.metrics_endpoint import metrics_router
 from modeltel.analyzer.server.otlp_http import otlp_router
@@ -67,6 +68,7 @@ def create_app(
         otlp_router(pipeline, config.max_body_bytes, store_retry_after=config.store_retry_after)
     )
     app.include_router(web_router())
+    app.include_router(drift_router())
     app.include_router(metrics_router(app))
 
     @app.get("/healthz", tags=["health"])

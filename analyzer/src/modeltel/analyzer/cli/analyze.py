@@ -1,0 +1,165 @@
+"""``modeltel analyze``: run the analyses now and print the results."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from modeltel.analyzer.cli import common, remote
+from modeltel.analyzer.cli.reference import parse_time
+from modeltel.analyzer.errors import ConfigError
+
+EPILOG = """\
+examples:
+  modeltel analyze                                # every model active in the last hour
+  modeltel analyze --model churn --window 1d --format json
+  modeltel analyze --model churn --only drift --start 2026-01-01 --end 2026-01-02 --window 1h
+  modeltel analyze --model churn --only drift --last-n 5000
+  modeltel analyze --model churn --only drift --version 4 --baseline-version 3
+  modeltel analyze --model churn --only drift --segment-by region --methods psi,ks
+
+JSON is a list of tidy records, one per number: model, version, window_start, window_end,
+kind, segment, feature, method or metric, value, threshold, status, source, reference_size,
+current_size, details. Results are also stored in ml_results (unless --no-write).
+Exit codes: 0 done, 1 --fail-on-drift and something drifted, 2 bad options,
+3 store unavailable or locked, 4 unknown model or no reference.
+"""
+
+TABLE_COLUMNS = (
+    "model",
+    "version",
+    "window_end",
+    "kind",
+    "segment",
+    "feature",
+    "method",
+    "value",
+    "threshold",
+    "status",
+    "reference_size",
+    "current_size",
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "analyze",
+        help="run drift and the other analyses now and print the results",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--model", default=None, help="one model (default: every active one)")
+    parser.add_argument("--version", default=None, help="one version (with --only drift)")
+    parser.add_argument("--window", default=None, help="window length, e.g. 1h or 1d (1h)")
+    parser.add_argument("--start", default=None, help="range start (ISO time, UTC)")
+    parser.add_argument("--end", default=None, help="range or window end (default now)")
+    parser.add_argument(
+        "--only", choices=("drift",), default=None, help="run one analysis with its options"
+    )
+    parser.add_argument(
+        "--last-n", type=int, default=None, help="drift of the latest N predictions"
+    )
+    parser.add_argument("--reference", default=None, help="reference name (default: default)")
+    parser.add_argument("--baseline-version", default=None, help="compare with this version")
+    parser.add_argument("--segment-by", default=None, help="a categorical feature to split by")
+    parser.add_argument("--methods", default=None, metavar="A,B", help="drift methods (or all)")
+    parser.add_argument(
+        "--config", default=None, help="YAML configuration (default $MODELTEL_CONFIG)"
+    )
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument("--no-write", action="store_true", help="do not store the results")
+    parser.add_argument(
+        "--fail-on-drift", action="store_true", help="exit 1 when a result's status is drift/alert"
+    )
+    common.add_store_options(parser)
+    common.add_server_option(parser)
+    parser.set_defaults(func=run)
+
+
+def _records(args: argparse.Namespace) -> list[dict[str, Any]]:
+    start = parse_time(args.start, "--start") if args.start else None
+    end = parse_time(args.end, "--end") if args.end else None
+    drift_only = [args.version, args.last_n, args.baseline_version, args.segment_by, args.methods]
+    if args.only is None and (any(v is not None for v in drift_only) or start is not None):
+        raise ConfigError(
+            "--version, --start, --last-n, --baseline-version, --segment-by and --methods "
+            "need --only drift (and --model)"
+        )
+    if args.only and not args.model:
+        raise ConfigError("--only drift needs --model")
+    if args.server:
+        if args.only:
+            query = {
+                "version": args.version,
+                "window": args.window,
+                "start": start.isoformat() if start else None,
+                "end": end.isoformat() if end else None,
+                "last_n": args.last_n,
+                "reference": args.reference,
+                "baseline_version": args.baseline_version,
+                "segment_by": args.segment_by,
+                "methods": args.methods,
+                "compute": "true",
+            }
+            path = f"/api/models/{remote.quote(args.model)}/drift"
+            return list(remote.request_json(args.server, path, query=query, timeout=600) or [])
+        query = {
+            "model": args.model,
+            "window": args.window or "1h",
+            "end": end.isoformat() if end else None,
+        }
+        return list(
+            remote.request_json(args.server, "/api/analyze", {}, query=query, timeout=600) or []
+        )
+    from modeltel.analyzer.analyzer import Analyzer
+    from modeltel.analyzer.config import load_config
+    from modeltel.analyzer.results import to_records
+
+    config = load_config(args.config)
+    store = common.open_store(args)
+    try:
+        analyzer = Analyzer(store, config)
+        if args.only == "drift":
+            frame = analyzer.drift(
+                args.model,
+                args.version,
+                window=args.window,
+                start=start,
+                end=end,
+                last_n=args.last_n,
+                reference=args.reference,
+                baseline_version=args.baseline_version,
+                segment_by=args.segment_by,
+                methods=args.methods.split(",") if args.methods else None,
+                write=not args.no_write,
+            )
+        else:
+            frame = analyzer.analyze(
+                args.model, window=args.window or "1h", end=end, write=not args.no_write
+            )
+        return to_records(frame)
+    finally:
+        store.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    from modeltel.analyzer.sql import format_table, jsonable
+
+    records = _records(args)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(jsonable(records), indent=1) + "\n")
+    elif not records:
+        common.info("nothing to analyze: no model had predictions in the window")
+    else:
+        rows = []
+        for r in records:
+            row = dict(r)
+            row["method"] = r.get("method") or r.get("metric") or ""
+            row["window_end"] = str(r.get("window_end") or "")[:19]
+            rows.append([row.get(c) for c in TABLE_COLUMNS])
+        sys.stdout.write(format_table(list(TABLE_COLUMNS), rows) + "\n")
+    bad = [r for r in records if r.get("status") in ("drift", "alert")]
+    return 1 if args.fail_on_drift and bad else 0
