@@ -195,7 +195,7 @@ class ServeProcess:
 
 def stored_prediction_ids(server: ServeProcess, token: str | None = None) -> set[str]:
     rows = server.sql(
-        "SELECT DISTINCT SpanAttributes['ml.prediction.id'] FROM otel_traces", token, 1_000_000
+        "SELECT DISTINCT SpanAttributes['ml.prediction.id'] FROM otel_traces", token, 100_000
     )
     return {row[0] for row in rows}
 

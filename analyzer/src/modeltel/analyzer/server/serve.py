@@ -10,7 +10,9 @@ token check that both transports apply (see :mod:`.auth`).
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import grpc
@@ -96,6 +98,12 @@ def serve(
             "the API token travels in clear text: serve with --tls-cert/--tls-key "
             "or behind a TLS proxy"
         )
+    # uvicorn re-raises SIGTERM once its own graceful shutdown is done, which (with the default
+    # handler) would kill the process before the gRPC server, the analysis loop and the store
+    # are closed below: note the signal instead and finish the shutdown, exiting 0.
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, lambda *_: None)
     try:
         uvicorn.run(
             app,
@@ -113,4 +121,6 @@ def serve(
             grpc_server.stop(grace=10).wait()
         pipeline.close()
         store.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return 0
