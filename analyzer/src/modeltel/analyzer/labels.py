@@ -24,7 +24,7 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -254,7 +254,7 @@ def prepare_labels(
 def _server_now(store: Store) -> datetime:
     """The store's clock, so that ``received_at`` orders with labels arriving through OTLP."""
     value = store.query_rows("SELECT toUnixTimestamp64Micro(now64(6))")[0][0]
-    return datetime.fromtimestamp(int(value) / 1e6, UTC)
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(value))
 
 
 def _micros(moment: datetime) -> int:
@@ -299,7 +299,7 @@ def upload_labels(
     received_ns = _micros(received) * 1000
     n = len(prepared)
     if "timestamp" in prepared:
-        stamps = pd.Series(prepared["timestamp"]).astype("int64").tolist()
+        stamps = pd.Series(prepared["timestamp"]).dt.as_unit("ns").astype("int64").tolist()
     else:
         stamps = [received_ns] * n
     values = [None if math.isnan(v) else float(v) for v in prepared["label_value"]]

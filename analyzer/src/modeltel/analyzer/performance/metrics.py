@@ -8,7 +8,7 @@ reason, where scikit-learn raises or returns NaN:
 - a ratio with a zero denominator (precision without predicted positives, recall without
   actual positives …) is undefined, as scikit-learn's ``zero_division=np.nan``; macro and
   weighted averages leave undefined classes out, as scikit-learn does then;
-- ROC AUC with one class among the labels (scikit-learn raises);
+- ROC AUC with one class among the labels (scikit-learn warns and returns NaN);
 - R² with fewer than two labelled predictions (scikit-learn returns NaN);
 - any metric of a window without labelled predictions.
 """
