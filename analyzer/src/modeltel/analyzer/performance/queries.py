@@ -128,10 +128,10 @@ def prediction_filter(model: str, version: str, windows: Windows, params: Params
 
 
 def time_key(windows: TimeWindows, params: Params, column: str = "timestamp") -> str:
-    return (
-        f"intDiv(toUnixTimestamp64Nano({column}) - {params.add(windows.origin_ns, 'Int64')}, "
-        f"{params.add(windows.size_ns, 'Int64')})"
-    )
+    """SQL of the window number of ``column`` (floor division, also before the origin)."""
+    offset = f"(toUnixTimestamp64Nano({column}) - {params.add(windows.origin_ns, 'Int64')})"
+    size = params.add(windows.size_ns, "Int64")
+    return f"intDiv({offset} - positiveModulo({offset}, {size}), {size})"
 
 
 @dataclass(frozen=True)
