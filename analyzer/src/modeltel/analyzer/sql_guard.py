@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from modeltel.analyzer.errors import QueryError
+from modeltel.analyzer.errors import QueryError, StoreError
 
 ALLOWED_TABLE_FUNCTIONS = frozenset(
     {
@@ -130,7 +130,7 @@ def check_query(
         raise QueryError(_REFUSED)
     try:
         lines = explain(text)
-    except QueryError:
+    except (QueryError, StoreError):  # already ours (e.g. the store is unavailable)
         raise
     except Exception as exc:
         if ";" in text and "Code:" not in str(exc):  # chDB's answer to several statements

@@ -1,0 +1,167 @@
+"""The store unreachable (an ``http://`` ClickHouse URL to a closed port): the receiver starts
+anyway, answers 503 with Retry-After (gRPC: UNAVAILABLE with RetryInfo), the OTel SDK
+exporters retry after the delay they are given, nothing is acknowledged, and no endpoint
+answers 500.
+
+What this cannot show here: the store *coming back*. No ClickHouse server runs on this
+machine (no Docker; Debian's clickhouse-server is 18.16, too old for the schema; no PyPI
+package ships a server binary), and chDB cannot serve HTTP. The lazy start-up that makes a
+returning server work (``Store(lazy=True)`` retrying the bootstrap and migrations on use) is
+exercised here only in its "still down" branch."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from google.rpc import status_pb2
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+    OTLPSpanExporter as GrpcSpanExporter,
+)
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from reliability_support import PROTOBUF, ServeProcess, closed_port, prediction_spans
+
+from conftest import new_database_name, start_server
+from modeltel.analyzer.errors import StoreUnavailableError
+from modeltel.analyzer.server.app import ServerConfig
+from modeltel.analyzer.server.otlp_grpc import start_grpc_server
+from modeltel.analyzer.store import Store
+
+
+@pytest.fixture
+def down_server():
+    store = Store(f"http://127.0.0.1:{closed_port()}", new_database_name(), lazy=True)
+    assert not store.ready
+    assert isinstance(store.last_error, StoreUnavailableError)
+    running, stop = start_server(store, ServerConfig(store_retry_after=1))
+    grpc_server, grpc_port = start_grpc_server(
+        running.pipeline, "127.0.0.1", 0, max_message_bytes=1 << 20, store_retry_after=1
+    )
+    running.grpc_endpoint = f"127.0.0.1:{grpc_port}"
+    try:
+        yield running
+    finally:
+        grpc_server.stop(grace=1).wait()
+        stop()
+        store.close()
+
+
+def _spans():
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "down"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    with provider.get_tracer("t").start_as_current_span(
+        "predict churn", attributes={"ml.model.name": "churn", "ml.prediction.id": "d1"}
+    ):
+        pass
+    provider.shutdown()
+    return memory.get_finished_spans()
+
+
+def test_receiver_answers_503_with_retry_after_and_nothing_is_acknowledged(down_server) -> None:
+    answer = httpx.post(
+        down_server.url + "/v1/traces", content=prediction_spans(["x1"]), headers=PROTOBUF
+    )
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "1"
+    status = status_pb2.Status.FromString(answer.content)
+    assert status.code == 14 and "unreachable" in status.message
+    health = httpx.get(down_server.url + "/healthz")
+    assert health.status_code == 503 and health.json()["status"] == "unavailable"
+    # Every other endpoint says the store is unavailable instead of failing with a 500.
+    for method, path, body in [
+        ("POST", "/api/sql", {"query": "SELECT 1"}),
+        ("GET", "/api/models", None),
+        ("GET", "/", None),
+        ("GET", "/models/churn", None),
+        ("GET", "/metrics", None),
+    ]:
+        reply = httpx.request(method, down_server.url + path, json=body, timeout=30)
+        assert reply.status_code in (200, 503), (path, reply.status_code, reply.text[:300])
+    assert down_server.pipeline.stats.rows_stored == 0
+
+
+def test_sdk_http_exporter_retries_after_the_given_delay(
+    down_server, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="opentelemetry.exporter")
+    exporter = OTLPSpanExporter(endpoint=down_server.url + "/v1/traces", timeout=4)
+    started = time.monotonic()
+    result = exporter.export(_spans())
+    exporter.shutdown()
+    assert result.name == "FAILURE"  # never acknowledged while the store is down
+    retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert len(retries) >= 2, retries
+    assert all("retrying in 1.00s" in message for message in retries), retries
+    assert time.monotonic() - started >= 2.0
+    assert down_server.pipeline.stats.requests == len(retries) + 1
+
+
+def test_sdk_grpc_exporter_retries_after_the_given_delay(
+    down_server, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="opentelemetry.exporter")
+    exporter = GrpcSpanExporter(endpoint=down_server.grpc_endpoint, insecure=True, timeout=6)
+    result = exporter.export(_spans())
+    exporter.shutdown()
+    assert result.name == "FAILURE"
+    retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert retries
+    # Every attempt reached the receiver (gRPC's channel may add its own retries).
+    assert down_server.pipeline.stats.requests >= len(retries) + 1
+    # The delay comes from the server's google.rpc.RetryInfo, not the exporter's backoff.
+    assert all("retrying in 1.00s" in message for message in retries), retries
+    assert down_server.pipeline.stats.rows_stored == 0
+
+
+def test_modeltel_serve_starts_with_the_store_down(tmp_path: Path) -> None:
+    server = ServeProcess(store_url=f"http://127.0.0.1:{closed_port()}", log=tmp_path / "serve.log")
+    server.start(wait_healthy=False)
+    try:
+        assert server.get("/healthz")[0] == 503
+        conn = server.connection()
+        try:
+            conn.request("POST", "/v1/traces", prediction_spans(["y1"]), PROTOBUF)
+            response = conn.getresponse()
+            response.read()
+        finally:
+            conn.close()
+        assert response.status == 503
+        assert response.getheader("Retry-After") == "5"
+        server.signal(signal.SIGTERM)
+        assert server.wait(60) == 0
+    finally:
+        server.stop()
+    log = (tmp_path / "serve.log").read_text()
+    assert "the store is unavailable" in log and "serving anyway" in log
+    assert "Traceback" not in log
+
+
+def test_other_commands_still_fail_fast_when_the_store_is_down(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    answer = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "modeltel.analyzer.cli",
+            "sql",
+            "SELECT 1",
+            "--clickhouse-url",
+            f"http://127.0.0.1:{closed_port()}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert answer.returncode == 3
+    assert "unreachable" in answer.stderr and "Traceback" not in answer.stderr
