@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError
 
 from modeltel.analyzer.drift.sources import (
     PREDICTION_FEATURES,
@@ -43,24 +45,13 @@ from modeltel.analyzer.drift.sources import (
 )
 from modeltel.analyzer.errors import InputError, NotFoundError
 from modeltel.analyzer.otlp.values import go_float
-from modeltel.analyzer.store import Store
+from modeltel.analyzer.store import Store, translate
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_NAME = "default"
 DEFAULT_VERSION = "unversioned"
 _INSERT_CHUNK = 500_000
-_COLUMNS = [
-    "model",
-    "version",
-    "reference",
-    "feature",
-    "row_id",
-    "value",
-    "value_num",
-    "categorical",
-    "uploaded_at",
-]
 
 
 @dataclass
@@ -296,44 +287,56 @@ def upload_reference(
     if empty:
         warnings.append(f"column(s) {', '.join(empty)} have no values (stored as all missing)")
     uploaded_at = datetime.now(UTC).replace(tzinfo=None)
-    parts = [_long_part(frame[c], c, schema[c]) for c in frame.columns]
-    for part in parts:  # validation of every column before the first write
-        part["model"], part["version"], part["reference"] = model, version, name
-        part["uploaded_at"] = uploaded_at
+    parts = [_long_part(frame[c], c, schema[c]) for c in frame.columns]  # validates every column
     for part in parts:
-        for start in range(0, len(part), _INSERT_CHUNK):
-            store.insert_df("ml_reference", part.iloc[start : start + _INSERT_CHUNK][_COLUMNS])
+        _insert_part(store, part, model, version, name, uploaded_at)
     _drop_older(store, model, version, name, uploaded_at)
     for message in warnings:
         logger.warning("reference %s/%s/%s: %s", model, version, name, message)
     return UploadSummary(model, version, name, len(frame), schema, warnings)
 
 
-def _long_part(series: pd.Series, column: str, kind: str) -> pd.DataFrame:
+def _long_part(series: pd.Series, column: str, kind: str) -> dict[str, Any]:
+    """The long rows of one column as Arrow arrays (no Python object per number)."""
     n = len(series)
     if kind == "numerical":
         numbers = _numbers(series, column)
-        texts: Any = [None] * n
+        texts = pa.nulls(n, pa.string())
         categorical = 0
     else:
-        texts = [_text(v) for v in series.tolist()]
-        numbers = (
-            pd.to_numeric(pd.Series(texts, dtype=object), errors="coerce")
-            .astype("float64")
-            .to_numpy()
+        text_list = [_text(v) for v in series.tolist()]
+        numbers = pd.to_numeric(pd.Series(text_list, dtype=object), errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan
         )
+        texts = pa.array(text_list, type=pa.string())
         categorical = 1
-    value_num = pd.Series(numbers, dtype="float64")
-    value_num = value_num.where(~np.isnan(numbers), None).astype(object)
-    return pd.DataFrame(
-        {
-            "feature": column,
-            "row_id": np.arange(n, dtype=np.uint64),
-            "value": pd.Series(texts, dtype=object),
-            "value_num": value_num,
-            "categorical": np.full(n, categorical, dtype=np.uint8),
-        }
-    )
+    return {
+        "feature": pa.array([column] * n, type=pa.string()),
+        "row_id": pa.array(np.arange(n, dtype=np.uint64)),
+        "value": texts,
+        "value_num": pa.array(numbers, mask=np.isnan(numbers), type=pa.float64()),
+        "categorical": pa.array(np.full(n, categorical, dtype=np.uint8)),
+    }
+
+
+def _insert_part(
+    store: Store, part: dict[str, Any], model: str, version: str, name: str, at: datetime
+) -> None:
+    n = len(part["row_id"])
+    columns = {
+        "model": pa.array([model] * n, type=pa.string()),
+        "version": pa.array([version] * n, type=pa.string()),
+        "reference": pa.array([name] * n, type=pa.string()),
+        **part,
+        "uploaded_at": pa.array(np.full(n, np.datetime64(at, "ms")), type=pa.timestamp("ms")),
+    }
+    table = pa.table(columns)
+    for start in range(0, n, _INSERT_CHUNK):
+        chunk = table.slice(start, _INSERT_CHUNK)
+        try:
+            store.client.insert_arrow("ml_reference", chunk, database=store.database)
+        except (ClickHouseError, DatabaseError) as exc:
+            raise translate(exc, "insert into ml_reference failed") from exc
 
 
 def _check_name(value: str, what: str) -> str:

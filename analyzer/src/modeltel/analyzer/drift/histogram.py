@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from clickhouse_connect.driver.exceptions import ClickHouseError
 from numpy.typing import NDArray
 
@@ -268,56 +269,59 @@ FROM (
     )
 )
 GROUP BY seg, feature, binned, slot, kx_out, ks_out"""
-    frame = store.query_df(sql, parameters=params.values)
-    return _sides_from_exact(frame, plan)
+    return _sides_from_exact(_query_arrow(store, sql, params.values), plan)
 
 
-def _sides_from_exact(frame: Any, plan: Plan) -> dict[tuple[str, str], Side]:
+def _sides_from_exact(table: pa.Table, plan: Plan) -> dict[tuple[str, str], Side]:
+    """Sides from the exact statement's rows, vectorised (no Python object per row)."""
     out: dict[tuple[str, str], Side] = {}
-    if frame.empty:
+    if table.num_rows == 0:
         return out
-    frame = frame.sort_values(["seg", "feature"], kind="stable")
-    for (seg, feature), part in frame.groupby(["seg", "feature"], sort=False):
-        seg, feature = str(seg), str(feature)
-        counts = part["c"].to_numpy(dtype=np.float64)
-        side = Side(rows=int(counts.sum()))
-        kx = part["kx"].to_numpy(dtype=object)
-        ks = part["ks"].to_numpy(dtype=object)
-        slots = part["slot"].to_numpy(dtype=object)
-        binned = part["binned"].to_numpy(dtype=bool)
-        if feature in plan.categorical:
-            known = np.array([not _isna(k) for k in ks], dtype=bool)
-            side.missing = int(counts[~known].sum())
-            side.categories = {
-                str(k): int(c) for k, c in zip(ks[known], counts[known], strict=True)
-            }
-        elif binned.any():
-            has_slot = np.array([not _isna(v) for v in slots], dtype=bool)
-            side.missing = int(counts[~has_slot].sum())
-            slot_counts = np.zeros(SLOTS)
-            np.add.at(slot_counts, slots[has_slot].astype(np.int64), counts[has_slot])
-            side.slot_counts = slot_counts
+    seg = pc.dictionary_encode(table.column("seg")).combine_chunks()
+    feature = pc.dictionary_encode(table.column("feature")).combine_chunks()
+    group = (
+        seg.indices.to_numpy().astype(np.int64) * len(feature.dictionary)
+        + feature.indices.to_numpy()
+    )
+    counts = table.column("c").to_numpy().astype(np.float64)
+    kx = pc.fill_null(table.column("kx"), math.nan).to_numpy()
+    slots = pc.fill_null(table.column("slot").cast(pa.int64()), -1).to_numpy()
+    binned = pc.fill_null(table.column("binned").cast(pa.int8()), 0).to_numpy() > 0
+    ks = table.column("ks")
+    order = np.argsort(group, kind="stable")
+    bounds = np.flatnonzero(np.diff(group[order])) + 1
+    for rows in np.split(order, bounds):
+        first = int(rows[0])
+        name = feature.dictionary[feature.indices[first].as_py()].as_py()
+        key = (seg.dictionary[seg.indices[first].as_py()].as_py(), name)
+        c = counts[rows]
+        side = Side(rows=int(c.sum()))
+        if name in plan.categorical:
+            texts = ks.take(pa.array(rows)).to_pylist()
+            side.categories = {}
+            for text, n in zip(texts, c, strict=True):
+                if text is None:
+                    side.missing += int(n)
+                else:
+                    side.categories[text] = side.categories.get(text, 0) + int(n)
+        elif binned[rows].any():
+            has_slot = slots[rows] >= 0
+            side.missing = int(c[~has_slot].sum())
+            side.slot_counts = np.bincount(
+                slots[rows][has_slot], weights=c[has_slot], minlength=SLOTS
+            ).astype(np.float64)
         else:
-            has_value = np.array([not _isna(v) for v in kx], dtype=bool)
-            side.missing = int(counts[~has_value].sum())
-            values = kx[has_value].astype(np.float64)
-            order = np.argsort(values, kind="stable")
-            side.values = values[order]
-            side.value_counts = counts[has_value][order]
+            values = kx[rows]
+            has_value = ~np.isnan(values)
+            side.missing = int(c[~has_value].sum())
+            ordered = np.argsort(values[has_value], kind="stable")
+            side.values = values[has_value][ordered]
+            side.value_counts = c[has_value][ordered]
             finite = np.isfinite(side.values)
             if finite.any():
                 side.std = reference_std(side.values[finite], side.value_counts[finite])
-        out[(seg, feature)] = side
+        out[key] = side
     return out
-
-
-def _isna(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(value != value)  # NaN / pd.NA
-    except (TypeError, ValueError):
-        return True
 
 
 def collect(
