@@ -20,6 +20,7 @@ taken as such. ``exclude=[…]`` drops columns (ids, targets).
 
 from __future__ import annotations
 
+import csv
 import io
 import logging
 import math
@@ -110,6 +111,11 @@ def read_table(
         if format == "parquet":
             return pd.read_parquet(io.BytesIO(raw))
         if format == "csv":
+            header = next(csv.reader(io.StringIO(raw[:65536].decode("utf-8", "replace"))), [])
+            names = [h.strip() for h in header]
+            duplicates = sorted({h for h in names if names.count(h) > 1})
+            if duplicates:
+                raise InputError(f"{name} has duplicate column names: {', '.join(duplicates)}")
             return pd.read_csv(io.BytesIO(raw))
     except (ValueError, OSError, pd.errors.ParserError, ImportError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

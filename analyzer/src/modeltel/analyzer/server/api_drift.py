@@ -113,15 +113,18 @@ async def _upload_payload(request: Request) -> tuple[Any, dict[str, Any]]:
     limit = max_upload_bytes()
     if content_type == "multipart/form-data":
         form = await request.form(max_part_size=limit)
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise InputError("the form has no file field named 'file'")
-        data = await upload.read()
-        for key in ("model", *_OPTIONS):
-            value = form.get(key)
-            if isinstance(value, str) and value:
-                options[key] = value
-        filename = (upload.filename or "").lower()
+        try:
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise InputError("the form has no file field named 'file'")
+            data = await upload.read()
+            for key in ("model", *_OPTIONS):
+                value = form.get(key)
+                if isinstance(value, str) and value:
+                    options[key] = value
+            filename = (upload.filename or "").lower()
+        finally:
+            await form.close()
         if "format" not in options and filename.endswith((".parquet", ".pq")):
             options["format"] = "parquet"
         return data, options
