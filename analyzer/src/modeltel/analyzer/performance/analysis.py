@@ -21,28 +21,14 @@ numbers), which is what ``predict_proba[:, 1]`` refers to in scikit-learn.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from modeltel.analyzer.errors import InputError
 from modeltel.analyzer.performance.config import PerformanceConfig
-from modeltel.analyzer.performance.metrics import (
-    Metric,
-    binary_metrics,
-    confusion_matrix,
-    estimated_binary_metrics,
-    expected_auc,
-    log_loss_from_sum,
-    multiclass_metrics,
-    regression_metrics,
-    roc_auc,
-)
+from modeltel.analyzer.performance.metrics import Metric
 from modeltel.analyzer.performance.queries import (
-    DELAY_QUANTILES,
-    NO_CLASS,
     Params,
     SlidingWindows,
     TimeWindows,
@@ -51,6 +37,7 @@ from modeltel.analyzer.performance.queries import (
     classification_payload,
     joined_sql,
     multiclass_sql,
+    nanos,
     prediction_filter,
     regression_payload,
     regression_sql,
@@ -58,34 +45,17 @@ from modeltel.analyzer.performance.queries import (
     to_time,
     window_rows,
 )
+from modeltel.analyzer.performance.records import (
+    ModelTask,
+    Records,
+    binary_records,
+    multiclass_records,
+    regression_records,
+)
 from modeltel.analyzer.store import Store
 
 MAX_CLASSES = 1000
 POSITIVE_NAMES = ("1", "true", "True", "yes", "positive")
-
-
-@dataclass(frozen=True)
-class ModelTask:
-    """What the analysis computes: the task, the class list and the positive class."""
-
-    task: str
-    classes: tuple[str, ...] = ()
-    positive: str | None = None
-
-    @property
-    def binary(self) -> bool:
-        return self.task == "classification" and len(self.classes) <= 2
-
-    @property
-    def positive_index(self) -> int:
-        if self.positive is None or self.positive not in self.classes:
-            return NO_CLASS
-        return self.classes.index(self.positive) + 1
-
-    @property
-    def negative(self) -> str | None:
-        others = [c for c in self.classes if c != self.positive]
-        return others[0] if len(others) == 1 else None
 
 
 def _as_number(text: str) -> float | None:
@@ -148,201 +118,6 @@ def describe_model(
     return ModelTask("classification", tuple(classes), positive)
 
 
-def _quantile_records(delays: Sequence[float], n_labeled: int) -> dict[str, Metric]:
-    out = {}
-    for q, value in zip(DELAY_QUANTILES, delays, strict=False):
-        name = f"label_delay_p{round(q * 100)}"
-        if n_labeled == 0 or value is None or (isinstance(value, float) and math.isnan(value)):
-            out[name] = Metric(None, "no labelled predictions in the window")
-        else:
-            out[name] = Metric(float(value))
-    return out
-
-
-class _Records:
-    """Collects tidy records for one model version."""
-
-    def __init__(self, model: str, version: str, config: PerformanceConfig, segment: str) -> None:
-        self.model, self.version, self.config, self.segment = model, version, config, segment
-        self.records: list[dict[str, Any]] = []
-
-    def add(
-        self,
-        bounds: tuple[datetime, datetime],
-        metric: str,
-        result: Metric,
-        size: int,
-        *,
-        source: str = "realized",
-        status: str | None = None,
-        threshold: float | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        if status is None:
-            status, threshold = self.config.status(metric, result.value)
-        info = dict(details or {})
-        if result.reason:
-            info["reason"] = result.reason
-        record = {
-            "model": self.model,
-            "version": self.version,
-            "window_start": bounds[0],
-            "window_end": bounds[1],
-            "kind": "performance",
-            "segment": self.segment,
-            "metric": metric,
-            "value": result.value,
-            "threshold": threshold,
-            "status": status,
-            "source": source,
-            "current_size": int(size),
-            "details": info,
-        }
-        self.records.append(record)
-        return record
-
-
-def _bounds(windows: Windows, row: dict[str, Any]) -> tuple[datetime, datetime]:
-    if isinstance(windows, TimeWindows):
-        start, end = windows.bounds(int(row["w"]))
-        return to_time(start), to_time(end)
-    # a sliding window spans its first to its last prediction (end exclusive: + 1 ms, the
-    # resolution of ml_results)
-    return to_time(int(row["first_ns"])), to_time(int(row["last_ns"]) + 1_000_000)
-
-
-def _coverage(out: _Records, bounds: tuple[datetime, datetime], n: int, n_labeled: int) -> None:
-    coverage = Metric(n_labeled / n) if n else Metric(None, "no predictions in the window")
-    minimum = out.config.min_label_coverage
-    if coverage.value is None:
-        status = "no_data"
-    elif minimum is None:
-        status = "info"
-    else:
-        status = "warning" if coverage.value < minimum else "ok"
-    out.add(
-        bounds,
-        "label_coverage",
-        coverage,
-        n,
-        status=status,
-        threshold=minimum,
-        details={"predictions": n, "labelled": n_labeled},
-    )
-
-
-def _delays(out: _Records, bounds: tuple[datetime, datetime], delays: Any, n_labeled: int) -> None:
-    limit = out.config.max_label_delay_s
-    for metric, result in _quantile_records(list(delays), n_labeled).items():
-        if result.value is None:
-            status, threshold = "no_data", None
-        elif metric == "label_delay_p95" and limit is not None:
-            status, threshold = ("warning" if result.value > limit else "ok"), limit
-        else:
-            status, threshold = "info", None
-        out.add(bounds, metric, result, n_labeled, status=status, threshold=threshold)
-
-
-def _estimated(
-    out: _Records,
-    bounds: tuple[datetime, datetime],
-    estimates: dict[str, Metric],
-    realized: dict[str, dict[str, Any]],
-    size: int,
-    extra: dict[str, dict[str, Any]] | None = None,
-) -> None:
-    for metric, result in estimates.items():
-        if metric.endswith("_std"):
-            continue
-        details: dict[str, Any] = {"method": "cbpe", **(extra or {}).get(metric, {})}
-        truth = realized.get(metric)
-        if truth is not None and truth["value"] is not None and result.value is not None:
-            details["realized"] = truth["value"]
-            details["error"] = result.value - truth["value"]
-            details["labelled"] = truth["current_size"]
-        out.add(bounds, metric, result, size, source="estimated", details=details)
-
-
-def _binary(
-    out: _Records, task: ModelTask, windows: Windows, row: dict[str, Any], estimated: bool
-) -> None:
-    bounds = _bounds(windows, row)
-    n, n_labeled = int(row["n"]), int(row["n_labeled"])
-    tp, fp, fn, tn = (int(row[c]) for c in ("tp", "fp", "fn", "tn"))
-    n_eval, n_scored, n_pos = int(row["n_eval"]), int(row["n_scored"]), int(row["n_pos"])
-    realized: dict[str, dict[str, Any]] = {}
-    matrix = {
-        "labels": [task.negative, task.positive],
-        "matrix": [[tn, fp], [fn, tp]],
-        "positive_class": task.positive,
-    }
-    for metric, result in binary_metrics(tp, fp, fn, tn).items():
-        details = {"confusion_matrix": matrix} if metric == "accuracy" else {}
-        realized[metric] = out.add(bounds, metric, result, n_eval, details=details)
-    if n_scored == 0:
-        auc = Metric(None, "no labelled predictions with a score")
-    else:
-        auc = roc_auc(float(row["auc"]), n_pos, n_scored - n_pos)
-    realized["roc_auc"] = out.add(bounds, "roc_auc", auc, n_scored)
-    out.add(bounds, "log_loss", log_loss_from_sum(float(row["loss"]), n_scored), n_scored)
-    _coverage(out, bounds, n, n_labeled)
-    _delays(out, bounds, row["delays"], n_labeled)
-    if not estimated:
-        return
-    n_est = int(row["n_est"])
-    estimates = estimated_binary_metrics(
-        n_est, *(float(row[c]) for c in ("e_tp", "e_fp", "e_fn", "e_tn", "e_var"))
-    )
-    estimates["roc_auc"] = (
-        expected_auc(float(row["e_auc_num"]), float(row["e_p"]), float(row["e_n"]))
-        if n_est
-        else Metric(None, "no scored predictions in the window")
-    )
-    std = estimates["accuracy_std"].value if "accuracy_std" in estimates else None
-    extra = {"accuracy": {"std": std}} if std is not None else None
-    _estimated(out, bounds, estimates, realized, n_est, extra)
-
-
-def _multiclass(
-    out: _Records, task: ModelTask, windows: Windows, row: dict[str, Any], estimated: bool
-) -> None:
-    bounds = _bounds(windows, row)
-    n, n_labeled = int(row["n"]), int(row["n_labeled"])
-    cells = [(int(t), int(p), int(c)) for t, p, c in row["cells"]]
-    matrix = confusion_matrix(cells, len(task.classes))
-    n_eval = int(matrix.sum())
-    realized = {}
-    for metric, result in multiclass_metrics(matrix).items():
-        details = (
-            {"confusion_matrix": {"labels": list(task.classes), "matrix": matrix.tolist()}}
-            if metric == "accuracy"
-            else {}
-        )
-        realized[metric] = out.add(bounds, metric, result, n_eval, details=details)
-    _coverage(out, bounds, n, n_labeled)
-    _delays(out, bounds, row["delays"], n_labeled)
-    n_est = int(row["n_est"])
-    if estimated and n_est:
-        expected = Metric(float(row["s_est"]) / n_est)
-        _estimated(out, bounds, {"accuracy": expected}, realized, n_est)
-
-
-def _regression(out: _Records, windows: Windows, row: dict[str, Any]) -> None:
-    bounds = _bounds(windows, row)
-    n, n_labeled, n_eval = int(row["n"]), int(row["n_labeled"]), int(row["n_eval"])
-    metrics = regression_metrics(
-        n_eval,
-        float(row["abs_error"]),
-        float(row["sq_error"]),
-        float(row["ss_tot"]) if n_eval else 0.0,
-        float(row["ape"]),
-    )
-    for metric, result in metrics.items():
-        out.add(bounds, metric, result, n_eval)
-    _coverage(out, bounds, n, n_labeled)
-    _delays(out, bounds, row["delays"], n_labeled)
-
-
 def _should_filter_labels(
     store: Store, model: str, version: str, windows: Windows
 ) -> tuple[bool, int]:
@@ -375,7 +150,7 @@ def compute_performance(
         return []
     task = describe_model(store, model, version, windows, config)
     segment = windows.segment if isinstance(windows, SlidingWindows) else ""
-    out = _Records(model, version, config, segment)
+    out = Records(model, version, config, segment)
     params = Params()
     if task.task == "regression":
         payload = regression_payload()
@@ -393,17 +168,17 @@ def compute_performance(
     frame = store.query_df(sql, parameters=params.values)
     for row in frame.to_dict("records"):
         if task.task == "regression":
-            _regression(out, windows, row)
+            regression_records(out, windows, row)
         elif task.binary:
-            _binary(out, task, windows, row, estimated)
+            binary_records(out, task, windows, row, estimated)
         else:
-            _multiclass(out, task, windows, row, estimated)
+            multiclass_records(out, task, windows, row, estimated)
     if isinstance(windows, TimeWindows):
         _unknown_ids(store, out, windows)
     return out.records
 
 
-def _unknown_ids(store: Store, out: _Records, windows: TimeWindows) -> None:
+def _unknown_ids(store: Store, out: Records, windows: TimeWindows) -> None:
     """``labels_unknown_ids`` per window: labels received in it whose id has no prediction."""
     params = Params()
     model_p = params.add(out.model, "String")
@@ -442,17 +217,23 @@ def late_label_windows(
     """Aligned windows of ``size_s`` (unix-epoch multiples) holding predictions whose labels
     were received after ``since``, as (start_ns, end_ns), oldest first."""
     size_ns = round(size_s * 1e9)
+    params = {
+        "size": size_ns,
+        "model": model,
+        "version": version,
+        "since": nanos(since),
+    }
+    received = (
+        "SELECT id_key FROM ml_labels WHERE model = {model:String} "
+        "AND received_at > fromUnixTimestamp64Nano({since:Int64})"
+    )
+    if not store.query_rows(f"SELECT count() FROM ({received})", parameters=params)[0][0]:
+        return []  # the common case in the analysis loop: no label since the last run
     rows = store.query_rows(
         "SELECT DISTINCT intDiv(toUnixTimestamp64Nano(timestamp), {size:Int64}) AS k "
         "FROM ml_predictions WHERE model = {model:String} AND version = {version:String} "
-        "AND id_key IN (SELECT id_key FROM ml_labels WHERE model = {model:String} "
-        "AND received_at > fromUnixTimestamp64Nano({since:Int64})) ORDER BY k",
-        parameters={
-            "size": size_ns,
-            "model": model,
-            "version": version,
-            "since": int(since.timestamp() * 1e9),
-        },
+        f"AND id_key IN ({received}) ORDER BY k",
+        parameters=params,
     )
     return [(int(k) * size_ns, (int(k) + 1) * size_ns) for (k,) in rows]
 
@@ -470,15 +251,6 @@ def last_computed(store: Store, model: str, version: str) -> datetime | None:
     return datetime.fromtimestamp(int(latest) / 1000, UTC)
 
 
-def to_time_windows(bounds: Sequence[tuple[int, int]]) -> list[TimeWindows]:
-    """Group (start_ns, end_ns) windows of one size into :class:`TimeWindows`."""
-    if not bounds:
-        return []
-    size = bounds[0][1] - bounds[0][0]
-    keys = tuple(sorted({start // size for start, _ in bounds}))
-    return [TimeWindows(0, size, keys)]
-
-
 __all__ = [
     "ModelTask",
     "choose_positive",
@@ -486,5 +258,4 @@ __all__ = [
     "describe_model",
     "last_computed",
     "late_label_windows",
-    "to_time_windows",
 ]
