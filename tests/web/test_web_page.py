@@ -4,6 +4,7 @@ model served by an instrumented app, drifting traffic, late labels, the real ana
 from __future__ import annotations
 
 import html
+import re
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -246,3 +247,15 @@ def test_unknown_pages_answer_404_with_a_sentence(demo) -> None:
     assert httpx.get(demo.url + "/static/evil.js").status_code == 404
     version = httpx.get(f"{demo.url}/models/{MODEL_NAME}?version=9")
     assert version.status_code == 404 and "has no version '9'" in html.unescape(version.text)
+
+
+def test_readme_sql_examples_run_on_the_demo_data(demo, repo_root) -> None:
+    readme = (repo_root / "README.md").read_text()
+    queries = re.findall(r"```sql\n(.*?)```", readme, re.S)
+    assert len(queries) >= 8
+    for query in queries:
+        answer = httpx.post(demo.url + "/api/sql", json={"query": query}, timeout=60)
+        assert answer.status_code == 200, (query, answer.text)
+        body = answer.json()
+        assert body["row_count"] > 0, query
+        assert all(any(v is not None for v in row) for row in body["rows"]), query

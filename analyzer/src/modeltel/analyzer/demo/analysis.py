@@ -10,6 +10,18 @@ from modeltel.analyzer.cli.progress import Progress
 from modeltel.analyzer.config import load_config
 from modeltel.analyzer.loop import AnalysisLoop
 from modeltel.analyzer.store import Store
+from modeltel.analyzer.windows import floor_time
+
+
+def window_ends(start: datetime, end: datetime, window_hours: int) -> list[datetime]:
+    """Ends of the aligned windows (as the loop aligns them) that cover ``[start, end)``."""
+    step = timedelta(hours=window_hours)
+    moment = floor_time(start, step.total_seconds()) + step
+    ends = []
+    while moment - step < end:
+        ends.append(moment)
+        moment += step
+    return ends
 
 
 def analyse_history(
@@ -21,7 +33,8 @@ def analyse_history(
     config: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> list[str]:
-    """Run one analysis cycle per window in ``[start, end)``; return what failed.
+    """Run one analysis cycle per aligned window covering ``[start, end)``; return what
+    failed.
 
     Afterwards ``publisher`` (the server's ``/metrics``) is refreshed so the gauges show the
     latest window.
@@ -33,11 +46,7 @@ def analyse_history(
         every=step.total_seconds(),
         window_s=step.total_seconds(),
     )
-    ends = []
-    moment = start + step
-    while moment <= end:
-        ends.append(moment)
-        moment += step
+    ends = window_ends(start, end, window_hours)
     failures: list[str] = []
     with Progress(
         "  analysis", len(ends), unit="windows", enabled=None if progress else False

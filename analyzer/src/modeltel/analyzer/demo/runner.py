@@ -23,6 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+import yaml
+
+from modeltel.analyzer.demo import scenario
+from modeltel.analyzer.demo.analysis import window_ends
 from modeltel.analyzer.demo.servers import ThreadedServer, free_port
 from modeltel.analyzer.demo.simulation import Simulation, SimulationSettings
 from modeltel.analyzer.demo.story import print_summary
@@ -61,6 +65,10 @@ def prepare_data_dir(path: Path) -> Path:
         shutil.rmtree(path)
     path.mkdir(parents=True)
     (path / MARKER).write_text("created by modeltel demo; safe to delete\n")
+    (path / "modeltel.yaml").write_text(
+        "# The analysis configuration of modeltel demo (use it with --config or MODELTEL_CONFIG)\n"
+        + yaml.safe_dump(scenario.CONFIG, sort_keys=False)
+    )
     return path
 
 
@@ -99,6 +107,7 @@ def run_demo(options: DemoOptions, out: TextIO | None = None) -> int:
     port = options.port or free_port(DEFAULT_PORT)
     server = ThreadedServer(app, port=port).start()
     print(f"  OTLP/HTTP, API, web page and /metrics on {server.url}", file=out)
+    print(f"  analysis configuration: {data_dir / 'modeltel.yaml'}", file=out)
 
     _step(out, "training a classifier on scikit-learn's bundled breast-cancer data")
     sim = Simulation(
@@ -124,7 +133,7 @@ def run_demo(options: DemoOptions, out: TextIO | None = None) -> int:
             f"({sim.start:%b %d %H:%M} → {sim.end:%b %d %H:%M} UTC)",
         )
         sim.replay()
-        windows = options.days * 24 // options.window_hours
+        windows = len(window_ends(sim.start, sim.end, options.window_hours))
         _step(out, f"analysing {windows} windows of {options.window_hours} h")
         sim.analyse(app.state.metrics)
         print_summary(out, store, server.url, store_url, keep_running=options.keep_running)
@@ -141,12 +150,12 @@ def run_demo(options: DemoOptions, out: TextIO | None = None) -> int:
 
 
 def _serve_forever(store: Store, publisher: object, options: DemoOptions, out: TextIO) -> None:
-    from modeltel.analyzer.config import load_config
+    from modeltel.analyzer.demo.scenario import CONFIG
     from modeltel.analyzer.loop import AnalysisLoop
 
     loop = AnalysisLoop(
         store,
-        load_config(),
+        CONFIG,
         every=options.analyze_every_s,
         publisher=publisher,  # type: ignore[arg-type]
     )

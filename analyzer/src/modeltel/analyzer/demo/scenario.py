@@ -8,11 +8,11 @@ training rows become the drift reference, the held-out rows feed production traf
 
 - days 1 … D−3: production looks like training;
 - from day D−2: a new scanner calibration inflates ``mean_radius``, ``worst_area``,
-  ``mean_texture`` and ``mean_concavity`` (growing to +1.2 σ), and a new clinic ``east``
+  ``mean_texture`` and ``mean_concavity`` (growing to +1.8 σ), and a new clinic ``east``
   starts sending samples — accuracy drops because benign samples now look malignant;
 - the last 2 days: an upstream bug drops ``mean_smoothness`` from 20 % of the rows;
 - the last day: some clients send ``"n/a"`` for ``mean_symmetry`` and the model call fails;
-- labels (biopsy results) arrive 2–48 hours after the prediction; about 8 % never do.
+- labels (biopsy results) arrive 1–36 hours after the prediction; about 8 % never do.
 """
 
 from __future__ import annotations
@@ -30,12 +30,29 @@ CATEGORICAL = ("clinic",)
 CLINICS = ("north", "south", "west")
 NEW_CLINIC = "east"
 DRIFTED = ("mean_radius", "worst_area", "mean_texture", "mean_concavity")
-DRIFT_SIGMA = 1.2
+DRIFT_SIGMA = 1.8
 MISSING_FEATURE = "mean_smoothness"
 MISSING_SHARE = 0.2
 BROKEN_FEATURE = "mean_symmetry"
 BROKEN_SHARE = 0.05
 NEVER_LABELLED = 0.08
+
+CONFIG: dict[str, Any] = {
+    "performance": {
+        "positive_class": "malignant",
+        "thresholds": {"accuracy": 0.9, "f1": 0.85, "roc_auc": 0.9},
+        "min_label_coverage": 0.5,
+    },
+    "service": {"thresholds": {"latency_p99": 0.25, "error_ratio": 0.02}},
+    "retrain": {
+        "rules": [
+            {"drifted_features": 3},
+            {"metric": "accuracy", "below": 0.9, "windows": 2, "source": "realized"},
+        ]
+    },
+}
+"""The demo's analysis configuration (written to ``modeltel.yaml`` in the data folder):
+performance thresholds for a screening model, a tighter error budget, and a retrain policy."""
 
 
 @dataclass
@@ -113,7 +130,7 @@ def schedule(days: int) -> list[Day]:
     out = []
     for i in range(days):
         from_end = days - 1 - i  # 0 on the last day
-        drift = {2: 0.5, 1: 0.85, 0: 1.0}.get(from_end, 0.0)
+        drift = {2: 0.5, 1: 0.8, 0: 1.0}.get(from_end, 0.0)
         out.append(
             Day(
                 index=i,
@@ -150,14 +167,14 @@ def production_rows(
 
 def hourly_requests(hour: int, base: float) -> float:
     """Expected requests in an hour of the day: busy afternoons, quiet nights."""
-    return base * (0.35 + 0.65 * (1 + np.sin((hour - 9) / 24 * 2 * np.pi)) / 2)
+    return base * (0.5 + 0.5 * (1 + np.sin((hour - 9) / 24 * 2 * np.pi)) / 2)
 
 
 def label_delay(rng: np.random.Generator) -> timedelta | None:
     """How long a biopsy result takes (None: it never arrives)."""
     if rng.random() < NEVER_LABELLED:
         return None
-    hours = float(np.clip(rng.lognormal(np.log(14.0), 0.6), 2.0, 48.0))
+    hours = float(np.clip(rng.lognormal(np.log(6.0), 0.7), 1.0, 36.0))
     return timedelta(hours=hours)
 
 
@@ -178,5 +195,5 @@ def describe(days: int, start: datetime) -> list[str]:
         f"{MISSING_SHARE:.0%} of the rows",
         f"on {on(broken_day)}: {BROKEN_SHARE:.0%} of the requests send '{BROKEN_FEATURE}': "
         "'n/a' and fail",
-        f"labels arrive 2–48 h late; {NEVER_LABELLED:.0%} never arrive",
+        f"labels arrive 1–36 h late; {NEVER_LABELLED:.0%} never arrive",
     ]

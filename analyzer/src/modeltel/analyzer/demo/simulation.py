@@ -121,7 +121,8 @@ class Simulation:
             time.sleep(0.05)
 
     def analyse(self, publisher: Any = None, config: dict[str, Any] | None = None) -> None:
-        """Analyse every window of the replayed days; report failures."""
+        """Analyse every window of the replayed days (``config``: default the demo's own);
+        report failures."""
         from modeltel.analyzer.demo.analysis import analyse_history
 
         self.failures = analyse_history(
@@ -130,7 +131,7 @@ class Simulation:
             self.start,
             self.end,
             self.settings.window_hours,
-            config=config,
+            config=scenario.CONFIG if config is None else config,
             progress=self.progress,
         )
         for failure in self.failures[:5]:

@@ -51,17 +51,26 @@ def _drift(view: ModelView) -> str:
 
 
 def _performance(view: ModelView) -> str:
+    metrics = view.performance_metrics()
+    if not metrics:
+        return "no performance results yet"
+    metric = metrics[0]
+
+    def values(source: str) -> list[dict]:
+        rs = view.of("performance", metric=metric, source=source)
+        return [r for r in rs if r["value"] is not None]
+
     parts = []
-    for metric in view.performance_metrics()[:1]:
-        for source in ("realized", "estimated"):
-            rs = [
-                r
-                for r in view.of("performance", metric=metric, source=source)
-                if r["value"] is not None
-            ]
-            if rs:
-                parts.append(f"{metric} ({source}) {num(rs[0]['value'])} → {num(rs[-1]['value'])}")
-    return "; ".join(parts) or "no performance results yet"
+    realized, estimated = values("realized"), values("estimated")
+    if realized:
+        first, low = realized[0], min(realized, key=lambda r: r["value"])
+        parts.append(
+            f"{metric} from labels {num(first['value'])} ({first['window_end']:%b %d %H:%M}) "
+            f"→ lowest {num(low['value'])} ({low['window_end']:%b %d %H:%M})"
+        )
+    if estimated:
+        parts.append(f"estimated without labels {num(estimated[-1]['value'])} now")
+    return "; ".join(parts)
 
 
 def _quality(view: ModelView) -> str:

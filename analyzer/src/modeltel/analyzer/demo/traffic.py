@@ -1,9 +1,9 @@
 """Replay simulated days of requests against the serving app, and the labels that follow.
 
 Each simulated hour gets a Poisson number of requests following a daily rhythm; a request
-is one row (40 %) or a batch of 4–48 rows, posted over HTTP to ``/predict``. Before each
+is one row (40 %) or a batch of 4–32 rows, posted over HTTP to ``/predict``. Before each
 request the simulated clock is set to the request's time, so its span lands there. Every
-prediction's biopsy result is scheduled 2–48 h later (or never) and sent with
+prediction's biopsy result is scheduled 1–36 h later (or never) and sent with
 ``log_labels(timestamp=arrival)`` once the replay passes that moment; results due after
 the end of the replay have not arrived yet, as in real life.
 """
@@ -35,7 +35,7 @@ from modeltel.analyzer.demo.scenario import (
 )
 from modeltel.instrumentation import log_labels
 
-REQUESTS_PER_HOUR = 12.0
+REQUESTS_PER_HOUR = 8.0
 
 
 @dataclass
@@ -100,7 +100,7 @@ class Replay:
 
     def _request(self, day: Day, moment: datetime) -> None:
         single = self.rng.random() < 0.4
-        count = 1 if single else int(self.rng.integers(4, 49))
+        count = 1 if single else int(self.rng.integers(4, 33))
         frame, truth = production_rows(self.data, day, count, self.rng)
         rows = [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict("records")]
         if day.broken and self.rng.random() < day.broken:

@@ -193,7 +193,8 @@ def render_html(report: Report) -> str:
     title = f"{report.model} {report.version} — {report.period}ly health report"
     parts: list[Any] = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{escape(title)}</title><style>{asset('modeltel.css')}",
+        f"<title>{escape(title)}</title><link rel='icon' href='data:,'>",
+        f"<style>{asset('modeltel.css')}",
         "main{max-width:1000px} .charts{grid-template-columns:repeat(auto-fit,minmax(420px,1fr))}",
         "@page{size:A4;margin:12mm}</style></head><body>",
         "<header class='top'><span class='brand'>modeltel</span>",

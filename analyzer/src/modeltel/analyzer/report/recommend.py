@@ -164,8 +164,8 @@ def _quality(view: ModelView) -> list[Recommendation]:
             text = f"Fix upstream data: {feature} is missing in {pct(value)} of rows{limit}."
         elif metric == "new_category_ratio":
             text = (
-                f"{feature} receives categories unseen in training ({pct(value)} of rows"
-                f"{limit}); add them to the training data or map them upstream."
+                f"{feature} receives categories unseen in training in {pct(value)} of rows"
+                f"{limit}; add them to the training data or map them upstream."
             )
         elif metric == "out_of_range_ratio":
             text = f"{feature} is out of its training range in {pct(value)} of rows{limit}."

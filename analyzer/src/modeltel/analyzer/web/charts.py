@@ -150,7 +150,7 @@ def line_chart(
     high = y_max if y_max is not None else high
     ticks = nice_ticks(low, high, 4)
     low, high = min(ticks[0], low), max(ticks[-1], high)
-    legend_rows = math.ceil(len(drawn) / 4)
+    legend_rows = math.ceil(len(drawn) / 3)
     left, right, top = 52, 12, 24 + (14 if title else 0)
     bottom = 26 + 16 * legend_rows
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -230,13 +230,13 @@ def line_chart(
     legend_y = top + plot_h + 30
     for index, s in enumerate(drawn):
         color = s.color or PALETTE[index % len(PALETTE)]
-        lx = left + (index % 4) * (plot_w / 4)
-        ly = legend_y + (index // 4) * 16
+        lx = left + (index % 3) * (plot_w / 3)
+        ly = legend_y + (index // 3) * 16
         dash = " stroke-dasharray='4 3'" if s.dashed else ""
         parts.append(
             f"<line x1='{lx:.1f}' x2='{lx + 16:.1f}' y1='{ly - 4}' y2='{ly - 4}' "
             f"stroke='{color}' stroke-width='2'{dash}/>"
-            f"<text x='{lx + 20:.1f}' y='{ly}' fill='#374151'>{escape(_short(s.name, 22))}</text>"
+            f"<text x='{lx + 20:.1f}' y='{ly}' fill='#374151'>{escape(_short(s.name, 26))}</text>"
         )
     parts.append("</svg>")
     return "".join(parts)
