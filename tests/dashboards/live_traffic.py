@@ -206,7 +206,12 @@ def send_scenario(url: str, now: datetime, seed: int = 3) -> Scenario:
                 truth = row.label if rng.random() < 0.4 else ("no" if row.label == "yes" else "yes")
                 sender.labels("churn", [pid], [truth], at + timedelta(minutes=1))
             scenario.sent["churn"] += 1
-        sender.labels("churn", ["never-predicted-1", "never-predicted-2"], ["yes", "no"], now)
+        sender.labels(
+            "churn",
+            ["never-predicted-1", "never-predicted-2"],
+            ["yes", "no"],
+            now - timedelta(minutes=3),
+        )
         # a model whose analysis will fail
         for minute in range(20, 10, -1):
             (pid,) = next_ids(1, "broken")

@@ -112,13 +112,14 @@ FAILING: set[tuple[str, str]] = set()
 
 def analysis_runners(store: Store):
     """The real analyses, plus a custom one that fails for the models in FAILING."""
-    from seeded_analyses import seeded_runners
 
     def custom(model: str, version: str, window) -> None:
         if (model, version) in FAILING:
             raise RuntimeError(f"custom check cannot run on {model}")
 
-    return {**default_runners(store, CONFIG), **seeded_runners(store), "custom": custom}
+    runners = default_runners(store, CONFIG)
+    assert set(runners) == {"drift", "performance", "service", "quality"}
+    return {**runners, "custom": custom}
 
 
 def ids(targets: list[Target]) -> list[str]:
@@ -165,3 +166,25 @@ def test_clickhouse_panels_return_rows(live: Live, target: Target) -> None:
     if target.query_type == "timeSeries":
         first = frame.columns[0]
         assert str(frame[first].dtype).startswith("datetime64"), f"{first} is not a time column"
+
+
+def test_alerts_name_the_model_in_trouble(live: Live) -> None:
+    """Prometheus's own rule evaluation: each alert is pending or firing for the right model."""
+    active: dict[str, set[str]] = {}
+    for sample in live.prometheus.query("ALERTS"):
+        labels = sample["metric"]
+        active.setdefault(labels["alertname"], set()).add(labels.get("ml_model_name", ""))
+    assert {"churn"} <= active["ModelFeatureDrift"]
+    assert {"churn"} <= active["ModelDatasetDrift"]
+    assert {"churn"} <= active["ModelPredictionDrift"]
+    assert active["ModelPerformanceDrop"] == {"churn"}
+    assert {"churn"} <= active["ModelEstimatedPerformanceDrop"]
+    assert active["ModelLatencyP99High"] == {"churn"}
+    assert active["ModelErrorRatioHigh"] == {"churn"}
+    assert active["ModelVolumeSpike"] == {"churn"}
+    assert active["ModelVolumeDrop"] == {"fraud"}
+    assert active["ModelPredictionsStale"] == {"fraud"}
+    assert {"churn"} <= active["ModelRetrainRecommended"]
+    assert active["ModeltelAnalyzerFailing"] == {"broken"}
+    unknown = live.prometheus.query('ml_label_unknown_ids{ml_model_name="churn"}')
+    assert float(unknown[0]["value"][1]) == 2.0
