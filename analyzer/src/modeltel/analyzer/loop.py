@@ -20,6 +20,7 @@ Configuration (``loop:`` section; all optional)::
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import threading
@@ -29,6 +30,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pandas as pd
 
 from modeltel.analyzer import settings
 from modeltel.analyzer.config import section
@@ -294,10 +297,6 @@ def default_runners(store: Store, config: Mapping[str, Any]) -> dict[str, Runner
 
 
 def _runner(store: Store, method: Callable[..., Any]) -> Runner:
-    import inspect
-
-    import pandas as pd
-
     params = inspect.signature(method).parameters
 
     def run(model: str, version: str, window: Window) -> None:

@@ -36,10 +36,8 @@ import json
 import logging
 import os
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -47,12 +45,12 @@ from modeltel.analyzer import settings
 from modeltel.analyzer.config import expect, section
 from modeltel.analyzer.durations import parse_duration
 from modeltel.analyzer.errors import ConfigError
+from modeltel.analyzer.export.webhook import Webhook, post_json
 from modeltel.analyzer.store import Store
 
 logger = logging.getLogger(__name__)
 
 P_VALUE_METHODS = frozenset({"ks", "chi_squared"})
-_RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
 
 
 @dataclass(frozen=True)
@@ -96,18 +94,6 @@ class MetricRule:
 
 
 Rule = DriftRule | MetricRule
-
-
-@dataclass(frozen=True)
-class Webhook:
-    """Where and how the retrain notification is delivered."""
-
-    url: str
-    headers: Mapping[str, str] = field(default_factory=dict)
-    timeout_s: float = 5.0
-    retries: int = 4
-    backoff_s: float = 1.0
-    max_backoff_s: float = 30.0
 
 
 DEFAULT_RULES: tuple[Rule, ...] = (
@@ -307,54 +293,6 @@ def evaluate(store: Store, model: str, version: str, policy: RetrainPolicy) -> R
         if reason:
             reasons.append(reason)
     return RetrainDecision(bool(reasons), tuple(reasons))
-
-
-# --- delivery -----------------------------------------------------------------------------
-
-
-def post_json(
-    webhook: Webhook,
-    payload: Mapping[str, Any],
-    *,
-    sleep: Callable[[float], None] = time.sleep,
-) -> bool:
-    """POST ``payload`` as JSON; retry connection errors, timeouts, 408/429/5xx with
-    exponential backoff (honouring ``Retry-After`` up to ``max_backoff``). True on 2xx."""
-    body = json.dumps(payload, default=str).encode()
-    headers = {"Content-Type": "application/json", "User-Agent": "modeltel-analyzer"}
-    headers.update(webhook.headers)
-    for attempt in range(webhook.retries + 1):
-        wait = min(webhook.backoff_s * (2**attempt), webhook.max_backoff_s)
-        request = urllib.request.Request(webhook.url, data=body, headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=webhook.timeout_s) as response:
-                response.read()
-            return True
-        except urllib.error.HTTPError as exc:
-            if exc.code not in _RETRY_STATUSES:
-                logger.error(
-                    "retrain webhook %s refused the notification: HTTP %d", webhook.url, exc.code
-                )
-                return False
-            retry_after = exc.headers.get("Retry-After") if exc.headers else None
-            if retry_after and retry_after.strip().isdigit():
-                wait = min(float(retry_after), webhook.max_backoff_s)
-            problem = f"HTTP {exc.code}"
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            problem = str(getattr(exc, "reason", exc))
-        if attempt < webhook.retries:
-            logger.warning(
-                "retrain webhook %s failed (%s); retrying in %.1fs", webhook.url, problem, wait
-            )
-            sleep(wait)
-        else:
-            logger.error(
-                "retrain webhook %s failed %d times (%s); will try again next cycle",
-                webhook.url,
-                webhook.retries + 1,
-                problem,
-            )
-    return False
 
 
 _PREVIOUS_SQL = """
