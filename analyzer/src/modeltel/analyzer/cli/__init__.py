@@ -43,11 +43,19 @@ DESCRIPTION = """\
 modeltel watches machine-learning models in production through OpenTelemetry.
 
 Typical first steps:
-  modeltel demo                                  # the whole story on this machine
+  modeltel demo --keep-running                   # the whole story on this machine
   modeltel serve                                 # OTLP receiver + API + web page on :4318
   modeltel reference upload churn train.csv --version 3
+  modeltel labels upload churn labels.csv        # ground truth, joined by prediction id
   modeltel analyze --model churn --window 1h
+  modeltel models                                # health, drift and volume per model
+  modeltel report churn --period week --pdf churn.pdf
   modeltel sql "SELECT model, count() FROM ml_predictions GROUP BY model"
+
+Each command has --help with examples. While `modeltel serve` owns the embedded store, give
+the other commands --server http://127.0.0.1:4318 (or set MODELTEL_SERVER).
+Exit codes: 0 ok, 1 the command found a problem it reports (e.g. --fail-on-drift), 2 bad
+usage, configuration or input, 3 store unavailable or locked, 4 not found, 130 interrupted.
 """
 
 

@@ -38,7 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    upload = actions.add_parser("upload", help="store a CSV or Parquet file as a reference")
+    upload = actions.add_parser(
+        "upload",
+        help="store a CSV or Parquet file as a reference",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     upload.add_argument("model", metavar="MODEL")
     upload.add_argument("file", metavar="FILE", help="CSV or Parquet, one column per feature")
     upload.add_argument("--version", default=None, help="model version (default unversioned)")
@@ -53,7 +58,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _common(upload)
     upload.set_defaults(func=run_upload)
 
-    capture = actions.add_parser("capture", help="use a production time window as reference")
+    capture = actions.add_parser(
+        "capture",
+        help="use a production time window as reference",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     capture.add_argument("model", metavar="MODEL")
     capture.add_argument("--version", required=True, help="version whose predictions to copy")
     capture.add_argument("--start", required=True, help="window start (ISO time, UTC)")
@@ -63,7 +73,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common.add_store_options(capture)
     capture.set_defaults(func=run_capture)
 
-    listing = actions.add_parser("list", help="list stored references")
+    listing = actions.add_parser(
+        "list",
+        help="list stored references",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     listing.add_argument("model", nargs="?", default=None, metavar="MODEL")
     listing.add_argument("--format", choices=("table", "json"), default="table")
     common.add_store_options(listing)

@@ -14,7 +14,7 @@ examples:
   modeltel serve                              # embedded store in ./modeltel-data
   modeltel serve --port 4318 --grpc-port 0    # OTLP/HTTP only
   modeltel serve --clickhouse-url http://clickhouse:8123 --host 0.0.0.0
-  MODELTEL_API_TOKEN=s3cret modeltel serve --host 0.0.0.0 \
+  MODELTEL_API_TOKEN=s3cret modeltel serve --host 0.0.0.0 \\
       --tls-cert server.pem --tls-key server.key --protect-page
 
 Point an OpenTelemetry SDK at it with OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318
