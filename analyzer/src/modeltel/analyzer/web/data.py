@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -354,12 +356,19 @@ def list_models_for(store: Store, model: str) -> list[dict[str, Any]]:
     return [m for m in list_models(store) if m["model"] == model]
 
 
+_HISTOGRAMS: dict[tuple[Any, ...], tuple[float, dict[str, dict[str, Any]]]] = {}
+_HISTOGRAMS_LOCK = threading.Lock()
+HISTOGRAM_TTL_S = 60.0
+"""A self-refreshing page asks again every 30 s: the bins of a window are kept this long."""
+
+
 def feature_histograms(store: Store, view: ModelView) -> dict[str, dict[str, Any]]:
     """Reference-vs-current bins per drift-checked feature, for the latest drift window.
 
     Each value is ``{"labels": [...], "reference": [...], "current": [...], …}`` as
     :meth:`Analyzer.histograms` returns it. Empty when the model has no reference or no drift
-    window yet; a failure is logged, never raised (the page shows the rest).
+    window yet; a failure is logged, never raised (the page shows the rest). Answers are
+    kept for :data:`HISTOGRAM_TTL_S` per store, model version and window.
     """
     drift = view.latest.get("drift", [])
     if not drift or drift[0]["window_start"] is None or drift[0]["window_end"] is None:
@@ -369,11 +378,21 @@ def feature_histograms(store: Store, view: ModelView) -> dict[str, dict[str, Any
     from modeltel.analyzer.windows import Window
 
     window = Window(drift[0]["window_start"], drift[0]["window_end"])
+    key = (store.url, store.database, view.model, view.version, window.start, window.end)
+    now = time.monotonic()
+    with _HISTOGRAMS_LOCK:
+        cached = _HISTOGRAMS.get(key)
+        if cached is not None and now - cached[0] < HISTOGRAM_TTL_S:
+            return cached[1]
     try:
-        analyzer = Analyzer(store, load_config())
-        return analyzer.histograms(view.model, view.version, window)
+        bins = Analyzer(store, load_config()).histograms(view.model, view.version, window)
     except NotFoundError:
-        return {}
+        bins = {}
     except ModeltelError as exc:
         logger.warning("histograms of %s/%s: %s", view.model, view.version, exc)
         return {}
+    with _HISTOGRAMS_LOCK:
+        for stale in [k for k, (at, _) in _HISTOGRAMS.items() if now - at >= HISTOGRAM_TTL_S]:
+            del _HISTOGRAMS[stale]
+        _HISTOGRAMS[key] = (now, bins)
+    return bins
