@@ -119,7 +119,7 @@ def parse_request(signal: Signal, body: bytes, content_type: str) -> Message:
         return message
     if content_type == JSON:
         try:
-            document = json.loads(body)
+            document = json.loads(body.decode("utf-8-sig"))  # UTF-8, strictly (BOM allowed)
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise InputError(f"body is not valid JSON: {exc}") from exc
         if not isinstance(document, dict):
@@ -128,6 +128,10 @@ def parse_request(signal: Signal, body: bytes, content_type: str) -> Message:
             json_format.ParseDict(_convert_ids(document), message, ignore_unknown_fields=True)
         except (json_format.ParseError, RecursionError, TypeError, ValueError) as exc:
             raise InputError(f"body is not a valid OTLP/JSON {signal} request: {exc}") from exc
+        except SystemError as exc:  # upb on a key with an unpaired surrogate ("\ud800")
+            raise InputError(
+                f"body is not a valid OTLP/JSON {signal} request: a key is not valid Unicode"
+            ) from exc
         return message
     raise InputError(f"unsupported media type {content_type!r}")
 

@@ -101,6 +101,11 @@ def _valid_id(raw: bytes, size: int) -> bool:
     return len(raw) in (0, size)
 
 
+MAX_TIME_NS = 2**63 - 1
+"""Latest time ``DateTime64(9)`` holds (2262-04-11); later uint64 times are rejected."""
+_LATE = "a timestamp after 2262-04-11 (beyond DateTime64(9))"
+
+
 TRACE_COLUMNS = (
     "Timestamp",
     "TraceId",
@@ -149,6 +154,12 @@ def trace_columns(request: ExportTraceServiceRequest) -> tuple[Columns, int, str
                 ):
                     rejected += 1
                     problem = "span with a trace id not of 16 bytes or a span id not of 8 bytes"
+                    continue
+                if span.start_time_unix_nano > MAX_TIME_NS or any(
+                    e.time_unix_nano > MAX_TIME_NS for e in span.events
+                ):
+                    rejected += 1
+                    problem = f"span with {_LATE}"
                     continue
                 strings, doubles, scalars = _span_attributes(span.attributes)
                 span_id = span.span_id.hex()
@@ -222,6 +233,10 @@ def log_columns(request: ExportLogsServiceRequest) -> tuple[Columns, int, str]:
                     problem = "log record with a trace id not of 16 bytes or a span id not of 8"
                     continue
                 timestamp = record.time_unix_nano or record.observed_time_unix_nano
+                if timestamp > MAX_TIME_NS:
+                    rejected += 1
+                    problem = f"log record with {_LATE}"
+                    continue
                 cols["Timestamp"].append(timestamp)
                 cols["TraceId"].append(record.trace_id.hex())
                 cols["SpanId"].append(record.span_id.hex())
@@ -364,6 +379,17 @@ def metric_columns(request: ExportMetricsServiceRequest) -> tuple[dict[str, Colu
                 }
                 data = getattr(metric, kind)
                 for point in data.data_points:
+                    if (
+                        max(
+                            point.start_time_unix_nano,
+                            point.time_unix_nano,
+                            *(e.time_unix_nano for e in getattr(point, "exemplars", ())),
+                        )
+                        > MAX_TIME_NS
+                    ):
+                        rejected += 1
+                        problem = f"data point of {metric.name!r} with {_LATE}"
+                        continue
                     row = dict(head)
                     row["Attributes"] = attributes_map(point.attributes)
                     row["StartTimeUnix"] = point.start_time_unix_nano
