@@ -330,8 +330,8 @@ def main() -> None:
         f"(target {rate:,.0f}/s, achieved {counters.sent * args.spans / elapsed:,.0f}/s)"
     )
     print(
-        f"accepted    {acked_spans:>12,} spans ({acked_spans / elapsed:,.0f}/s) in "
-        f"{len(acked_numbers):,} acknowledged requests"
+        f"accepted    {acked_spans:>12,} spans ({acked_spans / (elapsed + drained):,.0f}/s over "
+        f"{elapsed + drained:.0f} s) in {len(acked_numbers):,} acknowledged requests"
     )
     print(f"retried     {counters.retried:>12,} answers 429/503 with Retry-After (then resent)")
     print(f"failed      {counters.failed:>12,} connection errors or other statuses")
