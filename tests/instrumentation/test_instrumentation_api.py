@@ -12,6 +12,7 @@ import modeltel.instrumentation as instrumentation
 def test_public_surface_is_pinned() -> None:
     assert instrumentation.__all__ == [
         "__version__",
+        "attributions",
         "instrument",
         "last_prediction_ids",
         "log_labels",

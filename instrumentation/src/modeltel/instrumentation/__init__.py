@@ -19,7 +19,10 @@ Public surface:
 - :func:`instrument` — monitor a scikit-learn-style estimator in place;
 - :func:`log_labels` — send ground truth for prediction ids;
 - :func:`last_prediction_ids` — the ids of the call just made (to return to clients);
-- :func:`prediction_ids` — supply the ids of the calls made in a block.
+- :func:`prediction_ids` — supply the ids of the calls made in a block;
+- :func:`attributions` — supply the feature attributions (e.g. SHAP values) of the calls made
+  in a block (``monitor``/``instrument`` also take an ``explainer`` that computes them on a
+  sampled share of calls).
 
 ``opentelemetry-instrument`` monitors every scikit-learn estimator with no code change
 through :class:`modeltel.instrumentation.auto.SklearnInstrumentor`.
@@ -27,6 +30,7 @@ through :class:`modeltel.instrumentation.auto.SklearnInstrumentor`.
 
 from __future__ import annotations
 
+from modeltel.instrumentation._attributions import attributions
 from modeltel.instrumentation._ids import last_prediction_ids, prediction_ids
 from modeltel.instrumentation._labels import log_labels
 from modeltel.instrumentation._setup import setup
@@ -36,6 +40,7 @@ from modeltel.instrumentation.version import __version__
 
 __all__ = [
     "__version__",
+    "attributions",
     "instrument",
     "last_prediction_ids",
     "log_labels",

@@ -45,6 +45,7 @@ class Settings:
     sample_rate: float
     max_batch_span_rows: int
     batch_overflow: str
+    attribution_rate: float = env.DEFAULT_ATTRIBUTION_RATE
 
 
 def _env(name: str) -> str | None:
@@ -58,28 +59,33 @@ def _check_rate(value: float) -> bool:
     return not math.isnan(value) and 0.0 <= value <= 1.0
 
 
-def resolve_sample_rate(value: float | None) -> float:
+def _resolve_rate(value: float | None, argument: str, variable: str, default: float) -> float:
     if value is not None:
         rate = float(value)
         if not _check_rate(rate):
-            raise ValueError(f"sample_rate must be between 0 and 1, got {value!r}")
+            raise ValueError(f"{argument} must be between 0 and 1, got {value!r}")
         return rate
-    raw = _env(env.MODELTEL_SAMPLE_RATE)
+    raw = _env(variable)
     if raw is None:
-        return env.DEFAULT_SAMPLE_RATE
+        return default
     try:
         rate = float(raw)
     except ValueError:
         rate = math.nan
     if not _check_rate(rate):
-        logger.warning(
-            "%s=%r is not a number between 0 and 1; using %s",
-            env.MODELTEL_SAMPLE_RATE,
-            raw,
-            env.DEFAULT_SAMPLE_RATE,
-        )
-        return env.DEFAULT_SAMPLE_RATE
+        logger.warning("%s=%r is not a number between 0 and 1; using %s", variable, raw, default)
+        return default
     return rate
+
+
+def resolve_sample_rate(value: float | None) -> float:
+    return _resolve_rate(value, "sample_rate", env.MODELTEL_SAMPLE_RATE, env.DEFAULT_SAMPLE_RATE)
+
+
+def resolve_attribution_rate(value: float | None) -> float:
+    return _resolve_rate(
+        value, "attribution_rate", env.MODELTEL_ATTRIBUTION_RATE, env.DEFAULT_ATTRIBUTION_RATE
+    )
 
 
 def resolve_max_batch_span_rows(value: int | None) -> int:
@@ -136,10 +142,14 @@ def resolve_version(value: object | None) -> str:
 
 
 def resolve_settings(
-    sample_rate: float | None, max_batch_span_rows: int | None, batch_overflow: str | None
+    sample_rate: float | None,
+    max_batch_span_rows: int | None,
+    batch_overflow: str | None,
+    attribution_rate: float | None = None,
 ) -> Settings:
     return Settings(
         sample_rate=resolve_sample_rate(sample_rate),
         max_batch_span_rows=resolve_max_batch_span_rows(max_batch_span_rows),
         batch_overflow=resolve_batch_overflow(batch_overflow),
+        attribution_rate=resolve_attribution_rate(attribution_rate),
     )

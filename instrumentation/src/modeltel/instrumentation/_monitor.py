@@ -21,7 +21,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from modeltel.instrumentation import _ids, _inputs, _outputs
+from modeltel.instrumentation import _attributions, _ids, _inputs, _outputs
 from modeltel.instrumentation._config import Settings, logger, report_once
 from modeltel.instrumentation._telemetry import metrics_for, tracer_for
 
@@ -58,6 +58,7 @@ class Monitor:
         classes: Sequence[Any] | Callable[[], Sequence[Any] | None] | None,
         tracer_provider: trace.TracerProvider | None,
         meter_provider: Any,
+        explainer: Callable[[Any], Any] | None = None,
     ) -> None:
         self.name = name
         self.version = version
@@ -73,7 +74,9 @@ class Monitor:
         self.ok_series = self.metrics.series(name, version, "success")
         self.error_series = self.metrics.series(name, version, "error")
         self.has_given_ids = id_column is not None or self.id_function is not None
+        self.explainer = explainer
         self._keys: dict[str, str] = {}
+        self._attribution_keys: dict[str, str] = {}
         self._warned_limit = False
 
     # -- the two halves of a call ----------------------------------------------------------
@@ -230,6 +233,8 @@ class Monitor:
                 if RESERVED_FEATURE in cats:
                     cats = [_attribute_name(c) for c in cats]
                 fixed["ml.feature.categorical"] = cats
+        if error is None:
+            self._add_attributions(call, per_row, rows, batch)
         if outputs is not None:
             if outputs.labels is not None:
                 per_row["ml.prediction.label"] = outputs.labels
@@ -285,6 +290,53 @@ class Monitor:
                 target, per_row, fixed, ids, start, stop, error, end_ns, first=start == 0
             )
         _ids.set_last(rows, ids)
+
+    def _add_attributions(
+        self, call: Call, per_row: dict[str, Any], rows: int, batch: bool
+    ) -> None:
+        """``ml.attribution.*`` of the call: the caller's, else the explainer's when sampled."""
+        given = _attributions.supplied()
+        source = "given"
+        if given is not None:
+            values = given[0]
+        elif self.explainer is not None:
+            rate = self.settings.attribution_rate
+            if rate <= 0.0 or (rate < 1.0 and _random() >= rate):
+                return
+            source = "explainer"
+            try:
+                values = self.explainer(call.input)
+            except Exception:
+                report_once(
+                    (self.name, "explainer"),
+                    "modeltel: the explainer of %s failed; attributions are not recorded",
+                    self.name,
+                )
+                return
+        else:
+            return
+        features = call.features
+        names = list(features.columns) if features is not None else (self.spec.names or [])
+        try:
+            columns = _attributions.columns(values, rows, batch, names)
+        except _attributions.AttributionError as exc:
+            report_once(
+                (self.name, "attributions", source),
+                "modeltel: %s attributions of %s not recorded: %s",
+                source,
+                self.name,
+                exc,
+                exc=False,
+            )
+            return
+        keys = self._attribution_keys
+        for name, value in columns.items():
+            if value is None:
+                continue  # single row: a missing attribution is left out
+            key = keys.get(name)
+            if key is None:
+                key = keys[name] = _attributions.PREFIX + _attribute_name(name)
+            per_row[key] = value
 
     def _end_batch(
         self,

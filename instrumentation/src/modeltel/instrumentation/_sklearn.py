@@ -142,6 +142,8 @@ def instrument(
     predict_scores: bool = False,
     max_batch_span_rows: int | None = None,
     batch_overflow: str | None = None,
+    explainer: Callable[[Any], Any] | None = None,
+    attribution_rate: float | None = None,
     tracer_provider: trace.TracerProvider | None = None,
     meter_provider: Any = None,
 ) -> Any:
@@ -153,7 +155,9 @@ def instrument(
     class as label and, as score, the probability of the positive class (binary) or of the
     predicted class. A ``predict`` call records labels (or values) only, unless
     ``predict_scores=True``: then recorded calls also run ``predict_proba`` for the scores
-    (outside the measured latency).
+    (outside the measured latency). ``explainer`` (for example
+    ``shap.TreeExplainer(estimator).shap_values``) records feature attributions on a share
+    (``attribution_rate``) of the recorded calls.
 
     Calling ``instrument`` again replaces the previous settings. Nested calls (a
     ``predict`` calling ``predict_proba``) are recorded once. Other arguments as for
@@ -178,6 +182,8 @@ def instrument(
         batch_overflow=batch_overflow,
         tracer_provider=tracer_provider,
         meter_provider=meter_provider,
+        explainer=explainer,
+        attribution_rate=attribution_rate,
     )
     proba = _original(estimator, "predict_proba")
     for method in METHODS:

@@ -146,6 +146,8 @@ def make_monitor(
     batch_overflow: str | None,
     tracer_provider: trace.TracerProvider | None,
     meter_provider: Any,
+    explainer: Callable[[Any], Any] | None = None,
+    attribution_rate: float | None = None,
 ) -> Monitor:
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string, got {name!r}")
@@ -157,17 +159,22 @@ def make_monitor(
         raise ValueError("feature_names must be a sequence of names, not one string")
     if prediction_id is not None and not isinstance(prediction_id, str | Callable):
         raise ValueError("prediction_id must be an id column name or a function of the input")
+    if explainer is not None and not callable(explainer):
+        raise ValueError("explainer must be a function of the model input returning attributions")
     return Monitor(
         name=name,
         version=_config.resolve_version(version),
         task=task,
-        settings=_config.resolve_settings(sample_rate, max_batch_span_rows, batch_overflow),
+        settings=_config.resolve_settings(
+            sample_rate, max_batch_span_rows, batch_overflow, attribution_rate
+        ),
         feature_names=[str(n) for n in feature_names] if feature_names is not None else None,
         categorical=[str(c) for c in categorical] if categorical is not None else None,
         prediction_id=prediction_id,
         classes=classes,
         tracer_provider=tracer_provider,
         meter_provider=meter_provider,
+        explainer=explainer,
     )
 
 
@@ -186,6 +193,8 @@ def monitor(
     classes: Sequence[Any] | None = ...,
     max_batch_span_rows: int | None = ...,
     batch_overflow: str | None = ...,
+    explainer: Callable[[Any], Any] | None = ...,
+    attribution_rate: float | None = ...,
     tracer_provider: trace.TracerProvider | None = ...,
     meter_provider: Any = ...,
 ) -> F: ...
@@ -206,6 +215,8 @@ def monitor(
     classes: Sequence[Any] | None = ...,
     max_batch_span_rows: int | None = ...,
     batch_overflow: str | None = ...,
+    explainer: Callable[[Any], Any] | None = ...,
+    attribution_rate: float | None = ...,
     tracer_provider: trace.TracerProvider | None = ...,
     meter_provider: Any = ...,
 ) -> Callable[[F], F]: ...
@@ -225,6 +236,8 @@ def monitor(
     classes: Sequence[Any] | None = None,
     max_batch_span_rows: int | None = None,
     batch_overflow: str | None = None,
+    explainer: Callable[[Any], Any] | None = None,
+    attribution_rate: float | None = None,
     tracer_provider: trace.TracerProvider | None = None,
     meter_provider: Any = None,
 ) -> Any:
@@ -257,6 +270,13 @@ def monitor(
             else 1000.
         batch_overflow: ``"split"`` or ``"sample"`` for larger calls; else
             ``$MODELTEL_BATCH_OVERFLOW``, else ``"split"``.
+        explainer: a function of the model input returning its feature attributions (for
+            example SHAP values: rows × features), recorded as ``ml.attribution.<feature>``.
+            It runs after the model, outside the recorded latency, on a share of the
+            recorded calls; see :func:`~modeltel.instrumentation.attributions` for the
+            values understood and for attributions computed by the caller.
+        attribution_rate: share of recorded calls the explainer runs on; else
+            ``$MODELTEL_ATTRIBUTION_RATE``, else 0.1.
         tracer_provider: provider of the spans (default: the global one).
         meter_provider: provider of the metrics (default: the global one).
 
@@ -285,6 +305,8 @@ def monitor(
             batch_overflow=batch_overflow,
             tracer_provider=tracer_provider,
             meter_provider=meter_provider,
+            explainer=explainer,
+            attribution_rate=attribution_rate,
         )
         return wrap_function(mon, target)
 

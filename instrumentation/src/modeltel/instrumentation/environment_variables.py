@@ -19,6 +19,12 @@ Metrics (``ml.predictions``, ``ml.prediction.duration``, ``ml.prediction.errors`
 every call whatever the rate.
 """
 
+MODELTEL_ATTRIBUTION_RATE = "MODELTEL_ATTRIBUTION_RATE"
+"""Share of recorded prediction calls on which a registered explainer runs, between 0 and 1
+(default 0.1). The explainer (for example SHAP) runs after the model, outside the recorded
+latency, so this bounds what explanations add to serving. Attributions passed by the caller
+(:func:`~modeltel.instrumentation.attributions`) are recorded whatever the rate."""
+
 MODELTEL_MAX_BATCH_SPAN_ROWS = "MODELTEL_MAX_BATCH_SPAN_ROWS"
 """Most rows one prediction span carries (default 1000); larger calls are split or sampled
 according to :data:`MODELTEL_BATCH_OVERFLOW`, so that no OTLP request grows unbounded."""
@@ -37,6 +43,7 @@ MODELTEL_MODEL_VERSION = "MODELTEL_MODEL_VERSION"
 ``"unversioned"``)."""
 
 DEFAULT_SAMPLE_RATE = 1.0
+DEFAULT_ATTRIBUTION_RATE = 0.1
 DEFAULT_MAX_BATCH_SPAN_ROWS = 1000
 DEFAULT_BATCH_OVERFLOW = "split"
 DEFAULT_MODEL_VERSION = "unversioned"
