@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -102,9 +103,18 @@ def read_labels_file(
         if chosen == "parquet":
             return pd.read_parquet(io.BytesIO(raw))
         if chosen == "csv":
-            return pd.read_csv(
-                io.BytesIO(raw), dtype={id_column: str}, keep_default_na=True, na_values=[""]
-            )
+            with warnings.catch_warnings():
+                # A first row longer than the header would silently become the index.
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                return pd.read_csv(
+                    io.BytesIO(raw),
+                    dtype={id_column: str},
+                    keep_default_na=True,
+                    na_values=[""],
+                    index_col=False,
+                )
+    except pd.errors.ParserWarning as exc:
+        raise InputError(f"{label} has a row with more fields than the header") from exc
     except (ValueError, OSError, pd.errors.ParserError, ImportError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{label} is not a readable {chosen.upper()} file: {first}") from exc

@@ -24,6 +24,7 @@ import csv
 import io
 import logging
 import math
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -116,7 +117,12 @@ def read_table(
             duplicates = sorted({h for h in names if names.count(h) > 1})
             if duplicates:
                 raise InputError(f"{name} has duplicate column names: {', '.join(duplicates)}")
-            return pd.read_csv(io.BytesIO(raw))
+            with warnings.catch_warnings():
+                # A first row longer than the header would silently become the index.
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                return pd.read_csv(io.BytesIO(raw), index_col=False)
+    except pd.errors.ParserWarning as exc:
+        raise InputError(f"{name} has a row with more fields than the header") from exc
     except (ValueError, OSError, pd.errors.ParserError, ImportError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{name} is not a readable {format.upper()} file: {first}") from exc
