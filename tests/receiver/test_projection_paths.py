@@ -1,6 +1,7 @@
-"""A span projects to the same ml_predictions/ml_features rows whether it came through
-modeltel's receiver (typed staging views) or was written by a Collector (views that parse the
-exporter's strings)."""
+"""A span projects to the same ml_predictions/ml_features/ml_attributions rows whether it came
+through
+modeltel's receiver (typed staging views) or was written by a Collector (views that parse
+the exporter's strings)."""
 
 from __future__ import annotations
 
@@ -58,6 +59,9 @@ CASES = [
         "ml.feature.categorical": ["c", "b"],
         "ml.prediction.label": "1",
         "ml.prediction.score": 0.25,
+        "ml.attribution.a": -0.125,
+        "ml.attribution.b": 2,
+        "ml.attribution.c": 1e-300,
     },
     # no version, no id, missing score, NaN/inf and a string where a number is expected
     {
@@ -67,6 +71,10 @@ CASES = [
         "ml.feature.d": "oops",
         "ml.feature.e": True,
         "ml.prediction.value": 12.0,
+        "ml.attribution.a": math.nan,
+        "ml.attribution.b": math.inf,
+        "ml.attribution.d": "oops",
+        "ml.attribution.e": "0.5",
     },
     # batch with nulls, ints, strings, and a long numeric array (fast path)
     {
@@ -80,6 +88,9 @@ CASES = [
         "ml.feature.categorical": ["c"],
         "ml.prediction.label": ["1", "0", None],
         "ml.prediction.score": [0.9, None, 0.1],
+        "ml.attribution.a": [0.5, None, -1.5],
+        "ml.attribution.b": [1, 2, 3],
+        "ml.attribution.c": [0.25, 1e21, 3.5e-7],
     },
     {
         "ml.model.name": "m",
@@ -90,6 +101,8 @@ CASES = [
         "ml.feature.categorical": ["cat_num"],
         "ml.prediction.score": BIG,
         "ml.prediction.label": [str(i % 3) for i in range(40)],
+        "ml.attribution.big": BIG,  # long double array: the typed fast path
+        "ml.attribution.cat_num": [-x for x in BIG],
     },
     # batch declared by size only, arrays too short / too long
     {
@@ -98,6 +111,8 @@ CASES = [
         "ml.feature.a": [1.0, 2.0],
         "ml.feature.z": [1.0] * 6,
         "ml.prediction.score": [0.5] * 5,
+        "ml.attribution.a": [0.1, 0.2],  # too short: padded with missing
+        "ml.attribution.z": [0.3] * 6,  # too long: cut
     },
     # a batch array holding NaN (the exporter writes "") and mixed kinds
     {
@@ -106,11 +121,18 @@ CASES = [
         "ml.feature.a": [1.0, math.nan],
         "ml.feature.mixed": [1.0, "two"],
         "ml.prediction.score": ["0.5", True],
+        "ml.attribution.a": [math.nan, 2.0],
+        "ml.attribution.mixed": [1.0, "two"],
     },
     # a scalar span carrying an array and a JSON-looking string id
-    {"ml.model.name": "m", "ml.prediction.id": "plain-[1]", "ml.feature.arr": BIG},
+    {
+        "ml.model.name": "m",
+        "ml.prediction.id": "plain-[1]",
+        "ml.feature.arr": BIG,
+        "ml.attribution.arr": BIG,
+    },
     # not a prediction span
-    {"http.route": "/predict"},
+    {"http.route": "/predict", "ml.attribution.x": 1.0},
 ]
 
 
@@ -140,6 +162,7 @@ def test_receiver_and_collector_paths_project_identically(server, store_url) -> 
         for table, order in (
             ("ml_predictions", "prediction_id"),
             ("ml_features", "prediction_id, feature"),
+            ("ml_attributions", "prediction_id, feature"),
         ):
             sql = f"SELECT * FROM {table} ORDER BY {order}"
             a = received.query_rows(sql)
@@ -147,6 +170,19 @@ def test_receiver_and_collector_paths_project_identically(server, store_url) -> 
             assert a == b, table
         count = received.query_rows("SELECT count() FROM ml_predictions")[0][0]
         assert count == 1 + 1 + 3 + 40 + 4 + 2 + 1
+        attributions = received.query_rows(
+            "SELECT prediction_id, feature, value FROM ml_attributions"
+        )
+        by_key = {(p, f): v for p, f, v in attributions}
+        assert by_key[("s1", "a")] == -0.125 and by_key[("s1", "c")] == 1e-300
+        assert by_key[("b1", "c")] == 0.25 and by_key[("b3", "c")] == 3.5e-7
+        batch_null = f"{7002:016x}-1"  # the batch row whose id and attribution `a` are missing
+        assert by_key[(batch_null, "b")] == 2.0 and (batch_null, "a") not in by_key
+        assert sum(1 for p, f in by_key if f == "big") == 40
+        assert sum(1 for p, f in by_key if f == "z") == 4  # cut to the batch size
+        assert sum(1 for p, f in by_key if f == "a" and p.startswith("0")) == 2  # padded: 2 rows
+        assert all(math.isfinite(v) for v in by_key.values())
+        assert [f for p, f in by_key if p == "n1"] == ["mixed"]  # NaN has no row
     finally:
         collector.command(f"DROP DATABASE IF EXISTS `{collector.database}`")
         collector.close()

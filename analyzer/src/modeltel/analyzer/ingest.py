@@ -153,6 +153,9 @@ def _projection_arrays(projections: list[Any]) -> dict[str, pa.Array]:
         "MlCategorical": _lists([p.categorical for p in projections], pa.uint8()),
         "MlFeatureNum": _nested_lists([p.numbers for p in projections], double),
         "MlFeatureText": _nested_lists([p.texts for p in projections], string),
+        "MlAttributions": _lists([p.attributions for p in projections], string),
+        "MlAttributionNum": _nested_lists([p.attribution_numbers for p in projections], double),
+        "MlAttributionText": _nested_lists([p.attribution_texts for p in projections], string),
     }
 
 

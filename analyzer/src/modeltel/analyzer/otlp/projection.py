@@ -1,6 +1,7 @@
 """The ml projection of a span, computed from its typed OTLP values.
 
-The materialized views on ``otel_traces`` derive ``ml_predictions``/``ml_features`` rows from
+The materialized views on ``otel_traces`` derive ``ml_predictions``/``ml_features`` (and
+``ml_attributions``) rows from
 the exporter's strings (see :mod:`modeltel.analyzer.schema.ml`). Spans that arrive through
 modeltel's own receiver are projected from this module's typed columns instead (the staging
 views in :mod:`modeltel.analyzer.schema.staging`), so ClickHouse neither parses JSON arrays nor
@@ -22,6 +23,7 @@ from modeltel.analyzer.otlp.values import go_float
 
 _UNSUPPORTED = "json: unsupported value"
 FEATURE_PREFIX = "ml.feature."
+ATTRIBUTION_PREFIX = "ml.attribution."
 CATEGORICAL_KEY = "ml.feature.categorical"
 
 
@@ -40,6 +42,9 @@ class Projection:
     categorical: list[int] = field(default_factory=list)
     numbers: list[Any] = field(default_factory=list)  # per feature: ndarray/list, or []
     texts: list[list[str | None]] = field(default_factory=list)  # per feature: list, or []
+    attributions: list[str] = field(default_factory=list)  # names, as ``features``
+    attribution_numbers: list[Any] = field(default_factory=list)
+    attribution_texts: list[list[str | None]] = field(default_factory=list)
 
 
 def _json_text(item: Any) -> str | None:
@@ -172,26 +177,37 @@ def project(
     flags: list[int] = []
     numbers: list[Any] = []
     texts: list[list[str | None]] = []
+    attributions: list[str] = []
+    attribution_numbers: list[Any] = []
+    attribution_texts: list[list[str | None]] = []
+
+    def values_of(key: str) -> tuple[Any, list[str | None]]:
+        """(numbers, texts) of a per-row attribute: one of them filled, the other empty."""
+        if not is_batch and key in scalars:
+            number = scalars[key]
+            return ([number] if math.isfinite(number) else [None]), []
+        if key in doubles and is_batch and len(doubles[key]) == n:
+            return doubles[key], []
+        if is_batch:
+            return [], _texts(text_of(key), n)
+        raw = text_of(key)
+        return [], [None if raw.startswith(_UNSUPPORTED) else raw]
+
     for key in chain(strings, doubles):
+        if key.startswith(ATTRIBUTION_PREFIX):
+            attributions.append(key[15:])  # len(ATTRIBUTION_PREFIX)
+            number_values, text_values = values_of(key)
+            attribution_numbers.append(number_values)
+            attribution_texts.append(text_values)
+            continue
         if not key.startswith(FEATURE_PREFIX) or key == CATEGORICAL_KEY:
             continue
         name = key[11:]  # len(FEATURE_PREFIX)
         features.append(name)
         flags.append(1 if name in names else 0)
-        if not is_batch and key in scalars:
-            number = scalars[key]
-            numbers.append([number] if math.isfinite(number) else [None])
-            texts.append([])
-        elif key in doubles and is_batch and len(doubles[key]) == n:
-            numbers.append(doubles[key])
-            texts.append([])
-        elif is_batch:
-            numbers.append([])
-            texts.append(_texts(text_of(key), n))
-        else:
-            raw = text_of(key)
-            numbers.append([])
-            texts.append([None if raw.startswith(_UNSUPPORTED) else raw])
+        number_values, text_values = values_of(key)
+        numbers.append(number_values)
+        texts.append(text_values)
     return Projection(
         model=model,
         version=version,
@@ -204,6 +220,9 @@ def project(
         categorical=flags,
         numbers=numbers,
         texts=texts,
+        attributions=attributions,
+        attribution_numbers=attribution_numbers,
+        attribution_texts=attribution_texts,
     )
 
 

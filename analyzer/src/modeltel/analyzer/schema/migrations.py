@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from modeltel.analyzer.schema import id_keys, results_latest
+from modeltel.analyzer.schema import attributions, id_keys, results_latest
 from modeltel.analyzer.schema.layout import Layout, Table, View, quote_ident
 from modeltel.analyzer.schema.ml import ML_TABLES, ML_VIEWS
 from modeltel.analyzer.schema.otel import OTEL_TABLES, OTEL_VIEWS
@@ -77,6 +77,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "latest result per series", results_latest.statements),
     Migration(5, "prediction id join keys", id_keys.statements),
     Migration(6, "ml_features time codec for window scans", _features_time_codec),
+    Migration(7, "feature attributions", attributions.statements),
 )
 
 
