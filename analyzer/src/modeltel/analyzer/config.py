@@ -25,9 +25,13 @@ def load_config(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         return {}
     file = Path(chosen)
     try:
-        text = file.read_text()
+        text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {file}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {file} is not UTF-8 text (byte {exc.start} cannot be decoded)"
+        ) from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -35,6 +39,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"config file {file} is not valid YAML{where}: {problem}") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"config file {file} is nested too deeply to be a configuration") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
