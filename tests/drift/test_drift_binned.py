@@ -90,7 +90,7 @@ def test_binned_ks_and_wasserstein_within_their_bounds(binned, feature: str) -> 
     true_d = sps.ks_2samp(r, c).statistic
     assert ks["statistic"] - 1e-12 <= true_d <= ks["statistic_upper_bound"] + 1e-12
     if feature != "ties":  # a heavily tied value sits in one slot: the bound spans its mass
-        assert ks["statistic_upper_bound"] - ks["statistic"] < 5e-3
+        assert ks["statistic_upper_bound"] - ks["statistic"] < 1e-2
     assert records[(feature, "ks")]["value"] == pytest.approx(
         stats.ks_pvalue(ks["statistic"], len(r), len(c)), rel=1e-12
     )
