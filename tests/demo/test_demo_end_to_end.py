@@ -113,15 +113,14 @@ def test_demo_tells_the_story_and_stays_up(tmp_path: Path) -> None:
             code = process.wait(60)
         except subprocess.TimeoutExpired:
             process.kill()
-            process.wait(10)
-            raise
-    progress = []
-    while (line := errors.get(timeout=30)) is not None:
-        progress.append(line)
-    while lines.get(timeout=30) is not None:
-        pass
-    process.stdout.close()
-    process.stderr.close()
+            code = process.wait(10)
+        progress = []
+        while (line := errors.get(timeout=30)) is not None:
+            progress.append(line)
+        while lines.get(timeout=30) is not None:
+            pass
+        process.stdout.close()
+        process.stderr.close()
     assert code == 0, "\n".join(progress[-20:])
     assert any(line.strip().startswith("traffic") and "100%" in line for line in progress)
     assert any(line.strip().startswith("analysis") and "100%" in line for line in progress)

@@ -110,10 +110,10 @@ class Replay:
         self.clock.set(moment)
         answer = self._post(rows, ids)
         self.stats.requests += 1
+        self.stats.predictions += count  # failed calls are recorded too (as errors)
         if answer is None:
             self.stats.failed_requests += 1
             return
-        self.stats.predictions += count
         for pid, label in zip(answer["prediction_ids"], truth, strict=True):
             delay = label_delay(self.rng)
             if delay is not None and pid:
