@@ -78,20 +78,30 @@ def main() -> int:
         )
     tally: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     failures: list[str] = []
+    resent: collections.Counter[str] = collections.Counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
 
     def post(category: str, signal: str, body: bytes, content_type: str, **headers: str) -> None:
         nonlocal conn
-        try:
-            conn.request("POST", f"/v1/{signal}", body, {"Content-Type": content_type, **headers})
-            response = conn.getresponse()
-            answer = response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-            tally[category]["no answer"] += 1
-            failures.append(f"{category}: no answer ({exc}) to {body[:80]!r}")
-            return
+        for attempt in (1, 2):
+            try:
+                conn.request(
+                    "POST", f"/v1/{signal}", body, {"Content-Type": content_type, **headers}
+                )
+                response = conn.getresponse()
+                answer = response.read()
+                break
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                if attempt == 1:
+                    # The server closes idle keep-alive connections (5 s); a request sent on
+                    # one that was just closed never reached it: send it once more.
+                    resent[category] += 1
+                    continue
+                tally[category]["no answer"] += 1
+                failures.append(f"{category}: no answer ({exc!r}) to {body[:80]!r}")
+                return
         tally[category][str(response.status)] += 1
         if response.status >= 500 or (response.status != 200 and not answer):
             failures.append(
@@ -150,6 +160,7 @@ def main() -> int:
     print(f"cases tried   {total:,}")
     print("answers       " + "  ".join(f"{k}: {v:,}" for k, v in sorted(statuses.items())))
     print(f"5xx or silent {len(failures)}")
+    print(f"resent        {sum(resent.values())} (keep-alive connection closed by the server)")
     print(
         f"server        {'healthy' if alive else 'NOT HEALTHY'} afterwards, RSS {rss:.0f} MiB, "
         f"exit code after SIGTERM {code}"
