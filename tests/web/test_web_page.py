@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import re
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -259,3 +259,24 @@ def test_readme_sql_examples_run_on_the_demo_data(demo, repo_root) -> None:
         body = answer.json()
         assert body["row_count"] > 0, query
         assert all(any(v is not None for v in row) for row in body["rows"]), query
+
+
+def test_a_fresh_server_explains_how_to_start(server, page) -> None:
+    assert httpx.get(server.url + "/api/models").json() == []
+    page.goto(server.url + "/")
+    assert page.errors == []
+    text = page.evaluate("document.querySelector('main').innerText")
+    assert "No models yet" in text and "modeltel demo" in text
+    # predictions but no analysis yet: the page still renders, saying what is missing
+    server.store.insert(
+        "ml_predictions",
+        [["churn", "3", datetime(2026, 4, 1, tzinfo=UTC), "p1", "classification", "yes", 0.0]],
+        ["model", "version", "timestamp", "prediction_id", "task", "prediction_label", "latency_s"],
+    )
+    page.goto(server.url + "/models/churn")
+    assert page.errors == []
+    text = page.evaluate("document.querySelector('main').innerText")
+    assert "No drift results yet" in text and "No data-quality results yet" in text
+    empty = page.evaluate("document.querySelectorAll('svg.chart-empty').length")
+    drawn = page.evaluate("document.querySelectorAll('svg .series').length")
+    assert empty >= 5 and drawn == 0

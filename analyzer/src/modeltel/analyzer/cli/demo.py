@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--scale",
         type=float,
         default=1.0,
-        help="traffic volume factor, 1 ≈ 30k predictions (default 1)",
+        help="traffic volume factor, 1 ≈ 11k predictions in 1,000 requests (default 1)",
     )
     parser.add_argument(
         "--window-hours",
