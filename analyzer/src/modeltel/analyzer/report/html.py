@@ -37,7 +37,7 @@ def _summary(report: Report) -> str:
         ("features drifted now", f"{len(report.drifted_now)} of {len(report.drift) or '—'}"),
         ("last analysed window", when(report.view.summary.get("last_analyzed"))),
     ]
-    big = health_badge(h.score, h.status).replace("class='health", "class='health big")
+    big = health_badge(h.score, h.status, big=True)
     return (
         f"<div class='summary'><div>{big}<div class='muted'>health score</div></div>"
         f"<div>{flag}<p class='muted'>{escape(h.status.replace('_', ' '))} — "
@@ -96,7 +96,7 @@ def _drift(report: Report) -> str:
             for x in report.view.of("drift", feature=feature)
             if r is not None and x["method"] == r["method"] and x["value"] is not None
         ]
-        hist = report.view.histograms.get(feature)
+        hist = report.view.histograms.get(feature) if bad else None  # drifted ones only
         chart = (
             charts.histogram_chart(hist["labels"], hist["reference"], hist["current"])
             if hist
@@ -120,8 +120,9 @@ def _drift(report: Report) -> str:
         )
     return (
         "<p class='legend'>Windows drifted over the period, the latest score and the worst one; "
-        "histograms compare the reference (<span class='swatch ref'></span>) with the latest "
-        "window (<span class='swatch cur'></span>).</p>"
+        "for the features that drifted, histograms compare the reference "
+        "(<span class='swatch ref'></span>) with the latest window "
+        "(<span class='swatch cur'></span>).</p>"
         + table(
             ["feature", "windows drifted", "method", "latest", "worst", "status", "histogram"],
             rows,

@@ -158,16 +158,13 @@ def model_page(view: ModelView, *, refresh_s: int = DEFAULT_REFRESH_S) -> str:
         if retrain is not None
         else ""
     )
+    big = health_badge(s.get("health_score"), s.get("health_status"), big=True)
     header = f"""<p class="muted"><a href="/">models</a> / {escape(view.model)}</p>
 <h1>{escape(view.model)} <span class="muted">version {escape(view.version)}</span></h1>
 <p class="versions muted">versions: {versions} · report:
 <a href="{report}?version={quote(view.version, safe="")}&amp;period=week">week</a>
 <a href="{report}?version={quote(view.version, safe="")}&amp;period=month">month</a></p>
-<div class="summary"><div>{
-        health_badge(s.get("health_score"), s.get("health_status")).replace(
-            "class='health", "class='health big"
-        )
-    }
+<div class="summary"><div>{big}
 <div class="muted">health score</div></div><div>{retrain_text}{reason_list}</div>
 {sections.facts_list(facts)}</div>"""
     body = [

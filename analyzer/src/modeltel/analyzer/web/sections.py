@@ -87,10 +87,11 @@ def badge(status: str | None, text: str | None = None) -> str:
     return f"<span class='badge badge-{escape(status)}'>{escape(label)}</span>"
 
 
-def health_badge(score: float | None, status: str | None) -> str:
+def health_badge(score: float | None, status: str | None, *, big: bool = False) -> str:
     text = "—" if score is None else f"{score:.0f}"
+    size = " big" if big else ""
     return (
-        f"<span class='health health-{escape(status or 'no_data')}' "
+        f"<span class='health{size} health-{escape(status or 'no_data')}' "
         f"title='health score 0–100'>{text}</span>"
     )
 
