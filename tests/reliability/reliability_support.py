@@ -23,7 +23,7 @@ from typing import Any
 
 import uvicorn
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
@@ -62,7 +62,10 @@ def prediction_spans(ids: Sequence[str], model: str = "churn") -> bytes:
                 _kv("ml.feature.age", 30 + i % 40),
                 _kv("ml.feature.income", 1000.0 * (i % 7)),
                 _kv("ml.feature.plan", ["basic", "gold"][i % 2]),
-                _kv("ml.feature.categorical", "plan"),
+                KeyValue(
+                    key="ml.feature.categorical",
+                    value=AnyValue(array_value=ArrayValue(values=[AnyValue(string_value="plan")])),
+                ),
                 _kv("ml.prediction.label", str(i % 2)),
                 _kv("ml.prediction.score", (i % 10) / 10),
             ],
