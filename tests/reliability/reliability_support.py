@@ -279,6 +279,22 @@ class InProcessServer:
         self.pipeline.close()
 
 
+def serve_asgi(app: object) -> tuple[str, _ThreadedUvicorn, threading.Thread]:
+    """Any ASGI app under uvicorn in a thread; returns its URL, server and thread."""
+    port = free_port()
+    server = _ThreadedUvicorn(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="on")  # type: ignore[arg-type]
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    return f"http://127.0.0.1:{port}", server, thread
+
+
 def start_app(store: Store, config: ServerConfig, pipeline: IngestPipeline) -> InProcessServer:
     """The HTTP app under uvicorn in a thread, with ``pipeline`` (e.g. without linger)."""
     app = create_app(store, config, pipeline)

@@ -240,3 +240,25 @@ def test_without_a_token_nothing_is_checked(server) -> None:
     assert httpx.get(server.url + "/api/models").status_code == 200
     answer = httpx.post(server.url + "/api/sql", json={"query": "SELECT 1"})
     assert json.loads(answer.text)["rows"] == [[1]]
+
+
+def test_analyzer_service_metrics_follow_the_same_policy(store, monkeypatch) -> None:
+    """``modeltel analyzer``'s own /metrics app honours the token and MODELTEL_PROTECT_METRICS."""
+    from reliability_support import serve_asgi
+
+    from modeltel.analyzer.export.publisher import MetricsPublisher
+    from modeltel.analyzer.server.metrics_endpoint import metrics_app
+
+    monkeypatch.setenv("MODELTEL_API_TOKEN", TOKEN)
+    monkeypatch.setenv("MODELTEL_PROTECT_METRICS", "1")
+    publisher = MetricsPublisher(store, exporter=False)
+    url, server, thread = serve_asgi(metrics_app(store, publisher))
+    try:
+        assert httpx.get(url + "/metrics").status_code == 401
+        bearer = {"Authorization": f"Bearer {TOKEN}"}
+        assert httpx.get(url + "/metrics", headers=bearer).status_code == 200
+        assert httpx.get(url + "/healthz").status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(20)
+        publisher.shutdown()

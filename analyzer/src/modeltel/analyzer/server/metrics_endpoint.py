@@ -18,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from modeltel.analyzer.export.publisher import PROMETHEUS_CONTENT_TYPE, MetricsPublisher
+from modeltel.analyzer.server.auth import AccessPolicy, TokenMiddleware
 from modeltel.analyzer.store import Store
 
 if TYPE_CHECKING:
@@ -70,6 +71,9 @@ def metrics_app(
         title="modeltel analyzer", summary="analysis loop and /metrics", lifespan=lifespan
     )
     app.state.store = store
+    access = AccessPolicy.from_settings()  # $MODELTEL_PROTECT_METRICS guards /metrics here too
+    if access.enabled:
+        app.add_middleware(TokenMiddleware, policy=access)
     app.include_router(metrics_router(app, publisher))
 
     @app.get("/healthz", tags=["health"])
