@@ -11,7 +11,7 @@ import pytest
 from perfdata import T0, at, insert_features, insert_predictions, realized, value
 
 from modeltel.analyzer.analyzer import Analyzer
-from modeltel.analyzer.errors import ConfigError
+from modeltel.analyzer.errors import ConfigError, NotFoundError
 from modeltel.analyzer.reference import upload_reference
 from modeltel.analyzer.windows import Window
 
@@ -196,3 +196,20 @@ def test_bad_config_names_the_key(store) -> None:
     for config, path in BAD_CONFIGS:
         with pytest.raises(ConfigError, match=path.replace(".", r"\.")):
             Analyzer(store, config)
+
+
+def test_empty_windows_and_unknown_versions_say_so(store) -> None:
+    insert_predictions(store, "thin", ["t1"], [at(10)], labels=["1"], scores=[0.9])
+    upload_reference(store, "thin", pd.DataFrame({"age": [1.0, 2.0, 3.0]}), version="1")
+    analyzer = Analyzer(store)
+    later = {"window": "1h", "start": at(HOUR_S), "end": at(3 * HOUR_S)}
+    for name in ("performance", "quality"):
+        out = getattr(analyzer, name)("thin", "1", **later, write=False)
+        assert len(set(out.window_start)) == 2, name  # both empty hours are reported
+        assert set(out.status) == {"no_data"}, name
+        assert all("no predictions" in json.loads(d)["reason"] for d in out.details), name
+    sliding = analyzer.performance("thin", "1", window=Window(T0, at(HOUR_S)), sliding=(10, 5))
+    assert list(sliding.status) == ["no_data"] and "no full window of 10" in sliding.details[0]
+    for name in ("performance", "service", "quality"):
+        with pytest.raises(NotFoundError, match="has no predictions of version '9'"):
+            getattr(analyzer, name)("thin", "9", window=Window(T0, at(HOUR_S)))

@@ -312,9 +312,10 @@ def compute_quality(
     records: list[dict[str, Any]] = []
     for key_value in spec.keys:
         n = int(predictions.get(key_value, 0))
-        if n == 0:
-            continue
         start, end = spec.bounds(key_value)
+        if n == 0:
+            records += _empty_window(model, version, (to_time(start), to_time(end)), profile)
+            continue
         records += _window_records(
             model,
             version,
@@ -327,6 +328,25 @@ def compute_quality(
             k,
         )
     return records
+
+
+def _empty_window(
+    model: str, version: str, bounds: tuple[Any, Any], profile: ReferenceProfile
+) -> list[dict[str, Any]]:
+    """``no_data`` records for a window without predictions (reference features, outliers)."""
+    base = {
+        "model": model,
+        "version": version,
+        "window_start": bounds[0],
+        "window_end": bounds[1],
+        "kind": "quality",
+        "value": None,
+        "status": "no_data",
+        "current_size": 0,
+        "details": {"reason": "no predictions in the window"},
+    }
+    out = [{**base, "feature": name, "metric": "missing_ratio"} for name in profile.categorical]
+    return [*out, {**base, "feature": None, "metric": "outlier_ratio"}]
 
 
 def _window_records(

@@ -142,15 +142,22 @@ def compute_performance(
     windows: Windows,
     config: PerformanceConfig,
 ) -> list[dict[str, Any]]:
-    """Performance records of ``model``/``version`` for every window holding predictions."""
+    """Performance records of ``model``/``version`` for every window; a window without
+    predictions (or a range too short for one sliding window) gets a ``no_data``
+    ``label_coverage`` record saying so."""
     filter_labels, in_range = _should_filter_labels(store, model, version, windows)
-    if in_range == 0:
-        return []
-    if isinstance(windows, SlidingWindows) and in_range < windows.size:
-        return []
-    task = describe_model(store, model, version, windows, config)
     segment = windows.segment if isinstance(windows, SlidingWindows) else ""
     out = Records(model, version, config, segment)
+    if isinstance(windows, SlidingWindows):
+        if in_range < windows.size:
+            reason = f"{in_range} prediction(s) in the range: no full window of {windows.size}"
+            bounds = (to_time(windows.start_ns), to_time(windows.end_ns))
+            out.add(bounds, "label_coverage", Metric(None, reason), in_range, status="no_data")
+            return out.records
+    elif in_range == 0:
+        _empty_windows(out, windows, set())
+        return out.records
+    task = describe_model(store, model, version, windows, config)
     params = Params()
     if task.task == "regression":
         payload = regression_payload()
@@ -174,8 +181,18 @@ def compute_performance(
         else:
             multiclass_records(out, task, windows, row, estimated)
     if isinstance(windows, TimeWindows):
+        _empty_windows(out, windows, {int(w) for w in frame["w"]} if not frame.empty else set())
         _unknown_ids(store, out, windows)
     return out.records
+
+
+def _empty_windows(out: Records, windows: TimeWindows, seen: set[int]) -> None:
+    """A ``no_data`` coverage record for each window without predictions."""
+    for key in windows.keys:
+        if key not in seen:
+            start, end = windows.bounds(key)
+            reason = Metric(None, "no predictions in the window")
+            out.add((to_time(start), to_time(end)), "label_coverage", reason, 0, status="no_data")
 
 
 def _unknown_ids(store: Store, out: Records, windows: TimeWindows) -> None:

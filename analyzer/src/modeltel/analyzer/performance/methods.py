@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from modeltel.analyzer.errors import ConfigError
+from modeltel.analyzer.errors import ConfigError, NotFoundError
 from modeltel.analyzer.labels import LabelUpload, upload_labels
 from modeltel.analyzer.performance.analysis import (
     compute_performance,
@@ -87,6 +87,14 @@ class HealthAnalyses:
         end: datetime | None,
         last_n: int | None = None,
     ) -> list[tuple[str, list[Window]]]:
+        if version is not None:
+            known = self.store.query_rows(
+                "SELECT count() > 0 FROM (SELECT 1 FROM ml_predictions WHERE model = {m:String} "
+                "AND version = {v:String} LIMIT 1)",
+                parameters={"m": model, "v": version},
+            )[0][0]
+            if not known:
+                raise NotFoundError(f"model {model!r} has no predictions of version {version!r}")
         versions = (
             [version]
             if version is not None
