@@ -68,9 +68,12 @@ def auto_method(
 ) -> tuple[str, str]:
     """The default method for a column and the reason, in words."""
     discrete = categorical or distinct <= few_values
-    kind = "categorical" if categorical else f"numeric with {distinct} distinct values"
-    if categorical or distinct <= few_values:
-        kind = "categorical" if categorical else f"numeric with ≤ {few_values} distinct values"
+    if categorical:
+        kind = "categorical"
+    elif discrete:
+        kind = f"numeric with ≤ {few_values} distinct values"
+    else:
+        kind = f"numeric with > {few_values} distinct values"
     if reference_size <= small_reference:
         method = "chi_squared" if discrete else "ks"
         return method, f"{kind}, reference of {reference_size} ≤ {small_reference} rows"
