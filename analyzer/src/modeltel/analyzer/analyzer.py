@@ -28,6 +28,7 @@ from modeltel.analyzer.drift.engine import DriftEngine
 from modeltel.analyzer.drift.sources import ProductionSource, ReferenceSource, Source, nanos
 from modeltel.analyzer.durations import parse_duration
 from modeltel.analyzer.errors import ConfigError, ModeltelError, NotFoundError
+from modeltel.analyzer.model_analyses import ModelAnalyses
 from modeltel.analyzer.performance.methods import HealthAnalyses
 from modeltel.analyzer.reference import find_reference
 from modeltel.analyzer.results import empty_results, make_results, write_results
@@ -39,14 +40,14 @@ logger = logging.getLogger(__name__)
 DEFAULT_WINDOW = "1h"
 
 
-class Analyzer(HealthAnalyses):
+class Analyzer(ModelAnalyses, HealthAnalyses):
     """Runs analyses against ``store``; ``config`` is the loaded YAML configuration.
 
     Configuration sections are validated here, so a bad file fails at construction with a
     :class:`ConfigError` naming the key.
     """
 
-    ANALYSES = ("drift", "performance", "service", "quality")
+    ANALYSES = ("drift", "performance", "service", "quality", "attribution", "multivariate")
     """Analyses :meth:`analyze` runs, in order, when this class has a method of that name."""
 
     def __init__(self, store: Store, config: Mapping[str, Any] | None = None) -> None:
@@ -54,6 +55,7 @@ class Analyzer(HealthAnalyses):
         self.config: dict[str, Any] = dict(config or {})
         self.drift_config: DriftConfig = load_drift_config(self.config)
         self._load_health_configs()
+        self._load_model_configs()
         self._drift_cache: dict[Any, Any] = {}
         self._engine = DriftEngine(store, self._drift_cache)
 

@@ -10,13 +10,15 @@ with weights drift 30, performance 30, service 20, quality 20, and each componen
 
 - **drift**: the mean badness over input features, a feature taking its worst record
   (so the share of drifted features, warnings counting half); a drifted prediction
-  (``prediction.*``) raises it to at least 0.5.
+  (``prediction.*``), multivariate drift (kind ``multivariate``, the inputs drifted jointly)
+  or attribution drift (kind ``attribution``, the model relies on different features) each
+  raise it to at least 0.5.
 - **performance**: the worst status among the realized performance metrics (``accuracy``,
   ``f1``, ``rmse`` …); when no realized metric has a status, the estimated ones. Label
   coverage and delay do not count.
 - **service**: the worst status among latency, error ratio, volume ratio and staleness.
 - **quality**: the mean badness over features (each its worst quality record), the dataset
-  ``outlier_ratio`` counting as one more feature.
+  ``outlier_ratio`` (range-based, and the multivariate one) counting as one more feature each.
 
 A component without results is left out and the weights renormalised; with no component at
 all the score is None (status ``no_data``). Status: ``ok`` from 80, ``warning`` from 50,
@@ -51,6 +53,16 @@ _SERVICE_METRICS = {
     "volume_ratio",
     "staleness",
 }
+
+
+_KINDS = {
+    "drift": ("drift", "multivariate", "attribution"),
+    "performance": ("performance",),
+    "service": ("service",),
+    "quality": ("quality", "multivariate"),
+}
+"""The record kinds each component reads."""
+_JOINT = {("multivariate", "reconstruction_error"), ("attribution", "drift")}
 
 
 @dataclass(frozen=True)
@@ -96,7 +108,7 @@ def health_score(results: pd.DataFrame | Iterable[Mapping[str, Any]]) -> HealthS
         ("service", _service),
         ("quality", _quality),
     ):
-        outcome = compute(by_kind.get(name, []))
+        outcome = compute([r for kind in _KINDS[name] for r in by_kind.get(kind, [])])
         if outcome is not None:
             components[name], why = outcome
             reasons.extend(why)
@@ -131,10 +143,11 @@ def _worst_per_feature(records: list[Mapping[str, Any]]) -> dict[str, float]:
 
 
 def _drift(records: list[Mapping[str, Any]]) -> tuple[float, list[str]] | None:
-    per_feature = _worst_per_feature(records)
+    joint = [r for r in records if (r.get("kind"), r.get("metric")) in _JOINT]
+    per_feature = _worst_per_feature([r for r in records if r.get("kind") == "drift"])
     inputs = {f: b for f, b in per_feature.items() if not f.startswith("prediction.")}
     outputs = {f: b for f, b in per_feature.items() if f.startswith("prediction.")}
-    if not inputs and not outputs:
+    if not inputs and not outputs and not joint:
         return None
     badness = sum(inputs.values()) / len(inputs) if inputs else 0.0
     reasons = []
@@ -147,6 +160,14 @@ def _drift(records: list[Mapping[str, Any]]) -> tuple[float, list[str]] | None:
     if any(b >= 1.0 for b in outputs.values()):
         badness = max(badness, 0.5)
         reasons.append("the predictions drifted")
+    for record in joint:
+        if (_badness(record) or 0.0) >= 1.0:
+            badness = max(badness, 0.5)
+            reasons.append(
+                "the inputs drifted jointly (multivariate reconstruction error)"
+                if record.get("kind") == "multivariate"
+                else "the model relies on different features (attribution ranking moved)"
+            )
     return badness, reasons
 
 
@@ -176,7 +197,7 @@ def _service(records: list[Mapping[str, Any]]) -> tuple[float, list[str]] | None
 
 
 def _quality(records: list[Mapping[str, Any]]) -> tuple[float, list[str]] | None:
-    per_feature = _worst_per_feature(records)
+    per_feature = _worst_per_feature([r for r in records if r.get("kind") != "multivariate"])
     dataset = [
         _badness(r) or 0.0
         for r in records

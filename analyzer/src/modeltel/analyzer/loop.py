@@ -275,11 +275,12 @@ class AnalysisLoop:
             self._thread = None
 
 
-ANALYSES = ("drift", "performance", "service", "quality")
+ANALYSES = ("drift", "performance", "service", "quality", "attribution", "multivariate")
 
 
 def default_runners(store: Store, config: Mapping[str, Any]) -> dict[str, Runner]:
-    """The analyses the :class:`Analyzer` offers (drift, performance, service, quality), each
+    """The analyses the :class:`Analyzer` offers (drift, performance, service, quality,
+    attribution, multivariate), each
     storing its results in ``ml_results`` (written here when the method does not write them
     itself)."""
     try:

@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
         rows = []
         for r in records:
             row = dict(r)
-            row["method"] = r.get("method") or r.get("metric") or ""
+            row["method"] = "/".join(x for x in (r.get("method"), r.get("metric")) if x)
             row["window_end"] = str(r.get("window_end") or "")[:19]
             rows.append([row.get(c) for c in TABLE_COLUMNS])
         sys.stdout.write(format_table(list(TABLE_COLUMNS), rows) + "\n")

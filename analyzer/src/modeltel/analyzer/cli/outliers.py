@@ -16,10 +16,15 @@ examples:
   modeltel outliers churn                         # worst 20 predictions of the last hour
   modeltel outliers churn --window 1d --limit 50 --format json
   modeltel outliers churn --version 3 --start 2026-03-01 --end 2026-03-02
+  modeltel outliers churn --method multivariate   # unusual combinations of values
 
-score = number of features outside the reference's central range (quality.outliers.quantiles,
-default 0.5%-99.5%) or holding a category the reference never had; severity adds how far
-outside (in widths of the central range). Needs a reference (modeltel reference upload).
+--method range (default): score = number of features outside the reference's central range
+(quality.outliers.quantiles, default 0.5%-99.5%) or holding a category the reference never
+had; severity adds how far outside (in widths of the central range).
+--method multivariate: score = the prediction's PCA reconstruction error (a model of how the
+reference's numerical features move together); severity = score / the reference's per-row
+outlier threshold (above 1: an outlier); features = those contributing most to the error.
+Both need a reference (modeltel reference upload).
 Exit codes: 0 listed, 2 bad options, 3 store unavailable or locked, 4 unknown model.
 """
 
@@ -38,6 +43,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--start", default=None, help="window start (ISO time, UTC)")
     parser.add_argument("--end", default=None, help="window end (ISO time, UTC)")
     parser.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    parser.add_argument(
+        "--method",
+        choices=("range", "multivariate"),
+        default="range",
+        help="range: features outside the reference's range; multivariate: PCA reconstruction",
+    )
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.add_argument("--config", default=None, help="YAML configuration file")
     common.add_store_options(parser)
@@ -73,12 +84,13 @@ def run(args: argparse.Namespace) -> int:
                 "start": start.isoformat() if start else None,
                 "end": end.isoformat() if end else None,
                 "limit": args.limit,
+                "method": args.method,
             },
             timeout=600,
         )
     else:
         rows = _local(args, start, end)
-    _print(rows, args.format)
+    _print(rows, args.format, args.method)
     return 0
 
 
@@ -91,19 +103,29 @@ def _local(args: argparse.Namespace, start: datetime | None, end: datetime | Non
     store = common.open_store(args)
     try:
         frame = Analyzer(store, config).outliers(
-            args.model, args.version, window=args.window, start=start, end=end, limit=args.limit
+            args.model,
+            args.version,
+            window=args.window,
+            start=start,
+            end=end,
+            limit=args.limit,
+            method=args.method,
         )
     finally:
         store.close()
     return jsonable(frame.to_dict("records"))
 
 
-def _print(rows: list[dict[str, Any]], fmt: str) -> None:
+def _print(rows: list[dict[str, Any]], fmt: str, method: str = "range") -> None:
     if fmt == "json":
         print(json.dumps(rows, indent=1))
         return
     if not rows:
-        common.info("no prediction has inputs outside the reference's central range")
+        common.info(
+            "no prediction has inputs outside the reference's central range"
+            if method == "range"
+            else "no prediction in the window has numerical features to score"
+        )
         return
     from modeltel.analyzer.sql import format_table
 
@@ -113,7 +135,7 @@ def _print(rows: list[dict[str, Any]], fmt: str) -> None:
             r.get("version"),
             r.get("prediction_id"),
             r.get("timestamp"),
-            r.get("score"),
+            r.get("score") if method == "range" else round(float(r.get("score") or 0.0), 4),
             round(float(r.get("severity") or 0.0), 3),
             ",".join(r.get("features") or []),
         ]

@@ -28,6 +28,15 @@ ml.staleness (s)                 ml_staleness_seconds                   -
 ml.prediction.share              ml_prediction_share                    class
 ml.quality.<metric>.ratio        ml_quality_<metric>_ratio              feature (not outlier)
 ml.quality.feature.vanished/new  ml_quality_feature_vanished / _new     feature
+ml.attribution.importance        ml_attribution_importance              feature
+ml.attribution.rank              ml_attribution_rank                    feature
+ml.attribution.rank_correlation  ml_attribution_rank_correlation        -
+ml.attribution.top_k_overlap     ml_attribution_top_k_overlap           -
+ml.attribution.drift (0/1)       ml_attribution_drift                   -
+ml.drift.multivariate            ml_drift_multivariate                  method
+ml.drift.multivariate.threshold  ml_drift_multivariate_threshold        method
+ml.drift.multivariate.detected   ml_drift_multivariate_detected         method
+ml.outlier.ratio                 ml_outlier_ratio                       method
 ml.health.score                  ml_health_score                        -
 ml.retrain.recommended (0/1)     ml_retrain_recommended                 -
 ===============================  =====================================  =========================
@@ -88,6 +97,25 @@ GAUGES: tuple[Gauge, ...] = (
     Gauge("ml.quality.outlier.ratio", "", "Share of predictions flagged as outliers"),
     Gauge("ml.quality.feature.vanished", "", "1 when a reference feature no longer arrives"),
     Gauge("ml.quality.feature.new", "", "1 when a feature absent from the reference arrives"),
+    Gauge("ml.attribution.importance", "", "Mean absolute attribution of a feature"),
+    Gauge("ml.attribution.rank", "", "Importance rank of a feature (1 = most important)"),
+    Gauge(
+        "ml.attribution.rank_correlation",
+        "",
+        "Spearman correlation of feature importances with the reference period",
+    ),
+    Gauge(
+        "ml.attribution.top_k_overlap",
+        "",
+        "Share of the reference's top-k features still in the top k",
+    ),
+    Gauge("ml.attribution.drift", "", "1 when the model relies on different features"),
+    Gauge("ml.drift.multivariate", "", "Mean PCA reconstruction error of the inputs"),
+    Gauge(
+        "ml.drift.multivariate.threshold", "", "Upper threshold of the mean reconstruction error"
+    ),
+    Gauge("ml.drift.multivariate.detected", "", "1 when the inputs drifted jointly"),
+    Gauge("ml.outlier.ratio", "", "Share of predictions whose inputs are multivariate outliers"),
     Gauge("ml.health.score", "", "Model health score, 0 (bad) to 100 (good)"),
     Gauge("ml.retrain.recommended", "", "1 while the retrain policy recommends retraining"),
 )
@@ -121,6 +149,12 @@ _QUALITY = {
     "feature_new": "ml.quality.feature.new",
 }
 _HEALTH = {"health_score": "ml.health.score", "retrain_recommended": "ml.retrain.recommended"}
+_ATTRIBUTION_FEATURE = {"importance": "ml.attribution.importance", "rank": "ml.attribution.rank"}
+_ATTRIBUTION = {
+    "rank_correlation": "ml.attribution.rank_correlation",
+    "top_k_overlap": "ml.attribution.top_k_overlap",
+    "drift": "ml.attribution.drift",
+}
 
 DRIFTED_STATUSES = frozenset({"drift", "alert"})
 
@@ -181,6 +215,23 @@ def observations(record: Mapping[str, Any]) -> Iterator[Observation]:
         yield Observation(_QUALITY[metric], value, attrs)
     elif kind == "health" and metric in _HEALTH:
         yield Observation(_HEALTH[metric], value, base)
+    elif kind == "attribution":
+        if feature is not None and metric in _ATTRIBUTION_FEATURE:
+            yield Observation(_ATTRIBUTION_FEATURE[metric], value, {**base, FEATURE: str(feature)})
+        elif feature is None and metric in _ATTRIBUTION:
+            yield Observation(_ATTRIBUTION[metric], value, base)
+    elif kind == "multivariate":
+        attrs = {**base, METHOD: str(record.get("method") or "")}
+        if metric == "reconstruction_error":
+            yield Observation("ml.drift.multivariate", value, attrs)
+            threshold = _number(record.get("threshold"))
+            if threshold is not None:
+                yield Observation("ml.drift.multivariate.threshold", threshold, attrs)
+            if record.get("status") in ("drift", "ok"):
+                detected = 1.0 if record.get("status") == "drift" else 0.0
+                yield Observation("ml.drift.multivariate.detected", detected, attrs)
+        elif metric == "outlier_ratio":
+            yield Observation("ml.outlier.ratio", value, attrs)
 
 
 def _number(value: Any) -> float | None:

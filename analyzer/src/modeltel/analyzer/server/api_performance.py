@@ -12,7 +12,8 @@
   ``end`` (``last_n`` and ``sliding_size``/``sliding_step`` for performance) or
   ``compute=true`` they are computed now; computed time-window results are stored.
 - ``GET /api/models/{model}/outliers`` — the predictions with the highest outlier score in a
-  window (default the last hour), worst first.
+  window (default the last hour), worst first; ``method=range`` (features outside the
+  reference's central range, the default) or ``method=multivariate`` (PCA reconstruction error).
 """
 
 from __future__ import annotations
@@ -243,13 +244,17 @@ def performance_router() -> APIRouter:
         start: datetime | None = None,
         end: datetime | None = None,
         limit: int = 20,
+        method: str = "range",
     ) -> JSONResponse:
-        """The worst predictions of the window by outlier score."""
+        """The worst predictions of the window by outlier score (``method``: range or
+        multivariate)."""
         try:
             if not 1 <= limit <= MAX_OUTLIERS:
                 raise InputError(f"limit must be between 1 and {MAX_OUTLIERS}")
+            if method not in ("range", "multivariate"):
+                raise InputError(f"method must be range or multivariate, not {method!r}")
             frame = _analyzer(request).outliers(
-                model, version, window=window, start=start, end=end, limit=limit
+                model, version, window=window, start=start, end=end, limit=limit, method=method
             )
         except ModeltelError as exc:
             return error_response(exc)

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from modeltel.analyzer import settings
 from modeltel.analyzer.ingest import IngestPipeline
 from modeltel.analyzer.server.api_drift import drift_router
+from modeltel.analyzer.server.api_model import model_router
 from modeltel.analyzer.server.api_performance import performance_router
 from modeltel.analyzer.server.auth import AccessPolicy, TokenMiddleware
 from modeltel.analyzer.server.metrics_endpoint import metrics_router
@@ -71,6 +72,7 @@ def create_app(
     app.include_router(web_router())
     app.include_router(drift_router())
     app.include_router(performance_router())
+    app.include_router(model_router())
     app.include_router(metrics_router(app))
 
     @app.get("/healthz", tags=["health"])
