@@ -123,7 +123,7 @@ def read_table(
                 return pd.read_csv(io.BytesIO(raw), index_col=False)
     except pd.errors.ParserWarning as exc:
         raise InputError(f"{name} has a row with more fields than the header") from exc
-    except (ValueError, OSError, pd.errors.ParserError, ImportError) as exc:
+    except (ValueError, OSError, pd.errors.ParserError, ImportError, csv.Error) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{name} is not a readable {format.upper()} file: {first}") from exc
     raise InputError(f"unknown file format {format!r}; use csv or parquet")
