@@ -245,6 +245,47 @@ def drift() -> dashboard.Dashboard:
             )
         )
         .with_panel(series("Drift score history (ml_results)", SQL(history), ds=CH, w=24))
+        .with_panel(
+            series(
+                "Multivariate drift: PCA reconstruction error and threshold",
+                prom(f"ml_drift_multivariate{{{SEL}}}", "mean error"),
+                prom(f"ml_drift_multivariate_threshold{{{SEL}}}", "threshold", ref_id="B"),
+            )
+        )
+        .with_panel(
+            series(
+                "Outlier predictions (multivariate)",
+                prom(f"ml_outlier_ratio{{{SEL}}}", "outliers"),
+                unit="percentunit",
+            )
+        )
+        .with_panel(
+            series(
+                "Feature importance (mean |attribution|)",
+                prom(f"ml_attribution_importance{{{SEL}}}", "{{ml_feature_name}}"),
+            )
+        )
+        .with_panel(
+            series(
+                "Attribution ranking vs the reference period",
+                prom(f"ml_attribution_rank_correlation{{{SEL}}}", "rank correlation"),
+                prom(f"ml_attribution_top_k_overlap{{{SEL}}}", "top-k overlap", ref_id="B"),
+            )
+        )
+        .with_panel(
+            series(
+                "Feature importance from the spans (ml_attributions)",
+                SQL(sql.ATTRIBUTION_SPANS),
+                ds=CH,
+            )
+        )
+        .with_panel(
+            grid(
+                "Multivariate and attribution results, latest window (ml_results)",
+                SQL(sql.MODEL_LATEST, table_format=True),
+                ds=CH,
+            )
+        )
     )
 
 

@@ -140,3 +140,23 @@ FROM ml_features
 WHERE {CH_MODEL} AND (value_num IS NOT NULL OR value IS NOT NULL) AND $__timeFilter(timestamp)
 GROUP BY time, feature
 ORDER BY time"""
+
+MODEL_LATEST = f"""
+SELECT kind, ifNull(feature, '(all)') AS feature, metric, value, threshold, status,
+       current_size, window_end
+FROM ml_results FINAL
+WHERE {CH_MODEL} AND kind IN ('multivariate', 'attribution') AND metric != 'rank'
+  AND (kind, window_end) IN (SELECT kind, max(window_end) FROM ml_results
+                             WHERE {CH_MODEL} AND kind IN ('multivariate', 'attribution')
+                               AND $__timeFilter(window_end)
+                             GROUP BY kind)
+ORDER BY status IN ('drift', 'alert') DESC, kind, feature IS NULL DESC, value DESC"""
+"""The latest multivariate and attribution results (decisions first)."""
+
+ATTRIBUTION_SPANS = f"""
+SELECT $__timeInterval(timestamp) AS time, feature, avg(abs(value)) AS importance
+FROM ml_attributions
+WHERE {CH_MODEL} AND $__timeFilter(timestamp)
+GROUP BY time, feature
+ORDER BY time"""
+"""Mean |attribution| per feature straight from the spans' attributions."""

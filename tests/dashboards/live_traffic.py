@@ -5,7 +5,9 @@ records through the OTel SDK into modeltel's receiver.
 calm hours like its reference, then an hour with everything wrong at once — three times the
 usual volume, age/income/tenure shifted, a new plan ``trial``, missing calls, ``n/a`` incomes,
 10 % failed calls, slow calls, unsure scores, few and often contradicting labels (plus labels
-for ids never predicted). ``fraud`` v2: calm hours, then a trickle that stops 40 minutes ago.
+for ids never predicted), and a model that now leans on ``calls`` instead of ``age`` (its
+feature attributions, ``ml.attribution.*``, rank the features the other way round).
+``fraud`` v2: calm hours, then a trickle that stops 40 minutes ago.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ from modeltel.instrumentation import log_labels
 NUMERIC = ("age", "income", "tenure", "calls")
 CATEGORICAL = ("plan",)
 PLANS = ("basic", "standard", "premium")
+# Attributions of a linear model: weight × standardised value (mean, std of the calm traffic).
+SCALES = {"age": (40.0, 10.0), "income": (50_000.0, 12_000.0), "tenure": (36.0, 20.0)}
+SCALES["calls"] = (1.5, 1.2)
+CALM_WEIGHTS = {"age": 1.0, "income": 0.6, "tenure": 0.3, "calls": 0.1}
+TROUBLED_WEIGHTS = {"age": 0.05, "income": 0.3, "tenure": 0.6, "calls": 1.0}
 
 
 @dataclass
@@ -38,6 +45,16 @@ class Row:
     features: dict[str, object]
     label: str
     score: float
+    attributions: dict[str, float] = field(default_factory=dict)
+
+
+def explain(row: Row, weights: dict[str, float]) -> Row:
+    for name, weight in weights.items():
+        value = row.features.get(name)
+        if isinstance(value, float):
+            mean, std = SCALES[name]
+            row.attributions[name] = weight * (value - mean) / std
+    return row
 
 
 @dataclass
@@ -56,7 +73,7 @@ def calm_row(rng: np.random.Generator) -> Row:
     }
     churn = rng.random() < 0.3
     score = float(rng.uniform(0.85, 0.99) if churn else rng.uniform(0.01, 0.15))
-    return Row(features, "yes" if churn else "no", score)
+    return explain(Row(features, "yes" if churn else "no", score), CALM_WEIGHTS)
 
 
 def troubled_row(rng: np.random.Generator) -> Row:
@@ -72,7 +89,7 @@ def troubled_row(rng: np.random.Generator) -> Row:
     if rng.random() < 0.05:
         features["income"] = "n/a"  # wrong type
     score = float(rng.uniform(0.35, 0.75))
-    return Row(features, "yes" if score >= 0.5 else "no", score)
+    return explain(Row(features, "yes" if score >= 0.5 else "no", score), TROUBLED_WEIGHTS)
 
 
 def upload_calm_reference(store: Store, model: str, version: str, rows: int, seed: int) -> None:
@@ -136,6 +153,8 @@ class Sender:
             if not failed:
                 attributes["ml.prediction.label"] = "yes" if row.score >= 0.5 else "no"
                 attributes["ml.prediction.score"] = row.score
+                for name, value in row.attributions.items():
+                    attributes[f"ml.attribution.{name}"] = value
         else:  # a batch span: one array element per row
             attributes["ml.prediction.id"] = ids
             attributes["ml.batch.size"] = len(rows)
@@ -143,6 +162,8 @@ class Sender:
                 attributes[f"ml.feature.{name}"] = [r.features[name] for r in rows]
             attributes["ml.prediction.label"] = ["yes" if r.score >= 0.5 else "no" for r in rows]
             attributes["ml.prediction.score"] = [r.score for r in rows]
+            for name in NUMERIC:
+                attributes[f"ml.attribution.{name}"] = [r.attributions.get(name) for r in rows]
         span = self.tracer.start_span(f"predict {model}", start_time=start, attributes=attributes)
         if failed:
             span.set_status(Status(StatusCode.ERROR, "model raised"))

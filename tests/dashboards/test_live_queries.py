@@ -118,7 +118,14 @@ def analysis_runners(store: Store):
             raise RuntimeError(f"custom check cannot run on {model}")
 
     runners = default_runners(store, CONFIG)
-    assert set(runners) == {"drift", "performance", "service", "quality"}
+    assert set(runners) == {
+        "drift",
+        "performance",
+        "service",
+        "quality",
+        "attribution",
+        "multivariate",
+    }
     return {**runners, "custom": custom}
 
 

@@ -59,6 +59,9 @@ REQUIRED = {
     "ModelPredictionsStale",  # no predictions for 30 minutes
     "ModelLabelCoverageLow",  # label coverage drop
     "ModelRetrainRecommended",  # retrain recommended
+    "ModelMultivariateDrift",  # the inputs drifted jointly (PCA reconstruction error)
+    "ModelOutlierPredictionsHigh",  # share of multivariate outlier predictions
+    "ModelAttributionDrift",  # the model relies on different features
 }
 
 

@@ -26,7 +26,8 @@ SELECT model, version, kind, segment, feature, method, metric, source,
        value, threshold, status, window_end
 FROM ml_results_latest FINAL
 WHERE window_end >= {since:DateTime64(3)}
-  AND kind IN ('drift', 'performance', 'service', 'quality', 'health')
+  AND kind IN ('drift', 'performance', 'service', 'quality', 'health', 'attribution',
+               'multivariate')
   AND ({model:String} = '' OR model = {model:String})
   AND ({version:String} = '' OR version = {version:String})
 ORDER BY model, version, kind, feature, method, metric
