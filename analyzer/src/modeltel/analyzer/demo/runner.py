@@ -140,6 +140,7 @@ def run_demo(options: DemoOptions, out: TextIO | None = None) -> int:
         print(f"\n(done in {time.monotonic() - started:.0f} s)", file=out, flush=True)
         if options.keep_running:
             print(f"  the model app stays up too: POST {sim.serving.url}/predict", file=out)
+            sim.start_live()
             _serve_forever(store, app.state.metrics, options, out)
     finally:
         sim.stop()
@@ -156,13 +157,20 @@ def _serve_forever(store: Store, publisher: object, options: DemoOptions, out: T
     loop = AnalysisLoop(
         store,
         CONFIG,
+        window_s=options.window_hours * 3600.0,
         every=options.analyze_every_s,
         publisher=publisher,  # type: ignore[arg-type]
     )
     loop.start()
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    print("\nThe server keeps running; press Ctrl-C to stop.", file=out, flush=True)
+    print(
+        "\nThe server keeps running: traffic goes on at the story's pace, labels arrive as "
+        f"they fall due, and the analysis of the trailing {options.window_hours} h runs every "
+        f"{options.analyze_every_s:g} s; press Ctrl-C to stop.",
+        file=out,
+        flush=True,
+    )
     try:
         while not stop.wait(1.0):
             pass

@@ -7,6 +7,7 @@ demo`` drives it against its own embedded server; tests drive it against theirs.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -57,6 +58,9 @@ class Simulation:
         self.serving: ThreadedServer | None = None
         self.stats = TrafficStats()
         self.failures: list[Any] = []
+        self._replay: Replay | None = None
+        self._live_stop = threading.Event()
+        self._live: threading.Thread | None = None
 
     def say(self, text: str) -> None:
         if self.out is not None:
@@ -86,7 +90,7 @@ class Simulation:
         assert self.serving is not None and self.telemetry is not None
         for line in scenario.describe(self.settings.days, self.start):
             self.say(f"  · {line}")
-        replay = Replay(
+        replay = self._replay = Replay(
             self.serving.url,
             self.data,
             self.clock,
@@ -137,7 +141,22 @@ class Simulation:
         for failure in self.failures[:5]:
             self.say(f"  ! {failure}")
 
+    def start_live(self) -> None:
+        """Keep the traffic (and the late labels) coming in real time, in a thread."""
+        assert self._replay is not None, "replay() first"
+        self._live_stop.clear()
+        self._live = threading.Thread(
+            target=self._replay.live, args=(self._live_stop,), name="demo-traffic", daemon=True
+        )
+        self._live.start()
+
     def stop(self) -> None:
+        if self._live is not None:
+            self._live_stop.set()
+            self._live.join(60)
+            self._live = None
+        elif self._replay is not None:
+            self._replay.close()
         if self.serving is not None:
             self.serving.stop()
             self.serving = None

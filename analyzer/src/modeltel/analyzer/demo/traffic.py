@@ -13,10 +13,13 @@ from __future__ import annotations
 import heapq
 import http.client
 import json
+import logging
 import math
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
@@ -34,6 +37,8 @@ from modeltel.analyzer.demo.scenario import (
     schedule,
 )
 from modeltel.instrumentation import log_labels
+
+logger = logging.getLogger(__name__)
 
 REQUESTS_PER_HOUR = 8.0
 
@@ -91,11 +96,18 @@ class Replay:
 
     def _post(self, rows: list[dict[str, Any]], ids: list[str]) -> dict[str, Any] | None:
         body = json.dumps({"rows": rows, "ids": ids}).encode()
-        self.connection.request(
-            "POST", "/predict", body=body, headers={"Content-Type": "application/json"}
-        )
-        response = self.connection.getresponse()
-        answer = json.loads(response.read() or b"{}")
+        for attempt in (1, 2):  # a keep-alive connection the server closed is reopened once
+            try:
+                self.connection.request(
+                    "POST", "/predict", body=body, headers={"Content-Type": "application/json"}
+                )
+                response = self.connection.getresponse()
+                answer = json.loads(response.read() or b"{}")
+                break
+            except (http.client.HTTPException, ConnectionError):
+                self.connection.close()
+                if attempt == 2:
+                    raise
         return answer if response.status == 200 else None
 
     def _request(self, day: Day, moment: datetime) -> None:
@@ -151,5 +163,32 @@ class Replay:
             if on_day is not None:
                 on_day(day.index, self.stats)
         self.stats.labels_pending = len(self.pending)
-        self.connection.close()
         return self.stats
+
+    def live(self, stop: threading.Event, wake_s: float = 30.0) -> None:
+        """Go on in real time until ``stop``: the last day's conditions at the story's rate,
+        and the labels still on their way delivered as they fall due."""
+        day = schedule(self.days)[-1]
+        self.clock.set(datetime.now(UTC))
+        due = time.monotonic() + self._gap()
+        while not stop.is_set():
+            if stop.wait(max(0.0, min(due - time.monotonic(), wake_s))):
+                break
+            now = datetime.now(UTC)
+            self.clock.set(now)
+            try:
+                if time.monotonic() >= due:
+                    self._request(day, now)
+                    due = time.monotonic() + self._gap()
+                self._deliver_labels(now)
+            except (OSError, http.client.HTTPException, ValueError):
+                logger.warning("live demo traffic: the model app did not answer", exc_info=True)
+        self.connection.close()
+
+    def _gap(self) -> float:
+        """Seconds until the next live request (Poisson arrivals at the story's rate)."""
+        rate = hourly_requests(datetime.now(UTC).hour, REQUESTS_PER_HOUR * self.scale)
+        return float(self.rng.exponential(3600.0 / max(rate, 1e-6)))
+
+    def close(self) -> None:
+        self.connection.close()
