@@ -98,3 +98,16 @@ def module_store(store_url: str) -> Iterator[Store]:
             store.command(f"DROP DATABASE IF EXISTS `{store.database}`")
         finally:
             store.close()
+
+
+def series(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    """Samples of one metric of a Prometheus text page, keyed by sorted non-empty labels."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                labels = tuple(sorted((k, v) for k, v in sample.labels.items() if v != ""))
+                out[labels] = sample.value
+    return out

@@ -11,7 +11,7 @@ from typing import Any
 
 from modeltel.analyzer import health as health_module
 from modeltel.analyzer.report.build import Report
-from modeltel.analyzer.web import charts, sections
+from modeltel.analyzer.web import charts, model_sections, sections
 from modeltel.analyzer.web.data import HIGHER_IS_BETTER
 from modeltel.analyzer.web.page import asset
 from modeltel.analyzer.web.sections import badge, health_badge, num, pct, table, when
@@ -211,6 +211,10 @@ def render_html(report: Report) -> str:
         _health(report),
         "<h2>Drifted features</h2>",
         _drift(report),
+        "<h2>Multivariate drift and outlier predictions</h2>",
+        model_sections.multivariate_section(view),
+        "<h2>Feature attributions</h2>",
+        model_sections.attribution_section(view),
         "<h2>Performance trend</h2>",
         _performance(report),
         "<h2>Service health</h2>",

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from modeltel.analyzer.web.data import HIGHER_IS_BETTER, ModelView
+from modeltel.analyzer.web.data import HIGHER_IS_BETTER, ModelView, _details
 from modeltel.analyzer.web.sections import num, pct, seconds
 
 BAD = {"drift", "alert"}
@@ -138,6 +138,7 @@ def recommendations(view: ModelView) -> list[Recommendation]:
                     "new normal, retrain on recent data or upload a fresh reference.",
                 )
             )
+    out.extend(_whole_model(view))
     out.extend(_quality(view))
     out.extend(_labels(view))
     out.extend(_service(view))
@@ -180,6 +181,56 @@ def _quality(view: ModelView) -> list[Recommendation]:
         else:
             text = f"{feature or 'data'}: {metric} is {num(value)}{limit}."
         out.append(Recommendation(severity, text))
+    return out
+
+
+def _whole_model(view: ModelView) -> list[Recommendation]:
+    """Multivariate drift, multivariate outliers and attribution drift of the latest window."""
+    out = []
+    for r in view.latest.get("multivariate", []):
+        if r["status"] not in BAD:
+            continue
+        if r["metric"] == "reconstruction_error":
+            checked = view.of("multivariate", metric="reconstruction_error")
+            bad = [x for x in checked if x["status"] in BAD]
+            text = (
+                f"The inputs drifted jointly: the mean PCA reconstruction error is "
+                f"{num(r['value'])} (threshold {num(r['threshold'])}; {_windows(bad)} of "
+                f"{_windows(checked)} windows) although features may each look unchanged; "
+                "check how they co-vary and consider retraining on recent data."
+            )
+        else:
+            text = (
+                f"{pct(r['value'])} of predictions were made on inputs whose combination the "
+                f"reference rarely saw (threshold {pct(r['threshold'])}); list them with "
+                f"modeltel outliers {view.model} --method multivariate."
+            )
+        out.append(Recommendation("warning", text))
+    for r in view.latest.get("attribution", []):
+        if r["metric"] != "top_k_overlap" or r["status"] not in BAD | {"ok"}:
+            continue
+        rho = next(
+            (
+                x
+                for x in view.latest.get("attribution", [])
+                if x["metric"] == "rank_correlation" and not x["feature"]
+            ),
+            None,
+        )
+        drifted = r["status"] in BAD or (rho is not None and rho["status"] in BAD)
+        if not drifted:
+            continue
+        details = _details(r["details"])
+        now, before = details.get("current_top") or [], details.get("reference_top") or []
+        rho_text = f"rank correlation {num(rho['value'])}; " if rho is not None else ""
+        out.append(
+            Recommendation(
+                "warning",
+                f"The model relies on different features ({rho_text}top features now "
+                f"{_names(now)}, in the reference period {_names(before)}): check the inputs "
+                "that gained weight for an upstream change or a leak.",
+            )
+        )
     return out
 
 

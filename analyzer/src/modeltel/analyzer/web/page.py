@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import quote
 
-from modeltel.analyzer.web import sections
+from modeltel.analyzer.web import model_sections, sections
 from modeltel.analyzer.web.data import ModelView
 from modeltel.analyzer.web.sections import (
     ago,
@@ -173,6 +173,10 @@ def model_page(view: ModelView, *, refresh_s: int = DEFAULT_REFRESH_S) -> str:
         sections.drift_table(view),
         "<h3>Drift scores over time</h3>",
         sections.drift_charts(view),
+        "<h3 id='multivariate'>Multivariate drift and outlier predictions</h3>",
+        model_sections.multivariate_section(view),
+        "<h3 id='attribution'>Feature attributions</h3>",
+        model_sections.attribution_section(view),
         "<h2 id='performance'>Performance: realized vs estimated</h2>",
         sections.performance_charts(view),
         "<h3>Labels</h3>",
