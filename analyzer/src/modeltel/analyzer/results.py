@@ -2,7 +2,9 @@
 --format json`` and the ``/api/models/{model}/…`` answers.
 
 One record per number: ``model``, ``version``, ``window_start``, ``window_end``, ``kind``
-(``drift``, ``performance``, ``service``, ``quality``, …), ``feature`` (or None), ``method``
+(``drift``, ``performance``, ``service``, ``quality``, ``health``, ``attribution`` — see
+:mod:`modeltel.analyzer.attribution` —, ``multivariate`` — method ``pca_reconstruction``, see
+:mod:`modeltel.analyzer.multivariate` —, …), ``feature`` (or None), ``method``
 (drift) or ``metric`` (others), ``value``, ``threshold``, ``status``, ``source`` (``realized``
 or ``estimated``), plus ``segment``, ``reference_size``, ``current_size`` and ``details``
 (a JSON string saying why). ``ml_results`` is a ReplacingMergeTree: writing the same
