@@ -81,8 +81,8 @@ def _counts(
         parameters=params,
     )[0][0]
     labels = store.query_rows(
-        "SELECT count() FROM ml_labels FINAL WHERE model = {m:String} AND prediction_id IN ("
-        " SELECT prediction_id FROM ml_predictions WHERE model = {m:String} AND "
+        "SELECT count() FROM ml_labels FINAL WHERE model = {m:String} AND id_key IN ("
+        " SELECT id_key FROM ml_predictions WHERE model = {m:String} AND "
         " version = {v:String} AND timestamp >= {s:DateTime64(3)}"
         " AND timestamp < {e:DateTime64(3)})",
         parameters=params,

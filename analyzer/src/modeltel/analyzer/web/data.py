@@ -99,9 +99,7 @@ def list_models(store: Store) -> list[dict[str, Any]]:
         "SELECT model, version, count(), countIf(is_error = 1), min(timestamp), max(timestamp), "
         "any(task) FROM ml_predictions GROUP BY model, version"
     )
-    labels = dict(
-        store.query_rows("SELECT model, uniqExact(prediction_id) FROM ml_labels GROUP BY model")
-    )
+    labels = dict(store.query_rows("SELECT model, count() FROM ml_labels FINAL GROUP BY model"))
     references = store.query_rows(
         "SELECT model, version, groupUniqArray(reference), uniqExact(feature) "
         "FROM ml_reference GROUP BY model, version"
