@@ -53,6 +53,7 @@ class Browser:
         if binary is None:
             raise RuntimeError("chromium is not installed (apt-get install chromium)")
         profile_dir.mkdir(parents=True, exist_ok=True)
+        (profile_dir / "DevToolsActivePort").unlink(missing_ok=True)  # a stale port of a past run
         self.process = subprocess.Popen(
             [
                 binary,
