@@ -6,14 +6,14 @@ driven by 5 latent factors plus noise; the current hour flips the sign of one fa
 loadings on half of the features (marginals unchanged, correlations changed). Then measures
 in this process, ``--repeat`` times each, median wall time and the CPU time of the process:
 
-- ``Analyzer.multivariate`` cold: PCA fitted on a 20,000-row reference sample in Python,
+- ``Analyzer.multivariate`` cold: PCA fitted on a ~20,000-row reference sample in Python,
   every reference row scored in ClickHouse (threshold and per-row outlier threshold), then
   the window's mean reconstruction error, outlier ratio and worst ids;
 - the same warm (the fitted reference cached, as in the analysis loop);
 - ``Analyzer.outliers(method="multivariate")``: the window's 20 worst predictions with the
   features contributing to their error.
 
-Python only ever holds the reference sample (20,000 × 20) and the components (20 × k).
+Python only ever holds the reference sample (~20,000 × 20) and the components (20 × k).
 
     python bench/multivariate.py                 # 1M current rows, 100k reference rows
     python bench/multivariate.py --rows 200000   # quick run

@@ -40,7 +40,8 @@ def write_matrix(
     n = matrix.shape[0]
     ids = [f"{id_prefix}{i}" for i in range(n)]
     base = np.datetime64(start.astimezone(UTC).replace(tzinfo=None), "ns")
-    times = base + (np.arange(n) * (span / timedelta(microseconds=1) / n)).astype("timedelta64[us]")
+    step = int(span / timedelta(microseconds=1)) * 1000 // n
+    times = base + (np.arange(n) * step + 7).astype("timedelta64[ns]")  # nanosecond times
     parts = []
     for j, feature in enumerate(features):
         values = matrix[:, j].astype(float)

@@ -1,8 +1,8 @@
 """Multivariate drift and per-prediction outlier scores from a PCA fitted on the reference.
 
-:func:`reference_model` fits the PCA on a deterministic sample of the stored reference (at most
-``sample`` rows pulled into Python) and then scores *every* reference row in ClickHouse with
-the same SQL that scores production, giving:
+:func:`reference_model` fits the PCA on a deterministic sample of the stored reference (about
+``sample`` rows, chosen by a hash of the row id, pulled into Python) and then scores *every*
+reference row in ClickHouse with the same SQL that scores production, giving:
 
 - the threshold of the window's mean error: the reference rows are split into ``chunks``
   (by a hash of the row id); μ and σ are the mean and standard deviation of the chunk means
@@ -90,15 +90,17 @@ def _reference_where(model: str, version: str, name: str, params: Params) -> str
 
 def _numeric_features(
     store: Store, model: str, version: str, config: MultivariateConfig
-) -> list[str]:
+) -> tuple[list[str], int]:
+    """The numerical features to use, and the reference's row count (its largest feature)."""
     params = Params()
     where = _reference_where(model, version, config.reference, params)
     rows = store.query_rows(
-        f"SELECT feature, max(categorical) FROM ml_reference WHERE {where} "
+        f"SELECT feature, max(categorical), count() FROM ml_reference WHERE {where} "
         f"AND NOT startsWith(feature, {params.add(PREDICTION_PREFIX, 'String')}) GROUP BY feature",
         parameters=params.values,
     )
-    numeric = sorted(str(f) for f, c in rows if not c)
+    numeric = sorted(str(f) for f, c, _ in rows if not c)
+    size = max((int(n) for _, _, n in rows), default=0)
     if config.features is not None:
         unknown = [f for f in config.features if f not in numeric]
         if unknown:
@@ -106,31 +108,37 @@ def _numeric_features(
                 f"multivariate.features {', '.join(unknown)} are not numerical features of the "
                 f"reference of {model} version {version}"
             )
-        return list(config.features)
-    return numeric
+        return list(config.features), size
+    return numeric, size
 
 
 def _sample(
-    store: Store, model: str, version: str, features: list[str], config: MultivariateConfig
+    store: Store,
+    model: str,
+    version: str,
+    features: list[str],
+    rows: int,
+    config: MultivariateConfig,
 ) -> np.ndarray:
-    """Up to ``config.sample`` reference rows (chosen by a hash of the row id), NaN missing."""
+    """About ``config.sample`` of the reference's ``rows`` rows (those whose row-id hash falls
+    below a cut: the same rows every time), rows × features, NaN missing."""
     params = Params()
     where = _reference_where(model, version, config.reference, params)
     names = params.add(features, "Array(String)")
+    share = min(1.0, config.sample / max(rows, 1))
+    cut = "" if share >= 1.0 else f" AND cityHash64(row_id) < {int(share * 2.0**64)}"
     frame = store.query_df(
-        f"SELECT row_id, feature, value_num FROM ml_reference WHERE {where} "
-        f"AND has({names}, feature) AND row_id IN (SELECT row_id FROM ml_reference "
-        f"WHERE {where} AND has({names}, feature) GROUP BY row_id "
-        f"ORDER BY cityHash64(row_id), row_id LIMIT {int(config.sample)})",
+        f"SELECT row_id, indexOf({names}, feature) - 1 AS j, value_num FROM ml_reference "
+        f"WHERE {where} AND has({names}, feature){cut}",
         parameters=params.values,
     )
     if frame.empty:
         return np.zeros((0, len(features)))
-    frame["value_num"] = pd.to_numeric(frame["value_num"], errors="coerce")
-    wide = frame.pivot_table(
-        index="row_id", columns="feature", values="value_num", aggfunc="first", dropna=False
-    )
-    return wide.reindex(columns=features).to_numpy(dtype=float)
+    ids, row = np.unique(frame["row_id"].to_numpy(), return_inverse=True)
+    matrix = np.full((len(ids), len(features)), np.nan)
+    values = pd.to_numeric(frame["value_num"], errors="coerce").to_numpy(dtype=float)
+    matrix[row, frame["j"].to_numpy(dtype=np.int64)] = values
+    return matrix
 
 
 def reference_model(
@@ -157,13 +165,13 @@ def reference_model(
     if cache is not None and key in cache:
         cached: ReferenceModel = cache[key]
         return cached
-    features = _numeric_features(store, model, found.version, config)
+    features, size = _numeric_features(store, model, found.version, config)
     if len(features) < 2:
         raise NotFoundError(
             f"the reference of {model} has {len(features)} numerical feature(s); "
             "multivariate drift needs at least two"
         )
-    sample = _sample(store, model, found.version, features, config)
+    sample = _sample(store, model, found.version, features, size, config)
     pca = fit(sample, features, variance=config.variance, components=config.components)
     params = Params()
     where = _reference_where(model, found.version, config.reference, params)
@@ -173,8 +181,8 @@ def reference_model(
         params,
         table="ml_reference",
         where=where,
-        key=f"cityHash64(row_id) % {chunks}",
         ident="row_id",
+        key_of_ident=f"cityHash64(h) % {chunks}",
     )
     q = float(config.outlier_quantile)
     rows = store.query_rows(
@@ -215,18 +223,26 @@ def _scored_production(
     ref: ReferenceModel, model: str, version: str, spec: TimeWindows, params: Params
 ) -> str:
     where = _production_where(model, version, spec, params)
-    # one window: a constant key, so that predictions are grouped on the 64-bit hash alone
-    key = f"toInt64({spec.keys[0]})" if len(spec.keys) == 1 else time_key(spec, params)
-    return scored_sql(ref.pca, params, table="ml_features", where=where, key=key, ident=IDENT)
+    if len(spec.keys) == 1:  # one window: predictions grouped on the 64-bit hash alone
+        return scored_sql(
+            ref.pca,
+            params,
+            table="ml_features",
+            where=where,
+            ident=IDENT,
+            key_of_ident=f"toInt64({int(spec.keys[0])})",
+        )
+    key = time_key(spec, params)
+    return scored_sql(ref.pca, params, table="ml_features", where=where, ident=IDENT, key=key)
 
 
 def _resolve_ids(
     store: Store, model: str, version: str, spec: TimeWindows, hashes: Sequence[int]
-) -> dict[int, tuple[str, Any]]:
-    """hash → (prediction id, timestamp) for a few hashes of the window's predictions."""
+) -> dict[int, tuple[str, int]]:
+    """hash → (prediction id, unix ns) for a few hashes of the window's predictions."""
     if not hashes:
         return {}
-    found: dict[int, tuple[str, Any]] = {}
+    found: dict[int, tuple[str, int]] = {}
     for table in ("ml_predictions", "ml_features"):
         missing = [h for h in hashes if h not in found]
         if not missing:
@@ -234,12 +250,13 @@ def _resolve_ids(
         params = Params()
         where = _production_where(model, version, spec, params)
         rows = store.query_rows(
-            f"SELECT {IDENT} AS h, any(prediction_id), min(timestamp) FROM {table} "
+            f"SELECT {IDENT} AS h, any(prediction_id), toUnixTimestamp64Nano(min(timestamp)) "
+            f"FROM {table} "
             f"WHERE {where} AND has({params.add(missing, 'Array(UInt64)')}, h) GROUP BY h",
             parameters=params.values,
         )
         for h, pid, ts in rows:
-            found[int(h)] = (str(pid), ts)
+            found[int(h)] = (str(pid), int(ts))
     return found
 
 
@@ -374,24 +391,29 @@ def outliers(
     if not top:
         return pd.DataFrame({c: [] for c in OUTLIER_COLUMNS})
     hashes = [int(h) for h, _ in top]
+    ids = _resolve_ids(store, model, version, spec, hashes)
     params = Params()
     where = _production_where(model, version, spec, params)
     pca = ref.pca
+    times = sorted({ts for _, ts in ids.values()})
+    # the rows' timestamps narrow the scan to a few granules per feature (primary key)
+    stamps = params.add(times, "Array(Int64)")
     values = store.query_rows(
-        f"SELECT {IDENT} AS h, any(prediction_id), min(timestamp), "
+        f"SELECT {IDENT} AS h, any(prediction_id), "
         "groupArray((feature, assumeNotNull(value_num))) FROM ml_features "
-        f"WHERE {where} AND has({params.add(hashes, 'Array(UInt64)')}, h) "
+        f"WHERE {where} AND timestamp IN arrayMap(x -> fromUnixTimestamp64Nano(x), {stamps}) "
+        f"AND prediction_id IN {params.add([p for p, _ in ids.values()], 'Array(String)')} "
         f"AND has({params.add(list(pca.features), 'Array(String)')}, feature) "
         "AND value_num IS NOT NULL GROUP BY h",
         parameters=params.values,
     )
     index = {f: i for i, f in enumerate(pca.features)}
     found: dict[int, tuple[str, Any, np.ndarray]] = {}
-    for h, pid, ts, pairs in values:
+    for h, pid, pairs in values:
         row = np.full(len(pca.features), np.nan)
         for feature, value in pairs:
             row[index[str(feature)]] = float(value)
-        found[int(h)] = (str(pid), ts, row)
+        found[int(h)] = (str(pid), pd.Timestamp(ids[int(h)][1], unit="ns"), row)
     out = []
     for h, err in top:
         if int(h) not in found:

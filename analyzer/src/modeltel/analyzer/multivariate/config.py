@@ -6,7 +6,8 @@ any key for one model)::
       features: [age, income]     # numerical reference features used (default: all of them)
       variance: 0.65              # keep the components explaining this share of variance …
       components: null            # … or exactly this many
-      sample: 20000               # reference rows the PCA is fitted on (a deterministic sample)
+      sample: 20000               # about this many reference rows the PCA is fitted on (the
+                                  #   same rows every time: a cut on a hash of the row id)
       chunks: 10                  # reference chunks whose spread sets the drift threshold
       sigmas: 3                   # threshold: reference mean ± sigmas × σ of the chunk means …
       min_change: 0.1             # … never closer than 10 % of the reference mean
