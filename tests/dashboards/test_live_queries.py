@@ -6,6 +6,7 @@ must return rows on chDB."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -64,7 +65,9 @@ def live(store_url: str, repo_root: Path, tmp_path_factory) -> Iterator[Live]:
         loop = AnalysisLoop(
             store, CONFIG, every=60, publisher=running.app.state.metrics, runners=runners
         )
-        first = loop.run_once()
+        # a cycle's window ends at its minute: run as if a minute later, so that the labels
+        # sent just now (ml_labels.received_at is their arrival) fall inside it
+        first = loop.run_once(now=time.time() + 60)
         assert {m for m, _ in first.analyzed} >= {"churn", "fraud"}
         target = running.url.removeprefix("http://")
         workdir = tmp_path_factory.mktemp("prometheus")
@@ -78,7 +81,7 @@ def live(store_url: str, repo_root: Path, tmp_path_factory) -> Iterator[Live]:
             what="two scrapes",
         )
         FAILING.add(("broken", "1"))  # from now on one model's analysis fails
-        second = loop.run_once()
+        second = loop.run_once(now=time.time() + 60)
         assert [(f.model, f.analysis) for f in second.failures] == [("broken", "custom")]
         prometheus.wait_until(
             lambda: prometheus.query("increase(modeltel_analyzer_failures_total[1m]) > 0"),
