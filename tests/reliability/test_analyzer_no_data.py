@@ -91,11 +91,6 @@ def test_empty_window_says_so_for_drift_and_service(store) -> None:
             assert "no_data" in answer and answer <= {"no_data", "info", "ok"}, (name, answer)
 
 
-@pytest.mark.xfail(
-    reason="Analyzer.performance and Analyzer.quality return an empty frame (no record, no "
-    "reason) for a window without predictions and for an unknown model version",
-    strict=False,
-)
 def test_empty_window_says_so_for_performance_and_quality(store) -> None:
     analyzer, window = _quiet(store)
     answers = _thin_answers(analyzer, "quiet", ("performance", "quality"), **window)

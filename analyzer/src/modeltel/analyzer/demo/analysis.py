@@ -10,18 +10,23 @@ from modeltel.analyzer.cli.progress import Progress
 from modeltel.analyzer.config import load_config
 from modeltel.analyzer.loop import AnalysisLoop
 from modeltel.analyzer.store import Store
-from modeltel.analyzer.windows import floor_time
 
 
 def window_ends(start: datetime, end: datetime, window_hours: int) -> list[datetime]:
-    """Ends of the aligned windows (as the loop aligns them) that cover ``[start, end)``."""
+    """Ends of the consecutive windows that cover ``[start, end)``, the last ending at
+    ``end``, oldest first.
+
+    They are counted back from the story's end, not aligned to the clock: aligned windows
+    left a last window holding only the hour or so of the story past the latest boundary,
+    too little data to show what happened.
+    """
     step = timedelta(hours=window_hours)
-    moment = floor_time(start, step.total_seconds()) + step
     ends = []
-    while moment - step < end:
+    moment = end
+    while moment > start:
         ends.append(moment)
-        moment += step
-    return ends
+        moment -= step
+    return ends[::-1]
 
 
 def analyse_history(
@@ -43,7 +48,7 @@ def analyse_history(
     loop = AnalysisLoop(
         store,
         config if config is not None else load_config(),
-        every=step.total_seconds(),
+        every=0,  # no flooring: each cycle's window ends exactly at the ``now`` it is given
         window_s=step.total_seconds(),
     )
     ends = window_ends(start, end, window_hours)
