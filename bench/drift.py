@@ -330,7 +330,8 @@ def main() -> None:
     print(
         f"modeltel  {reference_rows:,} vs {args.rows:,} rows, 25 features, all methods: "
         f"wall {_median(ours, 'wall_s'):.2f} s (runs {runs}), "
-        f"cpu {_median(ours, 'cpu_s'):.2f} s, warm (reference cached) {_median(ours, 'warm_s'):.2f} s, "
+        f"cpu {_median(ours, 'cpu_s'):.2f} s, "
+        f"warm (reference cached) {_median(ours, 'warm_s'):.2f} s, "
         f"peak RSS {_median(ours, 'peak_rss_mib'):.0f} MiB "
         f"(of which {_median(ours, 'base_rss_mib'):.0f} MiB before the computation), "
         f"{ours[0]['records']} records",
@@ -341,19 +342,27 @@ def main() -> None:
         scipy_args = [*common, "--child", "scipy"] + (["--export", export] if export else [])
         theirs = _child(scipy_args)
         print(
-            f"scipy     same data on pandas: wall {theirs['wall_s']:.2f} s (+ {theirs['load_s']:.1f} s "
-            f"to load it), cpu {theirs['cpu_s']:.2f} s, peak RSS {theirs['peak_rss_mib']:.0f} MiB",
+            f"scipy     same data on pandas: wall {theirs['wall_s']:.2f} s "
+            f"(+ {theirs['load_s']:.1f} s to load it), cpu {theirs['cpu_s']:.2f} s, "
+            f"peak RSS {theirs['peak_rss_mib']:.0f} MiB",
             flush=True,
         )
+        wall_ratio = float(theirs["wall_s"]) / _median(ours, "wall_s")  # type: ignore[arg-type]
+        rss_ratio = float(theirs["peak_rss_mib"]) / _median(ours, "peak_rss_mib")  # type: ignore[arg-type]
         print(
-            f"ratio     scipy/modeltel: wall {float(theirs['wall_s']) / _median(ours, 'wall_s'):.1f}×, "  # type: ignore[arg-type]
-            f"peak RSS {float(theirs['peak_rss_mib']) / _median(ours, 'peak_rss_mib'):.1f}×",  # type: ignore[arg-type]
+            f"ratio     scipy/modeltel: wall {wall_ratio:.1f}×, peak RSS {rss_ratio:.1f}×",
             flush=True,
         )
         print("agreement " + _agreement(ours[0]["values"], theirs["values"]), flush=True)  # type: ignore[arg-type]
     if export and args.evidently_python:
         run = subprocess.run(
-            [args.evidently_python, "-c", EVIDENTLY_SCRIPT, export, str(args.evidently_current_rows)],
+            [
+                args.evidently_python,
+                "-c",
+                EVIDENTLY_SCRIPT,
+                export,
+                str(args.evidently_current_rows),
+            ],
             capture_output=True,
             text=True,
         )

@@ -139,10 +139,12 @@ def main(argv: list[str] | None = None) -> int:
             f"/metrics body: {len(text) / 1024:.0f} KiB"
         )
         print(
-            f"snapshot (SQL latest per series):   {snap_s * 1000:8.1f} ms  (median of {args.repeat})"
+            f"snapshot (SQL latest per series):   {snap_s * 1000:8.1f} ms  "
+            f"(median of {args.repeat})"
         )
         print(
-            f"naive read_results + pandas:        {naive_s * 1000:8.1f} ms  ({len(naive):,} rows; "
+            f"naive read_results + pandas:        {naive_s * 1000:8.1f} ms  "
+            f"({len(naive):,} rows; "
             f"{naive_s / snap_s:.1f}x the snapshot)"
         )
         print(f"render Prometheus text:             {render_s * 1000:8.1f} ms")

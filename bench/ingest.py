@@ -73,7 +73,9 @@ def make_span(rng: np.random.Generator, batch: int, now_ns: int) -> Span:
         ids = [str(uuid.UUID(bytes=rng.bytes(16))) for _ in range(batch)]
         attrs.append(kv("ml.prediction.id", strings(ids)))
         attrs += [kv(f"ml.feature.f{i}", doubles(rng.normal(size=batch))) for i in range(FEATURES)]
-        attrs.append(kv("ml.prediction.label", strings([str(x) for x in rng.integers(0, 2, batch)])))
+        attrs.append(
+            kv("ml.prediction.label", strings([str(x) for x in rng.integers(0, 2, batch)]))
+        )
         attrs.append(kv("ml.prediction.score", doubles(rng.random(batch))))
     return Span(
         trace_id=trace_id,
@@ -96,9 +98,7 @@ def make_bodies(scenario: str, count: int, seed: int) -> tuple[list[bytes], int,
     for _ in range(count):
         spans = [make_span(rng, batch, now) for _ in range(spans_per)]
         request = ExportTraceServiceRequest(
-            resource_spans=[
-                ResourceSpans(resource=resource, scope_spans=[ScopeSpans(spans=spans)])
-            ]
+            resource_spans=[ResourceSpans(resource=resource, scope_spans=[ScopeSpans(spans=spans)])]
         )
         bodies.append(request.SerializeToString())
     return bodies, spans_per, spans_per * batch
@@ -208,9 +208,13 @@ def run(scenario: str, seconds: float, clients: int) -> None:
             except OSError:
                 pass
             if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("server did not start: " + (server.stderr.read() if server.stderr else ""))
+                raise SystemExit(
+                    "server did not start: " + (server.stderr.read() if server.stderr else "")
+                )
             time.sleep(0.2)
-        bodies, spans_per, predictions_per = make_bodies(scenario, 40 if scenario == "single" else 60, 1)
+        bodies, spans_per, predictions_per = make_bodies(
+            scenario, 40 if scenario == "single" else 60, 1
+        )
         size = sum(map(len, bodies)) / len(bodies)
         out: mp.Queue = mp.Queue()
         cpu_before = cpu_seconds(server.pid)
@@ -236,19 +240,29 @@ def run(scenario: str, seconds: float, clients: int) -> None:
     acked_predictions = totals["ok"] * predictions_per
     lat = np.array(totals["latencies"]) * 1000
     elapsed = totals["elapsed"]
-    print(f"\n== {scenario}: {spans_per} span(s) × {predictions_per // spans_per} prediction(s) "
-          f"× {FEATURES} features per request, {size / 1024:.0f} KiB/request, "
-          f"{clients} clients, {elapsed:.1f} s")
-    print(f"acknowledged requests   {totals['ok']:>12,}   (429/503 retried: {totals['retried']:,}, "
-          f"failed: {totals['failed']:,})")
+    print(
+        f"\n== {scenario}: {spans_per} span(s) × {predictions_per // spans_per} prediction(s) "
+        f"× {FEATURES} features per request, {size / 1024:.0f} KiB/request, "
+        f"{clients} clients, {elapsed:.1f} s"
+    )
+    print(
+        f"acknowledged requests   {totals['ok']:>12,}   (429/503 retried: {totals['retried']:,}, "
+        f"failed: {totals['failed']:,})"
+    )
     print(f"acknowledged spans      {acked_spans:>12,}   {acked_spans / elapsed:>12,.0f} spans/s")
-    print(f"acknowledged predictions{acked_predictions:>12,}   "
-          f"{acked_predictions / elapsed:>12,.0f} predictions/s")
-    print(f"stored spans            {stored_spans:>12,}   predictions {stored_predictions:,}   "
-          f"feature rows {stored_features:,}")
+    print(
+        f"acknowledged predictions{acked_predictions:>12,}   "
+        f"{acked_predictions / elapsed:>12,.0f} predictions/s"
+    )
+    print(
+        f"stored spans            {stored_spans:>12,}   predictions {stored_predictions:,}   "
+        f"feature rows {stored_features:,}"
+    )
     loss = acked_predictions - stored_predictions
-    print(f"loss (acknowledged - stored predictions): {loss}   "
-          f"{'ZERO LOSS' if loss == 0 and stored_spans == acked_spans else 'MISMATCH'}")
+    print(
+        f"loss (acknowledged - stored predictions): {loss}   "
+        f"{'ZERO LOSS' if loss == 0 and stored_spans == acked_spans else 'MISMATCH'}"
+    )
     if len(lat):
         p50, p95, p99 = np.percentile(lat, [50, 95, 99])
         print(f"request latency ms      p50 {p50:.1f}   p95 {p95:.1f}   p99 {p99:.1f}")
@@ -257,22 +271,26 @@ def run(scenario: str, seconds: float, clients: int) -> None:
         per_span = cpu_used / max(acked_spans, 1) * 1e6
         per_prediction = cpu_used / acked_predictions * 1e6
         cores = os.cpu_count() or 1
-        print(f"server CPU              {cpu_used:.1f} s = {per_span:,.1f} µs/span, "
-              f"{per_prediction:,.2f} µs/prediction "
-              f"(all {cores} cores busy: ≈ {cores / per_span * 1e6:,.0f} spans/s, "
-              f"{cores / per_prediction * 1e6:,.0f} predictions/s)")
+        print(
+            f"server CPU              {cpu_used:.1f} s = {per_span:,.1f} µs/span, "
+            f"{per_prediction:,.2f} µs/prediction "
+            f"(all {cores} cores busy: ≈ {cores / per_span * 1e6:,.0f} spans/s, "
+            f"{cores / per_prediction * 1e6:,.0f} predictions/s)"
+        )
     load_avg = os.getloadavg()[0]
     print(f"machine load average    {load_avg:.1f} on {os.cpu_count()} CPUs")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--scenario", choices=["single", "batch", "both"], default="both")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--clients", type=int, default=4)
     args = parser.parse_args()
     print(f"modeltel ingest benchmark — {os.cpu_count()} CPUs")
-    for scenario in (["single", "batch"] if args.scenario == "both" else [args.scenario]):
+    for scenario in ["single", "batch"] if args.scenario == "both" else [args.scenario]:
         run(scenario, args.seconds, args.clients)
 
 

@@ -68,6 +68,7 @@ def D(v: float) -> AnyValue:
 def B(v: bool) -> AnyValue:
     return AnyValue(bool_value=v)
 
+
 GOLDEN = [
     (S("plain"), "plain"),
     (S(""), ""),

@@ -46,6 +46,7 @@ OTEL_TRACES_INGEST = Table(
     replicated=False,
 )
 
+
 def go_double(x: str) -> str:
     """SQL formatting the non-null Float64 expression ``x`` as the exporter does."""
     text = f"toString(assumeNotNull({x}))"

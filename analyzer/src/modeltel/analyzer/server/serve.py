@@ -70,9 +70,7 @@ def serve(
         from modeltel.analyzer.config import load_config
         from modeltel.analyzer.loop import AnalysisLoop
 
-        loop = AnalysisLoop(
-            store, load_config(), every=analyze_every, publisher=app.state.metrics
-        )
+        loop = AnalysisLoop(store, load_config(), every=analyze_every, publisher=app.state.metrics)
         loop.start()
     grpc_server = None
     if grpc_port:
