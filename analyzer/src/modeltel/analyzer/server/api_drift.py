@@ -19,8 +19,6 @@ The store is ``request.app.state.store``; the configuration file is read per req
 
 from __future__ import annotations
 
-import json
-import os
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +26,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from modeltel.analyzer import settings
 from modeltel.analyzer.errors import (
     ConfigError,
     InputError,
@@ -39,8 +36,8 @@ from modeltel.analyzer.errors import (
     StoreUnavailableError,
 )
 from modeltel.analyzer.results import read_results, to_records
+from modeltel.analyzer.server.uploads import UploadKind, upload_payload
 
-DEFAULT_MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 _OPTIONS = (
     "version",
     "name",
@@ -52,20 +49,12 @@ _OPTIONS = (
     "exclude",
     "format",
 )
-_PARQUET_TYPES = ("application/vnd.apache.parquet", "application/x-parquet", "application/parquet")
-
-
-def max_upload_bytes() -> int:
-    """``$MODELTEL_MAX_UPLOAD_BYTES``, else 512 MiB."""
-    raw = os.environ.get(settings.MODELTEL_MAX_UPLOAD_BYTES)
-    if not raw:
-        return DEFAULT_MAX_UPLOAD_BYTES
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ConfigError(
-            f"{settings.MODELTEL_MAX_UPLOAD_BYTES}={raw!r} is not a whole number of bytes"
-        ) from exc
+REFERENCE_UPLOAD = UploadKind(
+    options=_OPTIONS,
+    records_keys=("records",),
+    json_hint='JSON uploads need "records": a list of objects, one per row',
+    empty="the upload has no rows",
+)
 
 
 def error_response(exc: Exception) -> JSONResponse:
@@ -90,69 +79,6 @@ def _analyzer(request: Request) -> Any:
     return Analyzer(request.app.state.store, load_config())
 
 
-async def _body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError(f"upload of {declared} bytes exceeds the limit of {limit}")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(f"upload exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def _upload_payload(request: Request) -> tuple[Any, dict[str, Any]]:
-    """(data, options) of an upload request: bytes or a DataFrame, plus the named options."""
-    import pandas as pd
-
-    options: dict[str, Any] = {k: v for k, v in request.query_params.items() if k in _OPTIONS}
-    options["model"] = request.query_params.get("model")
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    limit = max_upload_bytes()
-    if content_type == "multipart/form-data":
-        form = await request.form(max_part_size=limit)
-        try:
-            upload = form.get("file")
-            if upload is None or isinstance(upload, str):
-                raise InputError("the form has no file field named 'file'")
-            data = await upload.read()
-            for key in ("model", *_OPTIONS):
-                value = form.get(key)
-                if isinstance(value, str) and value:
-                    options[key] = value
-            filename = (upload.filename or "").lower()
-        finally:
-            await form.close()
-        if "format" not in options and filename.endswith((".parquet", ".pq")):
-            options["format"] = "parquet"
-        return data, options
-    raw = await _body(request, limit)
-    if content_type == "application/json":
-        try:
-            payload = json.loads(raw or b"null")
-        except ValueError as exc:
-            raise InputError(f"the body is not valid JSON: {exc}") from exc
-        if isinstance(payload, dict):
-            records = payload.get("records")
-            for key in ("model", *_OPTIONS):
-                if payload.get(key) is not None:
-                    options[key] = payload[key]
-        else:
-            records = payload
-        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-            raise InputError('JSON uploads need "records": a list of objects, one per row')
-        if not records:
-            raise InputError("the upload has no rows")
-        return pd.DataFrame.from_records(records), options
-    if content_type in _PARQUET_TYPES:
-        options.setdefault("format", "parquet")
-    elif content_type in ("text/csv", "application/csv"):
-        options.setdefault("format", "csv")
-    return raw, options
-
-
 def drift_router() -> APIRouter:
     """``POST /api/references``, ``GET /api/models/{model}/drift[/histograms]``, ``POST
     /api/analyze``."""
@@ -164,7 +90,7 @@ def drift_router() -> APIRouter:
         from modeltel.analyzer.reference import upload_reference
 
         try:
-            data, options = await _upload_payload(request)
+            data, options = await upload_payload(request, REFERENCE_UPLOAD)
             model = options.pop("model", None)
             if not model:
                 raise InputError("say which model the reference is for: ?model=NAME")

@@ -13,46 +13,22 @@ multivariate``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
-
-from modeltel.analyzer.server.api_performance import _stored_or_computed
+from modeltel.analyzer.server.api_performance import add_results_route
 
 
 def model_router() -> APIRouter:
     """``GET /api/models/{model}/attribution|multivariate``."""
     router = APIRouter(tags=["attribution and multivariate drift"])
-
-    @router.get("/api/models/{model}/attribution")
-    def attribution(
-        request: Request,
-        model: str,
-        version: str | None = None,
-        window: str | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        compute: bool = False,
-    ) -> JSONResponse:
-        """Feature importances and how far their ranking moved from the reference period."""
-        return _stored_or_computed(
-            request, "attribution", model, version, compute, window=window, start=start, end=end
-        )
-
-    @router.get("/api/models/{model}/multivariate")
-    def multivariate(
-        request: Request,
-        model: str,
-        version: str | None = None,
-        window: str | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        compute: bool = False,
-    ) -> JSONResponse:
-        """PCA reconstruction error against the reference's variability; outlier share."""
-        return _stored_or_computed(
-            request, "multivariate", model, version, compute, window=window, start=start, end=end
-        )
-
+    add_results_route(
+        router,
+        "attribution",
+        "Feature importances and how far their ranking moved from the reference period.",
+    )
+    add_results_route(
+        router,
+        "multivariate",
+        "PCA reconstruction error against the reference's variability; outlier share.",
+    )
     return router

@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -28,10 +27,19 @@ from starlette.concurrency import run_in_threadpool
 
 from modeltel.analyzer.errors import InputError, ModeltelError
 from modeltel.analyzer.results import read_results, to_records
-from modeltel.analyzer.server.api_drift import error_response, max_upload_bytes
+from modeltel.analyzer.server.api_drift import error_response
+from modeltel.analyzer.server.uploads import UploadKind, upload_payload
 
 _OPTIONS = ("id_column", "label_column", "value_column", "timestamp_column", "format")
-_PARQUET_TYPES = ("application/vnd.apache.parquet", "application/x-parquet", "application/parquet")
+LABELS_UPLOAD = UploadKind(
+    options=_OPTIONS,
+    records_keys=("labels", "records"),
+    json_hint=(
+        'JSON label uploads need "labels": a list of objects such as '
+        '{"prediction_id": "a1", "label": "1"}'
+    ),
+    empty="the upload has no labels",
+)
 MAX_OUTLIERS = 10_000
 
 
@@ -46,72 +54,6 @@ def _jsonable(value: Any) -> Any:
     from modeltel.analyzer.sql import jsonable
 
     return jsonable(value)
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    from modeltel.analyzer.errors import PayloadTooLargeError
-
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError(f"upload of {declared} bytes exceeds the limit of {limit}")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(f"upload exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def _labels_payload(request: Request) -> tuple[Any, dict[str, Any]]:
-    """(data, options): file bytes or a DataFrame of JSON records, and the named options."""
-    import pandas as pd
-
-    options: dict[str, Any] = {k: v for k, v in request.query_params.items() if k in _OPTIONS}
-    options["model"] = request.query_params.get("model")
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    limit = max_upload_bytes()
-    if content_type == "multipart/form-data":
-        form = await request.form(max_part_size=limit)
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise InputError("the form has no file field named 'file'")
-        data = await upload.read()
-        for key in ("model", *_OPTIONS):
-            value = form.get(key)
-            if isinstance(value, str) and value:
-                options[key] = value
-        if "format" not in options and (upload.filename or "").lower().endswith(
-            (".parquet", ".pq")
-        ):
-            options["format"] = "parquet"
-        return data, options
-    raw = await _read_body(request, limit)
-    if content_type == "application/json":
-        try:
-            payload = json.loads(raw or b"null")
-        except ValueError as exc:
-            raise InputError(f"the body is not valid JSON: {exc}") from exc
-        if isinstance(payload, dict):
-            records = payload.get("labels", payload.get("records"))
-            for key in ("model", *_OPTIONS):
-                if payload.get(key) is not None:
-                    options[key] = payload[key]
-        else:
-            records = payload
-        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-            raise InputError(
-                'JSON label uploads need "labels": a list of objects such as '
-                '{"prediction_id": "a1", "label": "1"}'
-            )
-        if not records:
-            raise InputError("the upload has no labels")
-        return pd.DataFrame.from_records(records), options
-    if content_type in _PARQUET_TYPES:
-        options.setdefault("format", "parquet")
-    elif content_type in ("text/csv", "application/csv", "text/plain"):
-        options.setdefault("format", "csv")
-    return raw, options
 
 
 def _stored_or_computed(
@@ -142,6 +84,28 @@ def _stored_or_computed(
     return JSONResponse(_jsonable(to_records(frame)))
 
 
+def add_results_route(router: APIRouter, kind: str, summary: str) -> None:
+    """``GET /api/models/{model}/<kind>``: the latest stored results of ``kind``, or computed
+    now over ``window``/``start``/``end`` (or when ``compute=true``)."""
+
+    def endpoint(
+        request: Request,
+        model: str,
+        version: str | None = None,
+        window: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        compute: bool = False,
+    ) -> JSONResponse:
+        return _stored_or_computed(
+            request, kind, model, version, compute, window=window, start=start, end=end
+        )
+
+    router.add_api_route(
+        f"/api/models/{{model}}/{kind}", endpoint, methods=["GET"], name=kind, description=summary
+    )
+
+
 def performance_router() -> APIRouter:
     """``POST /api/labels`` and ``GET /api/models/{model}/performance|service|quality|outliers``."""
     router = APIRouter(tags=["performance"])
@@ -152,7 +116,7 @@ def performance_router() -> APIRouter:
         from modeltel.analyzer.labels import upload_labels
 
         try:
-            data, options = await _labels_payload(request)
+            data, options = await upload_payload(request, LABELS_UPLOAD)
             model = options.pop("model", None)
             if not model:
                 raise InputError("say which model the labels are for: ?model=NAME")
@@ -205,35 +169,16 @@ def performance_router() -> APIRouter:
             sliding=sliding,
         )
 
-    @router.get("/api/models/{model}/service")
-    def service(
-        request: Request,
-        model: str,
-        version: str | None = None,
-        window: str | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        compute: bool = False,
-    ) -> JSONResponse:
-        """Latency percentiles, throughput, errors, volume, staleness, class shares."""
-        return _stored_or_computed(
-            request, "service", model, version, compute, window=window, start=start, end=end
-        )
-
-    @router.get("/api/models/{model}/quality")
-    def quality(
-        request: Request,
-        model: str,
-        version: str | None = None,
-        window: str | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        compute: bool = False,
-    ) -> JSONResponse:
-        """Missing, wrong-type, out-of-range, new-category ratios; features new/vanished."""
-        return _stored_or_computed(
-            request, "quality", model, version, compute, window=window, start=start, end=end
-        )
+    add_results_route(
+        router,
+        "service",
+        "Latency percentiles, throughput, errors, volume, staleness, class shares.",
+    )
+    add_results_route(
+        router,
+        "quality",
+        "Missing, wrong-type, out-of-range, new-category ratios; features new/vanished.",
+    )
 
     @router.get("/api/models/{model}/outliers")
     def outliers(
