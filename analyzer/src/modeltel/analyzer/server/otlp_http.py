@@ -30,6 +30,7 @@ from modeltel.analyzer.otlp.decode import (
     media_type,
     parse_request,
 )
+from modeltel.analyzer.server.uploads import read_body
 
 
 def _status_body(content_type: str, code: int, message: str) -> bytes:
@@ -47,20 +48,6 @@ def _error(content_type: str, http_status: int, grpc_code: int, message: str, **
         media_type=reply_type,
         headers=headers,
     )
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError(f"body of {declared} bytes exceeds the limit of {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(f"body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def otlp_router(
@@ -84,7 +71,7 @@ def otlp_router(
                 f"unsupported Content-Type {content_type or '(none)'!r}; send {PROTOBUF} or {JSON}",
             )
         try:
-            body = await _read_body(request, max_body_bytes)
+            body = await read_body(request, max_body_bytes, "body")
             body = decompress(body, request.headers.get("content-encoding"), max_body_bytes)
             message = await run_in_threadpool(parse_request, signal, body, content_type)
             futures, result = await run_in_threadpool(pipeline.submit, signal, message)

@@ -35,16 +35,17 @@ def max_upload_bytes() -> int:
         ) from exc
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body; :class:`PayloadTooLargeError` as soon as it exceeds ``limit``."""
+async def read_body(request: Request, limit: int, what: str = "upload") -> bytes:
+    """The request body; :class:`PayloadTooLargeError` (naming ``what``) as soon as it
+    exceeds ``limit`` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError(f"upload of {declared} bytes exceeds the limit of {limit}")
+        raise PayloadTooLargeError(f"{what} of {declared} bytes exceeds the limit of {limit} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLargeError(f"upload exceeds the limit of {limit} bytes")
+            raise PayloadTooLargeError(f"{what} exceeds the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
