@@ -130,7 +130,7 @@ class DriftEngine:
         self, prepared: Prepared, current: ProductionSource, segment_by: str | None = None
     ) -> dict[tuple[str, str], Pair]:
         """Aligned counts of every (segment, feature) of the current window."""
-        current_sides = collect(self.store, current, prepared.plan, segment_by)
+        current_sides = collect(self.store, current, prepared.plan, segment_by, spread=False)
         segments = sorted({seg for seg, _ in current_sides}) or [""]
         out: dict[tuple[str, str], Pair] = {}
         plan = prepared.plan

@@ -191,17 +191,19 @@ the memory of a wide model flat (16 at once took twice the memory for the same s
 
 
 def binned_counts(
-    store: Store, source: Source, plan: Plan, segment_by: str | None = None
+    store: Store, source: Source, plan: Plan, segment_by: str | None = None, spread: bool = True
 ) -> dict[tuple[str, str], Side]:
-    """Grid slot counts of every binned feature of ``plan`` (each row read once)."""
+    """Grid slot counts of every binned feature of ``plan`` (each row read once); the
+    standard deviation too when ``spread`` (a reference needs it, a current sample does not)."""
     features = sorted(plan.binned)
+    std = "stddevPopIf(x, isFinite(x))" if spread else "nan"
     out: dict[tuple[str, str], Side] = {}
     if segment_by is not None and features:
         params = Params()
         sub = source.sql(features, params, segment_by)
         slot = _slot_sql("ifNull(x, 0.)", plan, params)
         sql = (
-            f"SELECT seg, feature, {_AGGREGATES.format(slots=SLOTS, slot='slot')} "
+            f"SELECT seg, feature, {_AGGREGATES.format(slots=SLOTS, slot='slot', std=std)} "
             f"FROM (SELECT seg, feature, x, {slot} AS slot FROM ({sub})) GROUP BY seg, feature"
         )
         out.update(_binned_sides(_query_arrow(store, sql, params.values)))
@@ -216,7 +218,7 @@ def binned_counts(
             slot = Grid.sql_slot("ifNull(x, 0.)", f"({grid.lo!r})", f"({grid.width!r})")
             branches.append(
                 f"SELECT '' AS seg, {params.add(feature, 'String')} AS feature, "
-                f"{_AGGREGATES.format(slots=SLOTS, slot=slot)} "
+                f"{_AGGREGATES.format(slots=SLOTS, slot=slot, std=std)} "
                 f"FROM ({source.sql([feature], params)})"
             )
         sql = "\nUNION ALL\n".join(branches)
@@ -226,7 +228,7 @@ def binned_counts(
 
 _AGGREGATES = """count() AS rows,
        countIf(x IS NOT NULL AND NOT isNaN(x)) AS valid,
-       stddevPopIf(x, isFinite(x)) AS std,
+       {std} AS std,
        countResampleIf(0, {slots}, 1)({slot}, x IS NOT NULL AND NOT isNaN(x)) AS counts"""
 
 
@@ -360,9 +362,15 @@ def _sides_from_exact(table: pa.Table, plan: Plan) -> dict[tuple[str, str], Side
 
 
 def collect(
-    store: Store, source: Source, plan: Plan, segment_by: str | None = None
+    store: Store,
+    source: Source,
+    plan: Plan,
+    segment_by: str | None = None,
+    *,
+    spread: bool = True,
 ) -> dict[tuple[str, str], Side]:
-    """All counts of ``source`` under ``plan``: ``{(segment, feature): Side}``."""
-    sides = binned_counts(store, source, plan, segment_by)
+    """All counts of ``source`` under ``plan``: ``{(segment, feature): Side}``; ``spread=False``
+    leaves the binned features' standard deviation out (NaN)."""
+    sides = binned_counts(store, source, plan, segment_by, spread)
     sides.update(exact_counts(store, source, plan, segment_by))
     return sides
