@@ -36,6 +36,7 @@ import pandas as pd
 import pyarrow as pa
 from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError
 
+from modeltel.analyzer.drift.profiles import store_reference_profiles
 from modeltel.analyzer.drift.sources import (
     PREDICTION_FEATURES,
     PREDICTION_LABEL,
@@ -302,7 +303,7 @@ def upload_reference(
     parts = [_long_part(frame[c], c, schema[c]) for c in frame.columns]  # validates every column
     for part in parts:
         _insert_part(store, part, model, version, name, uploaded_at)
-    _drop_older(store, model, version, name, uploaded_at)
+    _finish_upload(store, model, version, name, uploaded_at)
     for message in warnings:
         logger.warning("reference %s/%s/%s: %s", model, version, name, message)
     return UploadSummary(model, version, name, len(frame), schema, warnings)
@@ -380,15 +381,18 @@ def _check_against_production(store: Store, model: str, columns: list[str]) -> l
     return []
 
 
-def _drop_older(store: Store, model: str, version: str, name: str, keep: datetime) -> None:
-    """Delete the rows of earlier uploads of the same reference."""
-    table = store.layout.qualified("ml_reference", local=True)
-    store.command(
-        f"DELETE FROM {table}{store.layout.on_cluster} WHERE model = {{model:String}} "
-        "AND version = {version:String} AND reference = {name:String} "
-        "AND uploaded_at != {keep:DateTime64(3)}",
-        parameters={"model": model, "version": version, "name": name, "keep": keep},
-    )
+def _finish_upload(store: Store, model: str, version: str, name: str, keep: datetime) -> None:
+    """Delete the rows (and profiles) of earlier uploads of the same reference, then store
+    the profile drift will read of this one."""
+    for table_name in ("ml_reference", "ml_reference_profiles"):
+        table = store.layout.qualified(table_name, local=True)
+        store.command(
+            f"DELETE FROM {table}{store.layout.on_cluster} WHERE model = {{model:String}} "
+            "AND version = {version:String} AND reference = {name:String} "
+            "AND uploaded_at != {keep:DateTime64(3)}",
+            parameters={"model": model, "version": version, "name": name, "keep": keep},
+        )
+    store_reference_profiles(store, ReferenceSource(model, version, name))
 
 
 def reference_from_window(
@@ -432,7 +436,7 @@ def reference_from_window(
         raise NotFoundError(
             f"no predictions of {model} version {version} between {start} and {end}"
         )
-    _drop_older(store, model, target, name, uploaded_at)
+    _finish_upload(store, model, target, name, uploaded_at)
     features = {str(f): "categorical" if c else "numerical" for f, c, _ in rows}
     return UploadSummary(model, target, name, max(int(r[2]) for r in rows), features)
 

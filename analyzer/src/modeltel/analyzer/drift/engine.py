@@ -1,8 +1,8 @@
 """One drift computation: profile the reference, count both samples, compare, decide.
 
-:class:`DriftEngine` runs the statements of :mod:`.histogram` (the reference's counts are
-cached per reference content, so a schedule that re-runs every minute scans only the current
-window), aligns the counts feature by feature, computes the configured methods, applies the
+:class:`DriftEngine` runs the statements of :mod:`.histogram` (an uploaded reference's
+profile is kept in the store, :mod:`.profiles`; its counts are cached in the process per
+reference content, so a schedule that re-runs every minute scans only the current window), aligns the counts feature by feature, computes the configured methods, applies the
 multiple-testing correction to p-value methods across features and adds the dataset-drift
 share. It returns tidy result records (:func:`modeltel.analyzer.results.make_results`).
 """
@@ -21,6 +21,7 @@ from modeltel.analyzer.drift.compare import Pair, align, evaluate
 from modeltel.analyzer.drift.config import DriftConfig
 from modeltel.analyzer.drift.histogram import Plan, Profile, Side, collect, make_plan, profile
 from modeltel.analyzer.drift.methods import METHODS, applies, resolve, status
+from modeltel.analyzer.drift.profiles import reference_profiles, upload_of
 from modeltel.analyzer.drift.sources import (
     PREDICTION_FEATURES,
     Params,
@@ -57,17 +58,10 @@ class DriftEngine:
     # -- preparation ------------------------------------------------------------------
 
     def _fingerprint(self, source: Source) -> tuple[Any, ...] | None:
+        """(key…, rows, upload time) of a stored reference; None for a production window."""
         if not isinstance(source, ReferenceSource):
             return None
-        params = Params()
-        rows = self.store.query_rows(
-            "SELECT count(), max(uploaded_at) FROM ml_reference "
-            f"WHERE model = {params.add(source.model, 'String')} "
-            f"AND version = {params.add(source.version, 'String')} "
-            f"AND reference = {params.add(source.name, 'String')}",
-            parameters=params.values,
-        )
-        return (*source.key(), *rows[0]) if rows else None
+        return (*source.key(), *upload_of(self.store, source))
 
     def current_rows(self, model: str, version: str, start: datetime, end: datetime) -> int:
         """Predictions of a version in ``[start, end)`` (cheap: the table's sort key)."""
@@ -92,7 +86,11 @@ class DriftEngine:
         key_profile = ("profile", fingerprint)
         profiles_list: list[Profile] | None = self._cache.get(key_profile) if fingerprint else None
         if profiles_list is None:
-            profiles_list = profile(self.store, reference)
+            if isinstance(reference, ReferenceSource) and fingerprint:
+                rows, uploaded_at = fingerprint[-2:]
+                profiles_list = reference_profiles(self.store, reference, rows, uploaded_at)
+            else:
+                profiles_list = profile(self.store, reference)
             if fingerprint:
                 self._cache[key_profile] = profiles_list
         profiles = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from modeltel.analyzer.schema import attributions, id_keys, results_latest
+from modeltel.analyzer.schema import attributions, id_keys, reference_profiles, results_latest
 from modeltel.analyzer.schema.layout import Layout, Table, View, quote_ident
 from modeltel.analyzer.schema.ml import ML_TABLES, ML_VIEWS
 from modeltel.analyzer.schema.otel import OTEL_TABLES, OTEL_VIEWS
@@ -78,6 +78,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "prediction id join keys", id_keys.statements),
     Migration(6, "ml_features time codec for window scans", _features_time_codec),
     Migration(7, "feature attributions", attributions.statements),
+    Migration(8, "reference profiles for drift", reference_profiles.statements),
 )
 
 
