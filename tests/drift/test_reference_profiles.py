@@ -116,3 +116,18 @@ def test_a_reference_captured_from_a_window_gets_its_profile(store) -> None:
         "WHERE model = 'captured' AND reference = 'week' ORDER BY feature"
     )
     assert {"age", "income", "plan"} <= set(kept["feature"])
+
+
+def test_an_all_missing_column_profiles_as_empty_and_drift_goes_on(store) -> None:
+    frame = reference_frame(7)
+    frame["blank"] = [None] * len(frame)
+    frame["blank_text"] = pd.Series([None] * len(frame), dtype="object")
+    summary = upload_reference(
+        store, "blank", frame, version="1", categorical=["plan", "blank_text"]
+    )
+    assert any("blank" in w for w in summary.warnings)
+    kept = stored_profiles(store, "blank").set_index("feature")
+    assert kept.loc["blank", "distinct"] == 0 and kept.loc["blank_text", "distinct"] == 0
+    production(store, "blank", 8)
+    values = drift_values(store, "blank")
+    assert ("age", "psi") in values

@@ -323,7 +323,7 @@ class IngestPipeline:
                 table,
                 data,
                 database=self.store.database,
-                settings={"log_comment": RECEIVER_MARKER},
+                settings={"log_comment": RECEIVER_MARKER, "parallel_view_processing": 1},
             )
         except ClickHouseError as exc:
             raise translate(exc, f"insert into {table} failed") from exc

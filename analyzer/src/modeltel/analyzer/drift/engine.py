@@ -2,7 +2,8 @@
 
 :class:`DriftEngine` runs the statements of :mod:`.histogram` (an uploaded reference's
 profile is kept in the store, :mod:`.profiles`; its counts are cached in the process per
-reference content, so a schedule that re-runs every minute scans only the current window), aligns the counts feature by feature, computes the configured methods, applies the
+reference content, so a schedule that re-runs every minute scans only the current window),
+aligns the counts feature by feature, computes the configured methods, applies the
 multiple-testing correction to p-value methods across features and adds the dataset-drift
 share. It returns tidy result records (:func:`modeltel.analyzer.results.make_results`).
 """

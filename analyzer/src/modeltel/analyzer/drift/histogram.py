@@ -134,7 +134,8 @@ ORDER BY feature"""
                 categorical=is_cat,
                 rows=int(n),
                 finite=int(finite),
-                distinct=int(distinct_text if is_cat else distinct_num),
+                # a sample of only missing values counts no distinct value (NULL from SQL)
+                distinct=int((distinct_text if is_cat else distinct_num) or 0),
                 minimum=_float(lo) if finite else math.nan,
                 maximum=_float(hi) if finite else math.nan,
                 std=_float(std) if finite else math.nan,
