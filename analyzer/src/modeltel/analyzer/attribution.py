@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
-from modeltel.analyzer.config import expect, section
+from modeltel.analyzer.config import check_keys, expect, section
 from modeltel.analyzer.durations import parse_duration
 from modeltel.analyzer.errors import ConfigError
 from modeltel.analyzer.performance.queries import Params, TimeWindows, nanos, time_key, to_time
@@ -87,12 +87,7 @@ def _time(value: Any, path: str) -> datetime:
 
 
 def _parse(raw: Mapping[str, Any], path: str, base: AttributionConfig) -> AttributionConfig:
-    unknown = sorted(set(raw) - _KEYS)
-    if unknown:
-        raise ConfigError(
-            f"config key {path}.{unknown[0]} is not known; "
-            f"expected one of {', '.join(sorted(_KEYS))}"
-        )
+    check_keys(raw, _KEYS, path)
     out = base
     if raw.get("baseline") is not None:
         seconds = parse_duration(str(raw["baseline"]), name=f"config key {path}.baseline")

@@ -9,6 +9,7 @@ An absent file means every default.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +68,13 @@ def expect(value: Any, types: type | tuple[type, ...], path: str, what: str) -> 
     if not isinstance(value, types):
         raise ConfigError(f"config key {path} must be {what}, got {value!r}")
     return value
+
+
+def check_keys(raw: Mapping[str, Any], known: Iterable[str], path: str) -> None:
+    """ConfigError naming the first (sorted) key of ``raw`` not in ``known``."""
+    known = sorted(known)
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"config key {path}.{unknown[0]} is not known; expected one of {', '.join(known)}"
+        )

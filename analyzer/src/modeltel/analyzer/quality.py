@@ -42,7 +42,7 @@ from typing import Any
 
 import pandas as pd
 
-from modeltel.analyzer.config import expect, section
+from modeltel.analyzer.config import check_keys, expect, section
 from modeltel.analyzer.errors import ConfigError
 from modeltel.analyzer.performance.queries import Params, TimeWindows, time_key, to_time
 from modeltel.analyzer.reference import find_reference
@@ -81,12 +81,7 @@ def _number(value: Any, path: str) -> float:
 def load_quality_config(config: Mapping[str, Any] | None) -> QualityConfig:
     """The ``quality`` section of ``config``; ConfigError naming the key when invalid."""
     cfg = section(dict(config or {}), "quality")
-    unknown = sorted(set(cfg) - _KEYS)
-    if unknown:
-        raise ConfigError(
-            f"config key quality.{unknown[0]} is not known; "
-            f"expected one of {', '.join(sorted(_KEYS))}"
-        )
+    check_keys(cfg, _KEYS, "quality")
     out = QualityConfig()
     if cfg.get("reference") is not None:
         out = replace(out, reference=str(cfg["reference"]))

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from modeltel.analyzer.config import expect, section
+from modeltel.analyzer.config import check_keys, expect, section
 from modeltel.analyzer.durations import parse_duration
 from modeltel.analyzer.errors import ConfigError
 from modeltel.analyzer.performance.queries import Params, TimeWindows, time_key, to_time
@@ -63,12 +63,7 @@ class ServiceConfig:
 def load_service_config(config: Mapping[str, Any] | None) -> ServiceConfig:
     """The ``service`` section of ``config``; ConfigError naming the key when invalid."""
     cfg = section(dict(config or {}), "service")
-    unknown = sorted(set(cfg) - _KEYS)
-    if unknown:
-        raise ConfigError(
-            f"config key service.{unknown[0]} is not known; "
-            f"expected one of {', '.join(sorted(_KEYS))}"
-        )
+    check_keys(cfg, _KEYS, "service")
     out = ServiceConfig()
     if cfg.get("thresholds") is not None:
         raw = expect(cfg["thresholds"], dict, "service.thresholds", "a mapping of metric: number")

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from modeltel.analyzer.config import expect, section
+from modeltel.analyzer.config import check_keys, expect, section
 from modeltel.analyzer.errors import ConfigError
 
 _KEYS = {
@@ -99,12 +99,7 @@ def _count(value: Any, path: str, low: int) -> int:
 
 
 def _parse(raw: Mapping[str, Any], path: str, base: MultivariateConfig) -> MultivariateConfig:
-    unknown = sorted(set(raw) - _KEYS)
-    if unknown:
-        raise ConfigError(
-            f"config key {path}.{unknown[0]} is not known; "
-            f"expected one of {', '.join(sorted(_KEYS))}"
-        )
+    check_keys(raw, _KEYS, path)
     out = base
     changes: dict[str, Any] = {}
     if raw.get("reference") is not None:

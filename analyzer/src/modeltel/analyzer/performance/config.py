@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from modeltel.analyzer.config import expect, section
+from modeltel.analyzer.config import check_keys, expect, section
 from modeltel.analyzer.durations import parse_duration
 from modeltel.analyzer.errors import ConfigError
 
@@ -117,12 +117,7 @@ def _count(value: Any, path: str) -> int:
 
 
 def _parse(cfg: Mapping[str, Any], path: str, base: PerformanceConfig) -> PerformanceConfig:
-    unknown = sorted(set(cfg) - _KEYS)
-    if unknown:
-        raise ConfigError(
-            f"config key {path}.{unknown[0]} is not known; "
-            f"expected one of {', '.join(sorted(_KEYS))}"
-        )
+    check_keys(cfg, _KEYS, path)
     out = base
     if cfg.get("task") is not None:
         task = str(cfg["task"])

@@ -20,22 +20,17 @@ The store is ``request.app.state.store``; the configuration file is read per req
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from modeltel.analyzer.errors import (
-    ConfigError,
     InputError,
     ModeltelError,
-    NotFoundError,
-    PayloadTooLargeError,
-    StoreError,
-    StoreUnavailableError,
 )
 from modeltel.analyzer.results import read_results, to_records
+from modeltel.analyzer.server.answers import error_response, json_answer, request_analyzer
 from modeltel.analyzer.server.uploads import UploadKind, upload_payload
 
 _OPTIONS = (
@@ -54,29 +49,8 @@ REFERENCE_UPLOAD = UploadKind(
     records_keys=("records",),
     json_hint='JSON uploads need "records": a list of objects, one per row',
     empty="the upload has no rows",
+    no_model="say which model the reference is for: ?model=NAME",
 )
-
-
-def error_response(exc: Exception) -> JSONResponse:
-    """The HTTP answer for a modeltel error (message in ``detail``)."""
-    if isinstance(exc, PayloadTooLargeError):
-        return JSONResponse({"detail": str(exc)}, status_code=413)
-    if isinstance(exc, (InputError, ConfigError)):
-        return JSONResponse({"detail": str(exc)}, status_code=400)
-    if isinstance(exc, NotFoundError):
-        return JSONResponse({"detail": str(exc)}, status_code=404)
-    if isinstance(exc, StoreUnavailableError):
-        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
-    if isinstance(exc, StoreError):
-        return JSONResponse({"detail": str(exc)}, status_code=500)
-    return JSONResponse({"detail": str(exc)}, status_code=400)
-
-
-def _analyzer(request: Request) -> Any:
-    from modeltel.analyzer.analyzer import Analyzer
-    from modeltel.analyzer.config import load_config
-
-    return Analyzer(request.app.state.store, load_config())
 
 
 def drift_router() -> APIRouter:
@@ -90,10 +64,7 @@ def drift_router() -> APIRouter:
         from modeltel.analyzer.reference import upload_reference
 
         try:
-            data, options = await upload_payload(request, REFERENCE_UPLOAD)
-            model = options.pop("model", None)
-            if not model:
-                raise InputError("say which model the reference is for: ?model=NAME")
+            model, data, options = await upload_payload(request, REFERENCE_UPLOAD)
             summary = await run_in_threadpool(
                 upload_reference,
                 request.app.state.store,
@@ -141,7 +112,7 @@ def drift_router() -> APIRouter:
                     store, model=model, version=version, kind="drift", latest_window_only=True
                 )
             if frame is None or frame.empty:
-                frame = _analyzer(request).drift(
+                frame = request_analyzer(request).drift(
                     model,
                     version,
                     window=window,
@@ -155,7 +126,7 @@ def drift_router() -> APIRouter:
                 )
         except ModeltelError as exc:
             return error_response(exc)
-        return JSONResponse(_jsonable(to_records(frame)))
+        return json_answer(to_records(frame))
 
     @router.get("/api/models/{model}/drift/histograms")
     def histograms(
@@ -170,14 +141,14 @@ def drift_router() -> APIRouter:
     ) -> JSONResponse:
         """Reference-vs-current bins per feature for one window (default: the last hour)."""
         try:
-            analyzer = _analyzer(request)
+            analyzer = request_analyzer(request)
             windows = analyzer.windows(None if start else window, start=start, end=end)
             if not 2 <= bins <= 200:
                 raise InputError("bins must be between 2 and 200")
             answer = analyzer.histograms(model, version, windows[0], reference=reference, bins=bins)
         except ModeltelError as exc:
             return error_response(exc)
-        return JSONResponse(_jsonable(answer))
+        return json_answer(answer)
 
     @router.post("/api/analyze")
     def analyze(
@@ -185,15 +156,9 @@ def drift_router() -> APIRouter:
     ) -> JSONResponse:
         """Run every analysis now for ``model`` (or all active models); the tidy records."""
         try:
-            frame = _analyzer(request).analyze(model, window=window, end=end)
+            frame = request_analyzer(request).analyze(model, window=window, end=end)
         except ModeltelError as exc:
             return error_response(exc)
-        return JSONResponse(_jsonable(to_records(frame)))
+        return json_answer(to_records(frame))
 
     return router
-
-
-def _jsonable(value: Any) -> Any:
-    from modeltel.analyzer.sql import jsonable
-
-    return jsonable(value)

@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from modeltel.analyzer.errors import InputError, ModeltelError
 from modeltel.analyzer.results import read_results, to_records
-from modeltel.analyzer.server.api_drift import error_response
+from modeltel.analyzer.server.answers import error_response, json_answer, request_analyzer
 from modeltel.analyzer.server.uploads import UploadKind, upload_payload
 
 _OPTIONS = ("id_column", "label_column", "value_column", "timestamp_column", "format")
@@ -39,21 +39,9 @@ LABELS_UPLOAD = UploadKind(
         '{"prediction_id": "a1", "label": "1"}'
     ),
     empty="the upload has no labels",
+    no_model="say which model the labels are for: ?model=NAME",
 )
 MAX_OUTLIERS = 10_000
-
-
-def _analyzer(request: Request) -> Any:
-    from modeltel.analyzer.analyzer import Analyzer
-    from modeltel.analyzer.config import load_config
-
-    return Analyzer(request.app.state.store, load_config())
-
-
-def _jsonable(value: Any) -> Any:
-    from modeltel.analyzer.sql import jsonable
-
-    return jsonable(value)
 
 
 def _stored_or_computed(
@@ -72,7 +60,7 @@ def _stored_or_computed(
             if not frame.empty:
                 frame = frame[frame["segment"].fillna("") == ""]
         if frame is None or frame.empty:
-            analyzer = _analyzer(request)
+            analyzer = request_analyzer(request)
             method = getattr(analyzer, kind)
             sliding = kwargs.pop("sliding", None)
             if sliding is not None:
@@ -81,7 +69,7 @@ def _stored_or_computed(
                 frame = method(model, version, **kwargs)
     except ModeltelError as exc:
         return error_response(exc)
-    return JSONResponse(_jsonable(to_records(frame)))
+    return json_answer(to_records(frame))
 
 
 def add_results_route(router: APIRouter, kind: str, summary: str) -> None:
@@ -116,10 +104,7 @@ def performance_router() -> APIRouter:
         from modeltel.analyzer.labels import upload_labels
 
         try:
-            data, options = await upload_payload(request, LABELS_UPLOAD)
-            model = options.pop("model", None)
-            if not model:
-                raise InputError("say which model the labels are for: ?model=NAME")
+            model, data, options = await upload_payload(request, LABELS_UPLOAD)
             summary = await run_in_threadpool(
                 upload_labels,
                 request.app.state.store,
@@ -133,7 +118,7 @@ def performance_router() -> APIRouter:
             )
         except ModeltelError as exc:
             return error_response(exc)
-        return JSONResponse(_jsonable(summary.as_dict()), status_code=201)
+        return json_answer(summary.as_dict(), status_code=201)
 
     @router.get("/api/models/{model}/performance")
     def performance(
@@ -198,11 +183,11 @@ def performance_router() -> APIRouter:
                 raise InputError(f"limit must be between 1 and {MAX_OUTLIERS}")
             if method not in ("range", "multivariate"):
                 raise InputError(f"method must be range or multivariate, not {method!r}")
-            frame = _analyzer(request).outliers(
+            frame = request_analyzer(request).outliers(
                 model, version, window=window, start=start, end=end, limit=limit, method=method
             )
         except ModeltelError as exc:
             return error_response(exc)
-        return JSONResponse(_jsonable(frame.to_dict("records")))
+        return json_answer(frame.to_dict("records"))
 
     return router

@@ -61,11 +61,21 @@ class UploadKind:
     """Said when the JSON records are missing or malformed."""
     empty: str
     """Said when there are no records."""
+    no_model: str
+    """Said when the upload does not name its model."""
 
 
-async def upload_payload(request: Request, kind: UploadKind) -> tuple[Any, dict[str, Any]]:
-    """``(data, options)``: the file's bytes or a DataFrame of the JSON records, and the named
-    options (``model`` always present, possibly None; ``format`` set when the upload says)."""
+async def upload_payload(request: Request, kind: UploadKind) -> tuple[str, Any, dict[str, Any]]:
+    """``(model, data, options)``: the model the upload is for, the file's bytes or a DataFrame
+    of the JSON records, and the named options (``format`` set when the upload says)."""
+    data, options = await _read_upload(request, kind)
+    model = options.pop("model", None)
+    if not model:
+        raise InputError(kind.no_model)
+    return str(model), data, options
+
+
+async def _read_upload(request: Request, kind: UploadKind) -> tuple[Any, dict[str, Any]]:
     import pandas as pd
 
     options: dict[str, Any] = {k: v for k, v in request.query_params.items() if k in kind.options}
