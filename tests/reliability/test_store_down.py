@@ -1,13 +1,7 @@
 """The store unreachable (an ``http://`` ClickHouse URL to a closed port): the receiver starts
 anyway, answers 503 with Retry-After (gRPC: UNAVAILABLE with RetryInfo), the OTel SDK
 exporters retry after the delay they are given, nothing is acknowledged, and no endpoint
-answers 500.
-
-What this cannot show here: the store *coming back*. No ClickHouse server runs on this
-machine (no Docker; Debian's clickhouse-server is 18.16, too old for the schema; no PyPI
-package ships a server binary), and chDB cannot serve HTTP. The lazy start-up that makes a
-returning server work (``Store(lazy=True)`` retrying the bootstrap and migrations on use) is
-exercised here only in its "still down" branch."""
+answers 500. The store coming back is in ``test_store_returns.py``."""
 
 from __future__ import annotations
 

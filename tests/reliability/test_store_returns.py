@@ -1,0 +1,185 @@
+"""The store coming back: ``modeltel serve`` on an ``http://`` ClickHouse URL that is down at
+start and goes down again mid-ingest. While it is down the receiver answers 503 with
+Retry-After and the OTel SDK's exporter keeps its batch and retries; once the store is back
+the receiver creates the database and applies the migrations on first use, the retried
+batches are stored, and nothing acknowledged is missing or stored twice.
+
+The store is ClickHouse's HTTP interface in front of chDB (``chdb_http_store.py``), run as
+its own process so it can be killed and restarted on the same port and data."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from reliability_support import ServeProcess, closed_port
+
+from conftest import new_database_name
+from modeltel.analyzer.store import Store
+
+HTTP_STORE = Path(__file__).with_name("chdb_http_store.py")
+
+
+@dataclass
+class HttpStore:
+    """``chdb_http_store.py`` serving ``data_dir`` on ``port`` in a subprocess."""
+
+    data_dir: Path
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, str(HTTP_STORE), str(self.data_dir), str(self.port)],
+                stdout=log,
+                stderr=log,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the store exited:\n{self.log.read_text()}")
+            try:
+                with urllib.request.urlopen(self.url + "/ping", timeout=2) as answer:
+                    if answer.read() == b"Ok.\n":
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError(f"the store did not come up:\n{self.log.read_text()}")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(30)
+
+
+def prediction_spans(prefix: str, count: int) -> list[ReadableSpan]:
+    """``count`` finished prediction spans with ids ``prefix-0`` … as a serving app makes."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "churn-api"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("serving")
+    for i in range(count):
+        attributes = {
+            "ml.model.name": "churn",
+            "ml.model.version": "3",
+            "ml.prediction.id": f"{prefix}-{i}",
+            "ml.feature.age": 20 + i % 50,
+            "ml.feature.plan": ["basic", "gold"][i % 2],
+            "ml.prediction.label": str(i % 2),
+            "ml.prediction.score": (i % 10) / 10,
+        }
+        with tracer.start_as_current_span("predict churn", attributes=attributes):
+            pass
+    provider.shutdown()
+    return list(memory.get_finished_spans())
+
+
+class Export(threading.Thread):
+    """One ``OTLPSpanExporter.export`` call (with the SDK's own retries) in the background."""
+
+    def __init__(self, endpoint: str, spans: list[ReadableSpan]) -> None:
+        super().__init__(daemon=True)
+        self.exporter = OTLPSpanExporter(endpoint=endpoint, timeout=90)
+        self.spans = spans
+        self.result: SpanExportResult | None = None
+
+    def run(self) -> None:
+        try:
+            self.result = self.exporter.export(self.spans)
+        finally:
+            self.exporter.shutdown()
+
+
+def test_nothing_acknowledged_is_lost_when_the_store_goes_away_and_comes_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="opentelemetry.exporter")
+    database = new_database_name()
+    store = HttpStore(tmp_path / "clickhouse", closed_port(), tmp_path / "store.log")
+    server = ServeProcess(
+        store_url=store.url, log=tmp_path / "serve.log", extra_args=["--database", database]
+    )
+    server.start(wait_healthy=False)
+    endpoint = server.url + "/v1/traces"
+    try:
+        # 1. The store is down from the start: the export is refused and retried.
+        first = Export(endpoint, prediction_spans("before", 40))
+        first.start()
+        _wait_for_retries(caplog, 1)
+        assert first.is_alive() and first.result is None
+        assert server.get("/healthz")[0] == 503
+
+        # 2. The store comes up: the receiver sets the database up and the retry is stored.
+        store.start()
+        first.join(90)
+        assert first.result is SpanExportResult.SUCCESS
+        assert server.get("/healthz")[0] == 200
+
+        # 3. While it is up, exports are acknowledged at once.
+        second = Export(endpoint, prediction_spans("up", 40))
+        second.run()
+        assert second.result is SpanExportResult.SUCCESS
+
+        # 4. The store dies (SIGKILL) and comes back on the same data.
+        store.kill()
+        retries_before = _retries(caplog)
+        third = Export(endpoint, prediction_spans("outage", 40))
+        third.start()
+        _wait_for_retries(caplog, retries_before + 1)
+        assert third.is_alive() and third.result is None
+        store.start()
+        third.join(90)
+        assert third.result is SpanExportResult.SUCCESS
+
+        after = Store(store.url, database, migrate=False)
+        try:
+            ids = after.query_rows(
+                f"SELECT prediction_id, count() FROM {after.table('ml_predictions')} "
+                "GROUP BY prediction_id"
+            )
+            spans = after.query_rows(
+                f"SELECT count() FROM {after.table('otel_traces')} "
+                "WHERE SpanAttributes['ml.model.name'] = 'churn'"
+            )[0][0]
+        finally:
+            after.close()
+        expected = {f"{p}-{i}" for p in ("before", "up", "outage") for i in range(40)}
+        assert {row[0] for row in ids} == expected
+        assert all(row[1] == 1 for row in ids), "a retried batch was stored twice"
+        assert spans == len(expected)
+    finally:
+        server.stop()
+        store.kill()
+    log = (tmp_path / "serve.log").read_text()
+    assert "the store is unavailable" in log and "available again" in log
+    assert "Traceback" not in log
+
+
+def _retries(caplog: pytest.LogCaptureFixture) -> int:
+    return sum("retrying in" in record.getMessage() for record in caplog.records)
+
+
+def _wait_for_retries(caplog: pytest.LogCaptureFixture, count: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while _retries(caplog) < count:
+        assert time.monotonic() < deadline, f"the exporter did not retry: {caplog.text}"
+        time.sleep(0.1)
