@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from chdb_http_store import HttpStore
 from modeltel.analyzer.ingest import IngestPipeline
 from modeltel.analyzer.server.app import ServerConfig, create_app
 from modeltel.analyzer.server.otlp_grpc import start_grpc_server
@@ -22,10 +23,23 @@ from modeltel.analyzer.store import Store
 
 
 @pytest.fixture(scope="session")
-def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The one embedded store this test process may open (chDB: one path per process)."""
+def store_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The store the tests use: by default the one embedded chDB store this test process may
+    open (chDB: one path per process). ``MODELTEL_TEST_STORE=http`` serves it through
+    ClickHouse's HTTP interface from another process instead (``chdb_http_store.py``: the
+    production code path of an ``http://`` URL); ``MODELTEL_TEST_CLICKHOUSE_URL`` names a
+    ClickHouse server to use."""
     path = tmp_path_factory.mktemp("chdb") / "store"
-    return f"chdb://{path}"
+    if os.environ.get("MODELTEL_TEST_CLICKHOUSE_URL"):
+        yield os.environ["MODELTEL_TEST_CLICKHOUSE_URL"]
+    elif os.environ.get("MODELTEL_TEST_STORE") == "http":
+        server = HttpStore(path, free_port(), path.parent / "http-store.log").start()
+        try:
+            yield server.url
+        finally:
+            server.kill()
+    else:
+        yield f"chdb://{path}"
 
 
 def new_database_name(prefix: str = "t") -> str:

@@ -10,13 +10,8 @@ its own process so it can be killed and restarted on the same port and data."""
 from __future__ import annotations
 
 import logging
-import signal
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -27,48 +22,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from reliability_support import ServeProcess, closed_port
 
+from chdb_http_store import HttpStore
 from conftest import new_database_name
 from modeltel.analyzer.store import Store
-
-HTTP_STORE = Path(__file__).with_name("chdb_http_store.py")
-
-
-@dataclass
-class HttpStore:
-    """``chdb_http_store.py`` serving ``data_dir`` on ``port`` in a subprocess."""
-
-    data_dir: Path
-    port: int
-    log: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 60.0) -> None:
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, str(HTTP_STORE), str(self.data_dir), str(self.port)],
-                stdout=log,
-                stderr=log,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"the store exited:\n{self.log.read_text()}")
-            try:
-                with urllib.request.urlopen(self.url + "/ping", timeout=2) as answer:
-                    if answer.read() == b"Ok.\n":
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError(f"the store did not come up:\n{self.log.read_text()}")
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(30)
 
 
 def prediction_spans(prefix: str, count: int) -> list[ReadableSpan]:

@@ -155,6 +155,16 @@ def query_error(exc: Exception, timeout_s: float) -> QueryError | StoreUnavailab
     return QueryError(f"the query failed: {reason}")
 
 
+def _explain(store: Store, text: str, settings: dict[str, Any]) -> list[str]:
+    """``EXPLAIN AST`` lines of ``text``, after ClickHouse's parser has read ``text`` alone.
+
+    The client appends ``FORMAT Native`` to a query, which an unfinished one (``SELECT 1 +``)
+    swallows as a name; parsed as a string the same text fails as the syntax error it is.
+    """
+    store.client.query("SELECT formatQuery({text:String})", parameters={"text": text})
+    return sql_guard.explain_lines(store.client.query("EXPLAIN AST " + text, settings=settings))
+
+
 def run_sql(
     store: Store,
     query: str,
@@ -171,9 +181,7 @@ def run_sql(
     text = _clean_query(query)
     settings = readonly_settings(max_rows, timeout_s)
     sql_guard.check_query(
-        lambda q: sql_guard.explain_lines(
-            store.client.query("EXPLAIN AST " + q, settings=settings)
-        ),
+        lambda q: _explain(store, q, settings),
         text,
         lambda exc: query_error(exc, timeout_s),
     )

@@ -1,6 +1,6 @@
-"""A ClickHouse store reached over ClickHouse's HTTP interface, for the "store comes back"
-tests: ``python chdb_http_store.py DATA_DIR PORT`` serves the database in ``DATA_DIR`` on
-``127.0.0.1:PORT`` until it is killed.
+"""A ClickHouse store reached over ClickHouse's HTTP interface, as in production: ``python
+chdb_http_store.py DATA_DIR PORT`` serves the database in ``DATA_DIR`` on ``127.0.0.1:PORT``
+until it is killed; :class:`HttpStore` runs it from a test.
 
 The engine is chDB (ClickHouse 26.9 in-process): it parses and runs every statement, keeps
 the tables, merges the parts and fires the materialized views. This module only carries
@@ -9,7 +9,8 @@ ClickHouse's HTTP protocol to it, the part of it clickhouse-connect speaks:
 - the statement in the ``query`` parameter and/or the body (``Content-Encoding`` lz4, gzip,
   deflate or none); an ``INSERT … FORMAT f`` takes the data that follows it, which the engine
   reads from a spooled file;
-- ``database``, ``default_format`` and ``param_<name>`` (typed query parameters); every other
+- the URL's parameters and the fields of a ``multipart/form-data`` body (long queries):
+  ``database``, ``default_format`` and ``param_<name>`` (typed query parameters); every other
   parameter is a setting of that one request;
 - errors as ClickHouse sends them: status 500, ``X-ClickHouse-Exception-Code``, the
   ``Code: N. DB::Exception: …`` text;
@@ -25,10 +26,18 @@ from __future__ import annotations
 import gzip
 import os
 import re
+import signal
+import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 import zlib
+from dataclasses import dataclass
+from email.parser import BytesParser
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import chdb
@@ -56,6 +65,7 @@ PROTOCOL_PARAMETERS = {
 }
 INSERT_WITH_DATA = re.compile(r"^\s*INSERT\b.*\bFORMAT\s+(\w+)\s*$", re.IGNORECASE | re.DOTALL)
 INLINE_INSERT = re.compile(rb"^(\s*INSERT\b[^\n]*?)\bFORMAT\s+(\w+)[ \t]*\n", re.IGNORECASE)
+FORMAT_CLAUSE = re.compile(r"\bFORMAT\s+(\w+)\s*;?\s*$", re.IGNORECASE)
 SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ERROR_CODE = re.compile(r"Code: (\d+)\.")
 
@@ -64,13 +74,30 @@ def _decompress(body: bytes, encoding: str | None) -> bytes:
     """The request body as sent before its ``Content-Encoding``."""
     if not encoding or encoding == "identity":
         return body
-    if encoding == "lz4":
-        return lz4.frame.decompress(body)
+    if encoding == "lz4":  # one frame per block of a long insert
+        parts, rest = [], body
+        while rest:
+            frame = lz4.frame.LZ4FrameDecompressor()
+            parts.append(frame.decompress(rest))
+            rest = frame.unused_data
+        return b"".join(parts)
     if encoding == "gzip":
         return gzip.decompress(body)
     if encoding == "deflate":
         return zlib.decompress(body)
     raise ValueError(f"Code: 36. DB::Exception: Unknown Content-Encoding {encoding}")
+
+
+def _form_fields(content_type: str, body: bytes) -> dict[str, str]:
+    """The fields of a ``multipart/form-data`` body (a long query and its parameters)."""
+    message = BytesParser(policy=HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    fields = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        fields[str(name)] = part.get_payload(decode=True).decode()
+    return fields
 
 
 def _quote(value: str) -> str:
@@ -109,11 +136,16 @@ class Handler(BaseHTTPRequestHandler):
             self._answer(200, b"Ok.\n", "text/plain")
             return
         params = dict(parse_qsl(url.query, keep_blank_values=True))
+        content_type = self.headers.get("Content-Type", "")
+        if content_type.startswith("multipart/form-data"):
+            params.update(_form_fields(content_type, body))
+            body = b""
         encoding = (self.headers.get("Content-Encoding") or "").lower() or None
         spooled = None
         try:
             sql, spooled = self._statement(params.get("query", ""), body, encoding)
-            fmt = params.get("default_format", "TabSeparated")
+            clause = FORMAT_CLAUSE.search(sql)
+            fmt = clause.group(1) if clause else params.get("default_format", "TabSeparated")
             answer = self._run(sql, fmt, params)
         except Exception as exc:  # the engine's error goes back to the client
             text = str(exc).strip()
@@ -154,7 +186,9 @@ class Handler(BaseHTTPRequestHandler):
             if params.get("database"):
                 conn.query(f"USE `{params['database']}`")
             query_params = {}
-            for key, value in params.items():
+            # As the server does, every setting of the request is checked against the state
+            # before it: ``readonly`` does not forbid the limits sent beside it.
+            for key, value in sorted(params.items(), key=lambda item: item[0] == "readonly"):
                 if key.startswith("param_"):
                     query_params[key[len("param_") :]] = value
                 elif key not in PROTOCOL_PARAMETERS:
@@ -176,6 +210,46 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(body)
+
+
+@dataclass
+class HttpStore:
+    """This module serving ``data_dir`` on ``port`` in a subprocess (stdout/stderr to ``log``)."""
+
+    data_dir: Path
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> HttpStore:
+        """Start it and wait until ``/ping`` answers."""
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, __file__, str(self.data_dir), str(self.port)],
+                stdout=log,
+                stderr=log,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the store exited:\n{self.log.read_text()}")
+            try:
+                with urllib.request.urlopen(self.url + "/ping", timeout=2) as answer:
+                    if answer.read() == b"Ok.\n":
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError(f"the store did not come up:\n{self.log.read_text()}")
+
+    def kill(self) -> None:
+        """SIGKILL (an outage, not a shutdown); safe to call twice."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(30)
 
 
 def main() -> None:
