@@ -1,6 +1,7 @@
 """The store coming back: ``modeltel serve`` on an ``http://`` ClickHouse URL that is down at
 start and goes down again mid-ingest. While it is down the receiver answers 503 with
-Retry-After and the OTel SDK's exporter keeps its batch and retries; once the store is back
+Retry-After (gRPC: UNAVAILABLE with RetryInfo) and the OTel SDK's exporter, HTTP or gRPC,
+keeps its batch and retries; once the store is back
 the receiver creates the database and applies the migrations on first use, the retried
 batches are stored, and nothing acknowledged is missing or stored twice.
 
@@ -15,15 +16,18 @@ import time
 from pathlib import Path
 
 import pytest
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+    OTLPSpanExporter as GrpcSpanExporter,
+)
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from reliability_support import ServeProcess, closed_port
 
 from chdb_http_store import HttpStore
-from conftest import new_database_name
+from conftest import free_port, new_database_name
 from modeltel.analyzer.store import Store
 
 
@@ -50,11 +54,17 @@ def prediction_spans(prefix: str, count: int) -> list[ReadableSpan]:
 
 
 class Export(threading.Thread):
-    """One ``OTLPSpanExporter.export`` call (with the SDK's own retries) in the background."""
+    """One SDK exporter's ``export`` call (with its own retries) in the background."""
 
-    def __init__(self, endpoint: str, spans: list[ReadableSpan]) -> None:
+    def __init__(self, server: ServeProcess, protocol: str, spans: list[ReadableSpan]) -> None:
         super().__init__(daemon=True)
-        self.exporter = OTLPSpanExporter(endpoint=endpoint, timeout=90)
+        self.exporter: SpanExporter
+        if protocol == "grpc":
+            self.exporter = GrpcSpanExporter(
+                endpoint=f"127.0.0.1:{server.grpc_port}", insecure=True, timeout=90
+            )
+        else:
+            self.exporter = OTLPSpanExporter(endpoint=server.url + "/v1/traces", timeout=90)
         self.spans = spans
         self.result: SpanExportResult | None = None
 
@@ -65,20 +75,23 @@ class Export(threading.Thread):
             self.exporter.shutdown()
 
 
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
 def test_nothing_acknowledged_is_lost_when_the_store_goes_away_and_comes_back(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    protocol: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="opentelemetry.exporter")
     database = new_database_name()
     store = HttpStore(tmp_path / "clickhouse", closed_port(), tmp_path / "store.log")
     server = ServeProcess(
-        store_url=store.url, log=tmp_path / "serve.log", extra_args=["--database", database]
+        store_url=store.url,
+        log=tmp_path / "serve.log",
+        grpc_port=free_port(),
+        extra_args=["--database", database],
     )
     server.start(wait_healthy=False)
-    endpoint = server.url + "/v1/traces"
     try:
         # 1. The store is down from the start: the export is refused and retried.
-        first = Export(endpoint, prediction_spans("before", 40))
+        first = Export(server, protocol, prediction_spans("before", 40))
         first.start()
         _wait_for_retries(caplog, 1)
         assert first.is_alive() and first.result is None
@@ -91,14 +104,14 @@ def test_nothing_acknowledged_is_lost_when_the_store_goes_away_and_comes_back(
         assert server.get("/healthz")[0] == 200
 
         # 3. While it is up, exports are acknowledged at once.
-        second = Export(endpoint, prediction_spans("up", 40))
+        second = Export(server, protocol, prediction_spans("up", 40))
         second.run()
         assert second.result is SpanExportResult.SUCCESS
 
         # 4. The store dies (SIGKILL) and comes back on the same data.
         store.kill()
         retries_before = _retries(caplog)
-        third = Export(endpoint, prediction_spans("outage", 40))
+        third = Export(server, protocol, prediction_spans("outage", 40))
         third.start()
         _wait_for_retries(caplog, retries_before + 1)
         assert third.is_alive() and third.result is None
