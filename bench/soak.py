@@ -11,6 +11,13 @@ stays within ``--rss-tolerance`` of the middle third.
     python bench/soak.py                           # 10 minutes at 10,000 spans/s
     python bench/soak.py --rate 8000 --minutes 2
     python bench/soak.py --peak 21000 --fraction 0.5    # half of a measured peak
+    python bench/soak.py --store http --outage-at 60 --outage-for 30 --minutes 3
+
+``--store http`` puts the store behind ClickHouse's HTTP interface in its own process
+(``tests/chdb_http_store.py``: chDB serving it) and ``modeltel serve`` reaches it over an
+``http://`` URL, as in production; ``--outage-at``/``--outage-for`` then SIGKILL that store
+during the run and start it again on the same data: while it is away the receiver answers 503,
+the clients retry, and the verdict still counts every acknowledged span.
 
 Requests that get 429/503 are retried after their Retry-After (counted as retried); a request
 is acknowledged once it gets 200. Latency is per acknowledged request, from send to answer
@@ -159,6 +166,9 @@ def worker(port: int, jobs: queue.Queue, bodies: Bodies, counters: Counters) -> 
                     counters.retried += 1
                 delay = float(response.getheader("Retry-After", "1"))
                 time.sleep(delay * (0.5 + random.random()))
+                # The server closes connections idle for 5 s: resend on a fresh one.
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
                 continue
             with counters.lock:
                 counters.failed += 1
@@ -185,11 +195,11 @@ def wait_healthy(port: int, server: subprocess.Popen, timeout: float = 120) -> N
     raise SystemExit("modeltel serve did not become healthy")
 
 
-def stored_requests(store_path: Path, spans: int) -> tuple[int, int, set[int]]:
+def stored_requests(store_url: str, spans: int) -> tuple[int, int, set[int]]:
     """(spans stored, distinct ids stored, request numbers with all their spans stored)."""
     from modeltel.analyzer.store import Store
 
-    store = Store(f"chdb://{store_path}")
+    store = Store(store_url)
     try:
         total, distinct = store.query_rows(
             "SELECT count(), uniqExact(SpanAttributes['ml.prediction.id']) FROM otel_traces"
@@ -224,7 +234,14 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent connections (8)")
     parser.add_argument("--report-every", type=float, default=30.0, help="seconds (30)")
     parser.add_argument("--rss-tolerance", type=float, default=0.10, help="flat memory (0.10)")
+    parser.add_argument(
+        "--store", choices=["embedded", "http"], default="embedded", help="(embedded)"
+    )
+    parser.add_argument("--outage-at", type=float, default=None, help="seconds (--store http)")
+    parser.add_argument("--outage-for", type=float, default=30.0, help="seconds (30)")
     args = parser.parse_args()
+    if args.outage_at is not None and args.store != "http":
+        parser.error("--outage-at needs --store http")
     rate = args.rate or (args.peak * args.fraction if args.peak else 10_000.0)
     seconds = args.minutes * 60
     interval = args.spans / rate
@@ -232,10 +249,24 @@ def main() -> None:
     data = Path(tempfile.mkdtemp(prefix="modeltel-soak-")) / "store"
     port = free_port()
     log = data.parent / "serve.log"
+    http_store = None
+    store_url = f"chdb://{data}"
+    if args.store == "http":
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        from chdb_http_store import HttpStore
+
+        http_store = HttpStore(data, free_port(), data.parent / "store.log").start()
+        store_url = http_store.url
+    outage = (
+        ""
+        if args.outage_at is None
+        else (f"; store killed at {args.outage_at:g} s for {args.outage_for:g} s")
+    )
     print(
         f"modeltel soak — {rate:,.0f} spans/s ({rate / args.spans:,.1f} requests/s of "
         f"{args.spans} spans × {FEATURES} features) for {args.minutes:g} min, "
-        f"{args.clients} connections; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
+        f"{args.clients} connections; {args.store} store{outage}; {os.cpu_count()} CPUs, "
+        f"load {os.getloadavg()[0]:.1f}"
     )
     with log.open("wb") as log_file:
         server = subprocess.Popen(
@@ -245,7 +276,7 @@ def main() -> None:
                 "modeltel.analyzer.cli",
                 "serve",
                 "--clickhouse-url",
-                f"chdb://{data}",
+                store_url,
                 "--port",
                 str(port),
                 "--grpc-port",
@@ -277,10 +308,20 @@ def main() -> None:
             f"{'t':>6} {'sent':>9} {'acked':>9} {'spans/s':>9} {'retried':>8} {'failed':>6} "
             f"{'backlog':>7}  latency of this interval                          RSS MiB"
         )
+        outage_state = "before"
         while True:
             now = time.monotonic()
             if now - start >= seconds:
                 break
+            if http_store is not None and args.outage_at is not None:
+                if outage_state == "before" and now - start >= args.outage_at:
+                    http_store.kill()
+                    outage_state = "during"
+                    print(f"{now - start:5.0f}s store killed (SIGKILL)", flush=True)
+                elif outage_state == "during" and now - start >= args.outage_at + args.outage_for:
+                    http_store.start()
+                    outage_state = "after"
+                    print(f"{time.monotonic() - start:5.0f}s store back", flush=True)
             due = start + number * interval
             if due <= now:
                 jobs.put(number)
@@ -306,6 +347,8 @@ def main() -> None:
                 continue
             time.sleep(min(due, next_report) - now)
         elapsed = time.monotonic() - start
+        if http_store is not None and outage_state == "during":  # ended inside the outage
+            http_store.start()
         for _ in threads:
             jobs.put(None)
         for thread in threads:
@@ -319,7 +362,11 @@ def main() -> None:
         if server.poll() is None:
             server.kill()
             server.wait()
-    total, distinct, complete = stored_requests(data, args.spans)
+    try:
+        total, distinct, complete = stored_requests(store_url, args.spans)
+    finally:
+        if http_store is not None:
+            http_store.kill()
     acked_numbers = set(counters.acked_numbers)
     missing = acked_numbers - complete
     acked_spans = len(acked_numbers) * args.spans
