@@ -43,6 +43,8 @@ from urllib.parse import parse_qsl, urlsplit
 import chdb
 import lz4.frame
 
+from modeltel.analyzer.schema.layout import quote_ident
+
 PROTOCOL_PARAMETERS = {
     "query",
     "database",
@@ -131,23 +133,23 @@ class Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         url = urlsplit(self.path)
-        body = self._body()
-        if url.path == "/ping" or (url.path == "/" and not url.query and not body):
-            self._answer(200, b"Ok.\n", "text/plain")
-            return
-        params = dict(parse_qsl(url.query, keep_blank_values=True))
-        content_type = self.headers.get("Content-Type", "")
-        if content_type.startswith("multipart/form-data"):
-            params.update(_form_fields(content_type, body))
-            body = b""
-        encoding = (self.headers.get("Content-Encoding") or "").lower() or None
         spooled = None
         try:
+            body = self._body()
+            if url.path == "/ping" or (url.path == "/" and not url.query and not body):
+                self._answer(200, b"Ok.\n", "text/plain")
+                return
+            params = dict(parse_qsl(url.query, keep_blank_values=True))
+            content_type = self.headers.get("Content-Type", "")
+            if content_type.startswith("multipart/form-data"):
+                params.update(_form_fields(content_type, body))
+                body = b""
+            encoding = (self.headers.get("Content-Encoding") or "").lower() or None
             sql, spooled = self._statement(params.get("query", ""), body, encoding)
             clause = FORMAT_CLAUSE.search(sql)
             fmt = clause.group(1) if clause else params.get("default_format", "TabSeparated")
             answer = self._run(sql, fmt, params)
-        except Exception as exc:  # the engine's error goes back to the client
+        except Exception as exc:  # the engine's (or the request's) error goes back
             text = str(exc).strip()
             code = ERROR_CODE.search(text)
             self._answer(
@@ -184,7 +186,7 @@ class Handler(BaseHTTPRequestHandler):
         conn = chdb.connect(self.data_dir)
         try:
             if params.get("database"):
-                conn.query(f"USE `{params['database']}`")
+                conn.query(f"USE {quote_ident(params['database'])}")
             query_params = {}
             # As the server does, every setting of the request is checked against the state
             # before it: ``readonly`` does not forbid the limits sent beside it.

@@ -7,6 +7,7 @@ import datetime as dt
 import http.client
 import ipaddress
 import json
+import logging
 import os
 import signal
 import socket
@@ -26,6 +27,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+from opentelemetry.sdk.resources import Resource as SdkResource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from conftest import free_port
 from modeltel.analyzer.ingest import IngestPipeline
@@ -81,6 +86,39 @@ def prediction_spans(ids: Sequence[str], model: str = "churn") -> bytes:
         ]
     )
     return request.SerializeToString()
+
+
+def log_every_grpc_retry(monkeypatch: Any) -> None:
+    """Let every retry message of the SDK's gRPC exporter through for this test.
+
+    Its logger drops a message whose template it logged last within the same 20 s
+    (``DuplicateFilter``), so a test that follows another gRPC test closely would see none.
+    """
+    logger = logging.getLogger("opentelemetry.exporter.otlp.proto.grpc.exporter")
+    monkeypatch.setattr(logger, "filters", [])
+
+
+def sdk_prediction_spans(prefix: str, count: int) -> list[ReadableSpan]:
+    """``count`` finished prediction spans, ids ``prefix-0`` …, made by the OTel SDK as a
+    serving app makes them (for the SDK exporters)."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=SdkResource.create({"service.name": "churn-api"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("serving")
+    for i in range(count):
+        attributes = {
+            "ml.model.name": "churn",
+            "ml.model.version": "3",
+            "ml.prediction.id": f"{prefix}-{i}",
+            "ml.feature.age": 20 + i % 50,
+            "ml.feature.plan": ["basic", "gold"][i % 2],
+            "ml.prediction.label": str(i % 2),
+            "ml.prediction.score": (i % 10) / 10,
+        }
+        with tracer.start_as_current_span("predict churn", attributes=attributes):
+            pass
+    provider.shutdown()
+    return list(memory.get_finished_spans())
 
 
 # -- a server in a subprocess --------------------------------------------------------------

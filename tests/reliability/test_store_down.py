@@ -17,11 +17,14 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
     OTLPSpanExporter as GrpcSpanExporter,
 )
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from reliability_support import PROTOBUF, ServeProcess, closed_port, prediction_spans
+from reliability_support import (
+    PROTOBUF,
+    ServeProcess,
+    closed_port,
+    log_every_grpc_retry,
+    prediction_spans,
+    sdk_prediction_spans,
+)
 
 from conftest import new_database_name, start_server
 from modeltel.analyzer.errors import StoreUnavailableError
@@ -46,18 +49,6 @@ def down_server():
         grpc_server.stop(grace=1).wait()
         stop()
         store.close()
-
-
-def _spans():
-    memory = InMemorySpanExporter()
-    provider = TracerProvider(resource=Resource.create({"service.name": "down"}))
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    with provider.get_tracer("t").start_as_current_span(
-        "predict churn", attributes={"ml.model.name": "churn", "ml.prediction.id": "d1"}
-    ):
-        pass
-    provider.shutdown()
-    return memory.get_finished_spans()
 
 
 def test_receiver_answers_503_with_retry_after_and_nothing_is_acknowledged(down_server) -> None:
@@ -89,7 +80,7 @@ def test_sdk_http_exporter_retries_after_the_given_delay(
     caplog.set_level(logging.WARNING, logger="opentelemetry.exporter")
     exporter = OTLPSpanExporter(endpoint=down_server.url + "/v1/traces", timeout=4)
     started = time.monotonic()
-    result = exporter.export(_spans())
+    result = exporter.export(sdk_prediction_spans("d", 1))
     exporter.shutdown()
     assert result.name == "FAILURE"  # never acknowledged while the store is down
     retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
@@ -100,11 +91,12 @@ def test_sdk_http_exporter_retries_after_the_given_delay(
 
 
 def test_sdk_grpc_exporter_retries_after_the_given_delay(
-    down_server, caplog: pytest.LogCaptureFixture
+    down_server, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    log_every_grpc_retry(monkeypatch)
     caplog.set_level(logging.WARNING, logger="opentelemetry.exporter")
     exporter = GrpcSpanExporter(endpoint=down_server.grpc_endpoint, insecure=True, timeout=6)
-    result = exporter.export(_spans())
+    result = exporter.export(sdk_prediction_spans("d", 1))
     exporter.shutdown()
     assert result.name == "FAILURE"
     retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]

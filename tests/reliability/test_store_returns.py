@@ -20,37 +20,18 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
     OTLPSpanExporter as GrpcSpanExporter,
 )
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from reliability_support import ServeProcess, closed_port
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from reliability_support import (
+    ServeProcess,
+    closed_port,
+    log_every_grpc_retry,
+    sdk_prediction_spans,
+)
 
 from chdb_http_store import HttpStore
 from conftest import free_port, new_database_name
 from modeltel.analyzer.store import Store
-
-
-def prediction_spans(prefix: str, count: int) -> list[ReadableSpan]:
-    """``count`` finished prediction spans with ids ``prefix-0`` … as a serving app makes."""
-    memory = InMemorySpanExporter()
-    provider = TracerProvider(resource=Resource.create({"service.name": "churn-api"}))
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    tracer = provider.get_tracer("serving")
-    for i in range(count):
-        attributes = {
-            "ml.model.name": "churn",
-            "ml.model.version": "3",
-            "ml.prediction.id": f"{prefix}-{i}",
-            "ml.feature.age": 20 + i % 50,
-            "ml.feature.plan": ["basic", "gold"][i % 2],
-            "ml.prediction.label": str(i % 2),
-            "ml.prediction.score": (i % 10) / 10,
-        }
-        with tracer.start_as_current_span("predict churn", attributes=attributes):
-            pass
-    provider.shutdown()
-    return list(memory.get_finished_spans())
 
 
 class Export(threading.Thread):
@@ -77,8 +58,12 @@ class Export(threading.Thread):
 
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
 def test_nothing_acknowledged_is_lost_when_the_store_goes_away_and_comes_back(
-    protocol: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    protocol: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    log_every_grpc_retry(monkeypatch)
     caplog.set_level(logging.WARNING, logger="opentelemetry.exporter")
     database = new_database_name()
     store = HttpStore(tmp_path / "clickhouse", closed_port(), tmp_path / "store.log")
@@ -91,7 +76,7 @@ def test_nothing_acknowledged_is_lost_when_the_store_goes_away_and_comes_back(
     server.start(wait_healthy=False)
     try:
         # 1. The store is down from the start: the export is refused and retried.
-        first = Export(server, protocol, prediction_spans("before", 40))
+        first = Export(server, protocol, sdk_prediction_spans("before", 40))
         first.start()
         _wait_for_retries(caplog, 1)
         assert first.is_alive() and first.result is None
@@ -104,14 +89,14 @@ def test_nothing_acknowledged_is_lost_when_the_store_goes_away_and_comes_back(
         assert server.get("/healthz")[0] == 200
 
         # 3. While it is up, exports are acknowledged at once.
-        second = Export(server, protocol, prediction_spans("up", 40))
+        second = Export(server, protocol, sdk_prediction_spans("up", 40))
         second.run()
         assert second.result is SpanExportResult.SUCCESS
 
         # 4. The store dies (SIGKILL) and comes back on the same data.
         store.kill()
         retries_before = _retries(caplog)
-        third = Export(server, protocol, prediction_spans("outage", 40))
+        third = Export(server, protocol, sdk_prediction_spans("outage", 40))
         third.start()
         _wait_for_retries(caplog, retries_before + 1)
         assert third.is_alive() and third.result is None
