@@ -36,7 +36,7 @@ def demo(store_url):
     sim = Simulation(
         store,
         running.url,
-        SimulationSettings(days=3, scale=0.15, seed=5, window_hours=6),
+        SimulationSettings(days=3, scale=0.4, seed=5, window_hours=6),
         pipeline=running.pipeline,
     )
     try:
