@@ -130,34 +130,39 @@ def status_of(response: httpx.Response) -> status_pb2.Status:
     return status_pb2.Status.FromString(response.content)
 
 
+# (body, headers, what the 400 answer says); the needle names the case
+MALFORMED_BODIES = [
+    (b"\xff\xff\xff\xff", PROTO, "not a valid OTLP traces protobuf"),
+    (b"{not json", {"Content-Type": "application/json"}, "not valid JSON"),
+    (b"[1, 2]", {"Content-Type": "application/json"}, "must be a JSON object"),
+    (
+        json.dumps(
+            {"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz", "spanId": "00"}]}]}]}
+        ).encode(),
+        {"Content-Type": "application/json"},
+        "traceId is not valid hex",
+    ),
+    (
+        json.dumps(
+            {"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": "soon"}]}]}]}
+        ).encode(),
+        {"Content-Type": "application/json"},
+        "not a valid OTLP/JSON traces request",
+    ),
+    (
+        gzip.compress(request(span()), mtime=0)[:-9],
+        {**PROTO, "Content-Encoding": "gzip"},
+        "truncated",
+    ),
+    (b"plain", {**PROTO, "Content-Encoding": "gzip"}, "not valid gzip"),
+    (b"x", {**PROTO, "Content-Encoding": "br"}, "unsupported Content-Encoding"),
+]
+
+
 @pytest.mark.parametrize(
     ("body", "headers", "needle"),
-    [
-        (b"\xff\xff\xff\xff", PROTO, "not a valid OTLP traces protobuf"),
-        (b"{not json", {"Content-Type": "application/json"}, "not valid JSON"),
-        (b"[1, 2]", {"Content-Type": "application/json"}, "must be a JSON object"),
-        (
-            json.dumps(
-                {
-                    "resourceSpans": [
-                        {"scopeSpans": [{"spans": [{"traceId": "zz", "spanId": "00"}]}]}
-                    ]
-                }
-            ).encode(),
-            {"Content-Type": "application/json"},
-            "traceId is not valid hex",
-        ),
-        (
-            json.dumps(
-                {"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": "soon"}]}]}]}
-            ).encode(),
-            {"Content-Type": "application/json"},
-            "not a valid OTLP/JSON traces request",
-        ),
-        (gzip.compress(request(span()))[:-9], {**PROTO, "Content-Encoding": "gzip"}, "truncated"),
-        (b"plain", {**PROTO, "Content-Encoding": "gzip"}, "not valid gzip"),
-        (b"x", {**PROTO, "Content-Encoding": "br"}, "unsupported Content-Encoding"),
-    ],
+    MALFORMED_BODIES,
+    ids=[needle for _, _, needle in MALFORMED_BODIES],
 )
 def test_malformed_bodies_get_400_with_a_message(server, body, headers, needle) -> None:
     response = httpx.post(server.url + "/v1/traces", content=body, headers=headers)
