@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,10 +17,22 @@ import pytest
 import uvicorn
 
 from chdb_http_store import HttpStore
+from modeltel.analyzer.demo.simulation import Simulation, SimulationSettings
 from modeltel.analyzer.ingest import IngestPipeline
 from modeltel.analyzer.server.app import ServerConfig, create_app
 from modeltel.analyzer.server.otlp_grpc import start_grpc_server
 from modeltel.analyzer.store import Store
+
+TEST_STORES = ("embedded", "http")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    chosen = os.environ.get("MODELTEL_TEST_STORE") or "embedded"
+    if chosen not in TEST_STORES:
+        raise pytest.UsageError(
+            f"MODELTEL_TEST_STORE={chosen!r} is not a test store; choose one of "
+            + ", ".join(TEST_STORES)
+        )
 
 
 @pytest.fixture(scope="session")
@@ -125,6 +138,39 @@ def server(store: Store) -> Iterator[RunningServer]:
         yield running
     finally:
         stop()
+
+
+@contextmanager
+def story_server(
+    store_url: str, prefix: str, seed: int
+) -> Iterator[tuple[RunningServer, Simulation]]:
+    """A server whose store (a database of its own) holds three days of the demo's story,
+    replayed through its instrumented app and analysed in 6-hour windows.
+
+    The story's traffic follows the clock's hours; at scale 0.4 even a quiet night's window
+    holds dozens of predictions, whatever the hour the tests run.
+    """
+    store = Store(store_url, new_database_name(prefix))
+    running, stop = start_server(store)
+    sim = Simulation(
+        store,
+        running.url,
+        SimulationSettings(days=3, scale=0.4, seed=seed, window_hours=6),
+        pipeline=running.pipeline,
+    )
+    try:
+        sim.prepare()
+        sim.replay()
+        sim.analyse(running.app.state.metrics)
+    finally:
+        sim.stop()
+    assert not sim.failures, sim.failures
+    try:
+        yield running, sim
+    finally:
+        stop()
+        store.command(f"DROP DATABASE IF EXISTS `{store.database}`")
+        store.close()
 
 
 @pytest.fixture(scope="session")

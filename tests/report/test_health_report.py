@@ -14,9 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import new_database_name, start_server
+from conftest import story_server
 from modeltel.analyzer.demo.scenario import DRIFTED, MODEL_NAME
-from modeltel.analyzer.demo.simulation import Simulation, SimulationSettings
 from modeltel.analyzer.report import build_report, recommendations, render_html
 from modeltel.analyzer.results import make_results, write_results
 from modeltel.analyzer.store import Store
@@ -30,28 +29,9 @@ needs_renderers = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def demo(store_url):
-    """A server whose store holds three simulated days, analysed in 6-hour windows."""
-    store = Store(store_url, new_database_name("report"))
-    running, stop = start_server(store)
-    sim = Simulation(
-        store,
-        running.url,
-        SimulationSettings(days=3, scale=0.4, seed=5, window_hours=6),
-        pipeline=running.pipeline,
-    )
-    try:
-        sim.prepare()
-        sim.replay()
-        sim.analyse(running.app.state.metrics)
-    finally:
-        sim.stop()
-    assert not sim.failures, sim.failures
-    try:
+    """The demo's story (see ``story_server``)."""
+    with story_server(store_url, "report", seed=5) as (running, _):
         yield running
-    finally:
-        stop()
-        store.command(f"DROP DATABASE IF EXISTS `{store.database}`")
-        store.close()
 
 
 def drifted_now(store: Store) -> set[str]:

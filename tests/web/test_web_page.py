@@ -14,9 +14,8 @@ import httpx
 import pytest
 from chromium_cdp import Browser, chromium_path, png_size
 
-from conftest import RunningServer, new_database_name, start_server
+from conftest import RunningServer, story_server
 from modeltel.analyzer.demo.scenario import MODEL_NAME
-from modeltel.analyzer.demo.simulation import Simulation, SimulationSettings
 from modeltel.analyzer.results import make_results, write_results
 from modeltel.analyzer.store import Store
 
@@ -30,28 +29,9 @@ class DemoServer(RunningServer):
 
 @pytest.fixture(scope="module")
 def demo(store_url):
-    """A server whose store holds three simulated days, analysed in 6-hour windows."""
-    store = Store(store_url, new_database_name("web"))
-    running, stop = start_server(store)
-    sim = Simulation(
-        store,
-        running.url,
-        SimulationSettings(days=3, scale=0.4, seed=11, window_hours=6),
-        pipeline=running.pipeline,
-    )
-    try:
-        sim.prepare()
-        sim.replay()
-        sim.analyse(running.app.state.metrics)
-    finally:
-        sim.stop()
-    assert not sim.failures, sim.failures
-    try:
+    """The demo's story (see ``story_server``)."""
+    with story_server(store_url, "web", seed=11) as (running, sim):
         yield DemoServer(**vars(running), predictions_made=sim.stats.predictions)
-    finally:
-        stop()
-        store.command(f"DROP DATABASE IF EXISTS `{store.database}`")
-        store.close()
 
 
 @pytest.fixture(scope="module")
