@@ -31,7 +31,7 @@ from modeltel.analyzer.errors import ConfigError, ModeltelError, NotFoundError
 from modeltel.analyzer.model_analyses import ModelAnalyses
 from modeltel.analyzer.performance.methods import HealthAnalyses
 from modeltel.analyzer.reference import find_reference
-from modeltel.analyzer.results import empty_results, make_results, write_results
+from modeltel.analyzer.results import Result, empty_results, make_results, write_results
 from modeltel.analyzer.store import Store
 from modeltel.analyzer.windows import Window, fixed_windows, trailing_window, utc
 
@@ -178,7 +178,7 @@ class Analyzer(ModelAnalyses, HealthAnalyses):
             else self._versions_in(model, window, start, end, last_n)
         )
         run_id = uuid.uuid4().hex[:16]
-        records: list[dict[str, Any]] = []
+        records: list[Result] = []
         for ver in versions:
             if last_n is not None:
                 windows = [self.last_n_window(model, ver, last_n)]
@@ -205,7 +205,7 @@ class Analyzer(ModelAnalyses, HealthAnalyses):
                     prepared, current, config, methods=chosen, segment_by=segment
                 )
         for record in records:
-            record["run_id"] = run_id
+            record.run_id = run_id
         results = make_results(records) if records else empty_results()
         if write and not results.empty:
             write_results(self.store, results)

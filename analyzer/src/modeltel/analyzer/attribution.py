@@ -48,6 +48,7 @@ from modeltel.analyzer.config import check_keys, expect, section
 from modeltel.analyzer.durations import parse_duration
 from modeltel.analyzer.errors import ConfigError
 from modeltel.analyzer.performance.queries import Params, TimeWindows, nanos, time_key, to_time
+from modeltel.analyzer.results import Result, Status
 from modeltel.analyzer.store import Store
 from modeltel.analyzer.windows import Window
 
@@ -243,7 +244,7 @@ def compute_attribution(
     version: str,
     windows: Sequence[Window],
     config: AttributionConfig | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Result]:
     """Attribution records of ``model``/``version`` for each window holding attributions."""
     config = (config or AttributionConfig()).for_model(model)
     spec = TimeWindows.from_windows(windows)
@@ -253,7 +254,7 @@ def compute_attribution(
         if config.reference_window is not None
         else None
     )
-    records: list[dict[str, Any]] = []
+    records: list[Result] = []
     for key in spec.keys:
         found = current.get(key)
         if not found:
@@ -281,23 +282,35 @@ def window_records(
     reference: Importances,
     reference_period: Window,
     config: AttributionConfig,
-) -> list[dict[str, Any]]:
+) -> list[Result]:
     """The records of one window from its and the reference's importances."""
     cur = {f: v for f, (v, _) in current.items()}
     ref = {f: v for f, (v, _) in reference.items()}
     n_cur = max((n for _, n in current.values()), default=0)
     n_ref = max((n for _, n in reference.values()), default=0)
     cur_ranks, ref_ranks = ranks(cur), ranks(ref)
-    base = {
-        "model": model,
-        "version": version,
-        "window_start": window.start,
-        "window_end": window.end,
-        "kind": KIND,
-        "current_size": n_cur,
-        "reference_size": n_ref,
-    }
-    out: list[dict[str, Any]] = []
+    out: list[Result] = []
+
+    def add(
+        feature: str | None, metric: str, value: float | None, status: Status, **extra: Any
+    ) -> None:
+        out.append(
+            Result(
+                model=model,
+                version=version,
+                window_start=window.start,
+                window_end=window.end,
+                kind=KIND,
+                feature=feature,
+                metric=metric,
+                value=value,
+                status=status,
+                current_size=n_cur,
+                reference_size=n_ref,
+                **extra,
+            )
+        )
+
     for feature in sorted(cur):
         details = {
             "rank": cur_ranks[feature],
@@ -305,26 +318,9 @@ def window_records(
             "reference_importance": ref.get(feature),
             "reference_rank": ref_ranks.get(feature),
         }
-        out.append(
-            {
-                **base,
-                "feature": feature,
-                "metric": "importance",
-                "value": cur[feature],
-                "status": "info",
-                "details": details,
-            }
-        )
-        out.append(
-            {
-                **base,
-                "feature": feature,
-                "metric": "rank",
-                "value": cur_ranks[feature],
-                "status": "info",
-                "details": {"reference_rank": ref_ranks.get(feature)},
-            }
-        )
+        add(feature, "importance", cur[feature], Status.INFO, details=details)
+        reference_rank = {"reference_rank": ref_ranks.get(feature)}
+        add(feature, "rank", cur_ranks[feature], Status.INFO, details=reference_rank)
     enough = n_cur >= config.min_predictions and n_ref >= config.min_predictions
     rho = rank_correlation(cur, ref) if ref else None
     overlap, k = top_k_overlap(cur, ref, config.top_k) if ref else (None, 0)
@@ -338,23 +334,13 @@ def window_records(
         "min_predictions": config.min_predictions,
     }
 
-    def decision(metric: str, value: float | None, extra: dict[str, Any]) -> str:
+    def decision(metric: str, value: float | None, extra: dict[str, Any]) -> Status:
         threshold = config.thresholds[metric]
         if value is None or not enough:
-            status = "no_data"
+            status = Status.NO_DATA
         else:
-            status = "drift" if value < threshold else "ok"
-        out.append(
-            {
-                **base,
-                "feature": None,
-                "metric": metric,
-                "value": value,
-                "threshold": threshold,
-                "status": status,
-                "details": {**context, **extra},
-            }
-        )
+            status = Status.DRIFT if value < threshold else Status.OK
+        add(None, metric, value, status, threshold=threshold, details={**context, **extra})
         return status
 
     s1 = decision("rank_correlation", rho, {"method": "spearman"})
@@ -363,16 +349,13 @@ def window_records(
         overlap,
         {"k": k, "current_top": top_k(cur, k), "reference_top": top_k(ref, k)},
     )
-    drifted = "drift" in (s1, s2)
-    known = s1 != "no_data" or s2 != "no_data"
-    out.append(
-        {
-            **base,
-            "feature": None,
-            "metric": "drift",
-            "value": (1.0 if drifted else 0.0) if known else None,
-            "status": ("drift" if drifted else "ok") if known else "no_data",
-            "details": {**context, "rank_correlation": rho, "top_k_overlap": overlap},
-        }
+    drifted = Status.DRIFT in (s1, s2)
+    known = s1 != Status.NO_DATA or s2 != Status.NO_DATA
+    add(
+        None,
+        "drift",
+        (1.0 if drifted else 0.0) if known else None,
+        (Status.DRIFT if drifted else Status.OK) if known else Status.NO_DATA,
+        details={**context, "rank_correlation": rho, "top_k_overlap": overlap},
     )
     return out

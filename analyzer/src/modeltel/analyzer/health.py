@@ -33,6 +33,11 @@ from typing import Any
 
 import pandas as pd
 
+from modeltel.analyzer.results import Result, Status
+
+KIND = "health"
+"""The kind of the health score's and the retrain policy's records."""
+
 WEIGHTS = {"drift": 30.0, "performance": 30.0, "service": 20.0, "quality": 20.0}
 BADNESS = {"ok": 0.0, "warning": 0.5, "drift": 1.0, "alert": 1.0}
 OK_FROM = 80.0
@@ -70,7 +75,7 @@ class HealthScore:
     """The score (None without data), its status, per-component badness and the reasons."""
 
     score: float | None
-    status: str
+    status: Status
     components: Mapping[str, float] = field(default_factory=dict)
     reasons: tuple[str, ...] = ()
 
@@ -82,15 +87,15 @@ class HealthScore:
         }
 
 
-def status_of(score: float | None) -> str:
+def status_of(score: float | None) -> Status:
     """``ok`` / ``warning`` / ``alert`` for a score; ``no_data`` for None."""
     if score is None:
-        return "no_data"
+        return Status.NO_DATA
     if score >= OK_FROM:
-        return "ok"
+        return Status.OK
     if score >= WARNING_FROM:
-        return "warning"
-    return "alert"
+        return Status.WARNING
+    return Status.ALERT
 
 
 def health_score(results: pd.DataFrame | Iterable[Mapping[str, Any]]) -> HealthScore:
@@ -113,7 +118,7 @@ def health_score(results: pd.DataFrame | Iterable[Mapping[str, Any]]) -> HealthS
             components[name], why = outcome
             reasons.extend(why)
     if not components:
-        return HealthScore(None, "no_data")
+        return HealthScore(None, Status.NO_DATA)
     total = sum(WEIGHTS[k] for k in components)
     score = 100.0 * (1.0 - sum(WEIGHTS[k] * b for k, b in components.items()) / total)
     score = min(100.0, max(0.0, score))
@@ -225,22 +230,20 @@ def health_records(
     window_start: Any,
     window_end: Any,
     run_id: str = "",
-) -> tuple[HealthScore, list[dict[str, Any]]]:
-    """The ``kind=health, metric=health_score`` record of a model version, ready for
-    :func:`modeltel.analyzer.results.make_results`."""
+) -> tuple[HealthScore, list[Result]]:
+    """The ``kind=health, metric=health_score`` record of a model version."""
     health = health_score(latest)
-    record = {
-        "model": model,
-        "version": version,
-        "window_start": window_start,
-        "window_end": window_end,
-        "kind": "health",
-        "metric": "health_score",
-        "value": health.score,
-        "threshold": WARNING_FROM,
-        "status": health.status,
-        "source": "realized",
-        "details": health.to_details(),
-        "run_id": run_id,
-    }
+    record = Result(
+        model=model,
+        version=version,
+        window_start=window_start,
+        window_end=window_end,
+        kind=KIND,
+        metric="health_score",
+        value=health.score,
+        threshold=WARNING_FROM,
+        status=health.status,
+        details=health.to_details(),
+        run_id=run_id,
+    )
     return health, [record]

@@ -24,6 +24,7 @@ from modeltel.analyzer.multivariate import (
     load_multivariate_config,
 )
 from modeltel.analyzer.multivariate import outliers as multivariate_outliers
+from modeltel.analyzer.results import Result
 from modeltel.analyzer.windows import Window
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ class ModelAnalyses:
             last_n: int | None = None,
         ) -> list[tuple[str, list[Window]]]: ...
 
-        def _finish(self, records: list[dict[str, Any]], write: bool) -> pd.DataFrame: ...
+        def _finish(self, records: list[Result], write: bool) -> pd.DataFrame: ...
 
     def _load_model_configs(self) -> None:
         """Validate the ``attribution`` and ``multivariate`` sections (fail early)."""
@@ -72,7 +73,7 @@ class ModelAnalyses:
         """Mean |attribution| and rank per feature, and how far the ranking moved from the
         reference period (Spearman ρ, top-k overlap; see :mod:`modeltel.analyzer.attribution`).
         NotFoundError when the version has no attributions at all."""
-        records: list[dict[str, Any]] = []
+        records: list[Result] = []
         targets = self._targets(model, version, window, start, end)
         if not any(has_attributions(self.store, model, ver) for ver, _ in targets):
             raise NotFoundError(
@@ -95,7 +96,7 @@ class ModelAnalyses:
     ) -> pd.DataFrame:
         """PCA reconstruction error per window against the reference's own variability, and
         the share of outlier predictions (see :mod:`modeltel.analyzer.multivariate`)."""
-        records: list[dict[str, Any]] = []
+        records: list[Result] = []
         for ver, windows in self._targets(model, version, window, start, end):
             records += compute_multivariate(
                 self.store,

@@ -46,9 +46,11 @@ from modeltel.analyzer.config import check_keys, expect, section
 from modeltel.analyzer.errors import ConfigError
 from modeltel.analyzer.performance.queries import Params, TimeWindows, time_key, to_time
 from modeltel.analyzer.reference import find_reference
+from modeltel.analyzer.results import Result, Status
 from modeltel.analyzer.store import Store
 from modeltel.analyzer.windows import Window
 
+KIND = "quality"
 PREDICTION_PREFIX = "prediction."
 DEFAULT_THRESHOLDS = {
     "missing_ratio": 0.1,
@@ -259,7 +261,7 @@ def compute_quality(
     version: str,
     windows: Sequence[Window],
     config: QualityConfig | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Result]:
     """Quality records of ``model``/``version`` for each window holding predictions."""
     config = config or QualityConfig()
     spec = TimeWindows.from_windows(windows)
@@ -304,7 +306,7 @@ def compute_quality(
         if name.startswith(PREDICTION_PREFIX):
             continue
         per_window.setdefault(int(row[0]), {})[name] = row[2:]
-    records: list[dict[str, Any]] = []
+    records: list[Result] = []
     for key_value in spec.keys:
         n = int(predictions.get(key_value, 0))
         start, end = spec.bounds(key_value)
@@ -327,21 +329,26 @@ def compute_quality(
 
 def _empty_window(
     model: str, version: str, bounds: tuple[Any, Any], profile: ReferenceProfile
-) -> list[dict[str, Any]]:
+) -> list[Result]:
     """``no_data`` records for a window without predictions (reference features, outliers)."""
-    base = {
-        "model": model,
-        "version": version,
-        "window_start": bounds[0],
-        "window_end": bounds[1],
-        "kind": "quality",
-        "value": None,
-        "status": "no_data",
-        "current_size": 0,
-        "details": {"reason": "no predictions in the window"},
-    }
-    out = [{**base, "feature": name, "metric": "missing_ratio"} for name in profile.categorical]
-    return [*out, {**base, "feature": None, "metric": "outlier_ratio"}]
+
+    def no_data(feature: str | None, metric: str) -> Result:
+        return Result(
+            model=model,
+            version=version,
+            window_start=bounds[0],
+            window_end=bounds[1],
+            kind=KIND,
+            feature=feature,
+            metric=metric,
+            status=Status.NO_DATA,
+            details={"reason": "no predictions in the window"},
+        )
+
+    return [
+        *(no_data(name, "missing_ratio") for name in profile.categorical),
+        no_data(None, "outlier_ratio"),
+    ]
 
 
 def _window_records(
@@ -354,35 +361,34 @@ def _window_records(
     profile: ReferenceProfile,
     config: QualityConfig,
     k: int,
-) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
+) -> list[Result]:
+    out: list[Result] = []
 
     def add(feature: str | None, metric: str, value: float | None, size: int, **extra: Any) -> None:
         threshold = extra.pop("threshold", config.thresholds.get(metric))
         status = extra.pop("status", None)
         if status is None:
             if value is None:
-                status = "no_data"
+                status = Status.NO_DATA
             elif threshold is None:
-                status = "info"
+                status = Status.INFO
             else:
-                status = "alert" if value > threshold else "ok"
+                status = Status.ALERT if value > threshold else Status.OK
         out.append(
-            {
-                "model": model,
-                "version": version,
-                "window_start": bounds[0],
-                "window_end": bounds[1],
-                "kind": "quality",
-                "feature": feature,
-                "metric": metric,
-                "value": value,
-                "threshold": threshold,
-                "status": status,
-                "current_size": size,
-                "reference_size": 0,
+            Result(
+                model=model,
+                version=version,
+                window_start=bounds[0],
+                window_end=bounds[1],
+                kind=KIND,
+                feature=feature,
+                metric=metric,
+                value=value,
+                threshold=threshold,
+                status=status,
+                current_size=size,
                 **extra,
-            }
+            )
         )
 
     has_reference = profile.version is not None
@@ -433,10 +439,10 @@ def _window_records(
                 vanished,
                 present,
                 threshold=None,
-                status="alert" if vanished else "ok",
+                status=Status.ALERT if vanished else Status.OK,
             )
         elif has_reference and present:
-            add(name, "feature_new", 1.0, present, threshold=None, status="warning")
+            add(name, "feature_new", 1.0, present, threshold=None, status=Status.WARNING)
     if has_reference:
         add(
             None,

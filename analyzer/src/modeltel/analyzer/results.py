@@ -1,15 +1,14 @@
-"""Analysis results: the tidy record shape shared by ``ml_results``, ``modeltel analyze
---format json`` and the ``/api/models/{model}/…`` answers.
+"""Analysis results: the tidy record shared by ``ml_results``, ``modeltel analyze --format json``
+and the ``/api/models/{model}/…`` answers.
 
-One record per number: ``model``, ``version``, ``window_start``, ``window_end``, ``kind``
-(``drift``, ``performance``, ``service``, ``quality``, ``health``, ``attribution`` — see
-:mod:`modeltel.analyzer.attribution` —, ``multivariate`` — method ``pca_reconstruction``, see
-:mod:`modeltel.analyzer.multivariate` —, …), ``feature`` (or None), ``method``
-(drift) or ``metric`` (others), ``value``, ``threshold``, ``status``, ``source`` (``realized``
-or ``estimated``), plus ``segment``, ``reference_size``, ``current_size`` and ``details``
-(a JSON string saying why). ``ml_results`` is a ReplacingMergeTree: writing the same
-(model, version, kind, window, segment, feature, method, metric, source) again replaces the
-earlier row, so recomputed windows (late labels) supersede old numbers.
+One record per number (:class:`Result`): ``model``, ``version``, ``window_start``,
+``window_end``, ``kind`` (the analysis, see :mod:`modeltel.analyzer.analyses`, or ``health``),
+``feature`` (or None), ``method`` (drift) or ``metric`` (others), ``value``, ``threshold``,
+``status`` (:class:`Status`), ``source`` (``realized`` or ``estimated``), plus ``segment``,
+``reference_size``, ``current_size`` and ``details`` (a JSON string saying why).
+``ml_results`` is a ReplacingMergeTree: writing the same (model, version, kind, window,
+segment, feature, method, metric, source) again replaces the earlier row, so recomputed
+windows (late labels) supersede old numbers.
 """
 
 from __future__ import annotations
@@ -17,7 +16,9 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import MISSING, dataclass, fields
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import pandas as pd
@@ -45,13 +46,62 @@ RESULT_COLUMNS = (
 )
 """Columns of a results DataFrame, in ``ml_results`` order."""
 
-# Status values, from good to bad. ``no_data``/``insufficient`` say a number could not be computed.
-STATUS_OK = "ok"
-STATUS_WARNING = "warning"
-STATUS_DRIFT = "drift"
-STATUS_ALERT = "alert"
-STATUS_NO_DATA = "no_data"
-STATUS_INFO = "info"
+
+class Status(StrEnum):
+    """What a result says, from good to bad; ``no_data`` when the number could not be computed
+    and ``info`` when there is nothing to decide. Equal to its text (``Status.OK == "ok"``)."""
+
+    OK = "ok"
+    WARNING = "warning"
+    DRIFT = "drift"
+    ALERT = "alert"
+    NO_DATA = "no_data"
+    INFO = "info"
+
+
+BAD = frozenset({Status.DRIFT, Status.ALERT})
+"""The statuses that call for action."""
+VERDICTS = frozenset({Status.OK, Status.WARNING, Status.DRIFT, Status.ALERT})
+"""The statuses of a decision (the others say there was nothing to decide)."""
+
+
+@dataclass(slots=True, kw_only=True)
+class Result:
+    """One result record as an analysis makes it (fields as :data:`RESULT_COLUMNS`).
+
+    ``details`` may be a mapping (written as JSON). It reads like the mapping it stands for
+    (``result["value"]``, ``result.get("feature")``), so code that handles stored rows and
+    fresh results takes either.
+    """
+
+    model: str
+    version: str
+    window_start: datetime
+    window_end: datetime
+    kind: str
+    status: Status
+    segment: str = ""
+    feature: str | None = None
+    method: str = ""
+    metric: str = ""
+    value: float | None = None
+    threshold: float | None = None
+    source: str = "realized"
+    reference_size: int = 0
+    current_size: int = 0
+    details: Any = ""
+    run_id: str = ""
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in RESULT_COLUMNS:
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return getattr(self, name) if name in RESULT_COLUMNS else default
+
+
+_DEFAULTS = {f.name: f.default for f in fields(Result) if f.default is not MISSING}
 
 
 def empty_results() -> pd.DataFrame:
@@ -59,29 +109,22 @@ def empty_results() -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=object) for name in RESULT_COLUMNS})
 
 
-def make_results(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """Tidy DataFrame from record dicts; missing optional fields get their defaults."""
+def make_results(records: Iterable[Result | Mapping[str, Any]]) -> pd.DataFrame:
+    """Tidy DataFrame from results (or record mappings, whose missing fields get the
+    defaults of :class:`Result`)."""
     rows = []
     for record in records:
-        row = {
-            "segment": "",
-            "feature": None,
-            "method": "",
-            "metric": "",
-            "value": None,
-            "threshold": None,
-            "source": "realized",
-            "reference_size": 0,
-            "current_size": 0,
-            "details": "",
-            "run_id": "",
-            **record,
-        }
+        if isinstance(record, Result):
+            row = {name: getattr(record, name) for name in RESULT_COLUMNS}
+        else:
+            row = {**_DEFAULTS, **record}
         if isinstance(row["details"], (dict, list)):
             row["details"] = json.dumps(row["details"], default=str, sort_keys=True)
         value = row["value"]
         if value is not None and not isinstance(value, str):
             row["value"] = float(value)
+        if isinstance(row.get("status"), Status):
+            row["status"] = row["status"].value
         rows.append({name: row.get(name) for name in RESULT_COLUMNS})
     if not rows:
         return empty_results()

@@ -46,6 +46,7 @@ from modeltel.analyzer.config import expect, section
 from modeltel.analyzer.durations import parse_duration
 from modeltel.analyzer.errors import ConfigError
 from modeltel.analyzer.export.webhook import Webhook, post_json
+from modeltel.analyzer.results import Result, Status
 from modeltel.analyzer.store import Store
 
 logger = logging.getLogger(__name__)
@@ -328,7 +329,7 @@ class RetrainTrigger:
         window_end: datetime,
         health_score: float | None = None,
         run_id: str = "",
-    ) -> dict[str, Any]:
+    ) -> Result:
         """Evaluate, notify when a new episode starts, and return the result record."""
         decision = evaluate(self.store, model, version, self.policy)
         previous = self._previous(model, version, window_end) or {}
@@ -343,19 +344,18 @@ class RetrainTrigger:
                 payload["health_score"] = health_score
                 notified = post_json(self.policy.webhook, payload, sleep=self._sleep)
             details["notified"] = notified
-        return {
-            "model": model,
-            "version": version,
-            "window_start": window_start,
-            "window_end": window_end,
-            "kind": "health",
-            "metric": "retrain_recommended",
-            "value": 1.0 if decision.recommended else 0.0,
-            "threshold": None,
-            "status": "alert" if decision.recommended else "ok",
-            "details": details,
-            "run_id": run_id,
-        }
+        return Result(
+            model=model,
+            version=version,
+            window_start=window_start,
+            window_end=window_end,
+            kind="health",
+            metric="retrain_recommended",
+            value=1.0 if decision.recommended else 0.0,
+            status=Status.ALERT if decision.recommended else Status.OK,
+            details=details,
+            run_id=run_id,
+        )
 
     def _previous(self, model: str, version: str, end: datetime) -> dict[str, Any] | None:
         rows = self.store.query_rows(

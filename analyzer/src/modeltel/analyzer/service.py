@@ -32,10 +32,11 @@ from modeltel.analyzer.config import check_keys, expect, section
 from modeltel.analyzer.durations import parse_duration
 from modeltel.analyzer.errors import ConfigError
 from modeltel.analyzer.performance.queries import Params, TimeWindows, time_key, to_time
-from modeltel.analyzer.results import empty_results, make_results
+from modeltel.analyzer.results import Result, Status, empty_results, make_results
 from modeltel.analyzer.store import Store
 from modeltel.analyzer.windows import Window
 
+KIND = "service"
 LATENCY_QUANTILES = (0.5, 0.95, 0.99)
 _THRESHOLD_METRICS = ("latency_p50", "latency_p95", "latency_p99", "error_ratio")
 _KEYS = {
@@ -104,12 +105,12 @@ def load_service_config(config: Mapping[str, Any] | None) -> ServiceConfig:
     return out
 
 
-def _above(value: float | None, threshold: float | None) -> str:
+def _above(value: float | None, threshold: float | None) -> Status:
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "no_data"
+        return Status.NO_DATA
     if threshold is None:
-        return "info"
-    return "alert" if value > threshold else "ok"
+        return Status.INFO
+    return Status.ALERT if value > threshold else Status.OK
 
 
 def compute_service(
@@ -118,7 +119,7 @@ def compute_service(
     version: str,
     windows: Sequence[Window],
     config: ServiceConfig | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Result]:
     """Service records of ``model``/``version`` for each window (see the module docstring)."""
     config = config or ServiceConfig()
     spec = TimeWindows.from_windows(windows)
@@ -167,7 +168,7 @@ def compute_service(
         )
     )
     shares = _shares(store, spec, params, in_range, key, config.max_classes)
-    records: list[dict[str, Any]] = []
+    records: list[Result] = []
     seen = int(last_before) if last_before and int(last_before) > 0 else None
     for key_value in spec.keys:
         w_start, w_end = spec.bounds(key_value)
@@ -179,15 +180,28 @@ def compute_service(
         if volume:
             seen = max(seen or 0, int(last_ns))
 
-        def add(metric: str, value: float | None, status: str, size: int, **extra: Any) -> None:
-            records.append(_record(model, version, bounds, metric, value, status, size, **extra))  # noqa: B023
+        def add(metric: str, value: float | None, status: Status, size: int, **extra: Any) -> None:
+            records.append(
+                Result(
+                    model=model,
+                    version=version,
+                    window_start=bounds[0],  # noqa: B023
+                    window_end=bounds[1],  # noqa: B023
+                    kind=KIND,
+                    metric=metric,
+                    value=value,
+                    status=status,
+                    current_size=int(size),
+                    **extra,
+                )
+            )
 
         for q, value in zip(LATENCY_QUANTILES, latencies, strict=False):
             metric = f"latency_p{round(q * 100)}"
             lat = float(value) if calls else None
             threshold = config.thresholds.get(metric)
             add(metric, lat, _above(lat, threshold), calls, threshold=threshold)
-        add("throughput", volume / size_s, "info", volume)
+        add("throughput", volume / size_s, Status.INFO, volume)
         ratio = errors / calls if calls else None
         threshold = config.thresholds.get("error_ratio")
         add(
@@ -198,7 +212,7 @@ def compute_service(
             threshold=threshold,
             details={"calls": calls, "errors": errors},
         )
-        add("volume", float(volume), "info", volume)
+        add("volume", float(volume), Status.INFO, volume)
         ratio, status, baseline = _volume_ratio(volume, key_value, counts, spec, first_seen, config)
         add(
             "volume_ratio",
@@ -212,38 +226,21 @@ def compute_service(
             },
         )
         if seen is not None:
-            add("last_seen", seen / 1e9, "info", volume)
+            add("last_seen", seen / 1e9, Status.INFO, volume)
             staleness = max(0.0, (w_end - seen) / 1e9)
             limit = config.max_staleness_s
             add("staleness", staleness, _above(staleness, limit), volume, threshold=limit)
         for label, count in shares.get(key_value, []):
             share = count / volume if volume else None
-            add("prediction_share", share, "info", volume, feature=label, details={"count": count})
+            add(
+                "prediction_share",
+                share,
+                Status.INFO,
+                volume,
+                feature=label,
+                details={"count": count},
+            )
     return records
-
-
-def _record(
-    model: str,
-    version: str,
-    bounds: tuple[Any, Any],
-    metric: str,
-    value: float | None,
-    status: str,
-    size: int,
-    **extra: Any,
-) -> dict[str, Any]:
-    return {
-        "model": model,
-        "version": version,
-        "window_start": bounds[0],
-        "window_end": bounds[1],
-        "kind": "service",
-        "metric": metric,
-        "value": value,
-        "status": status,
-        "current_size": int(size),
-        **extra,
-    }
 
 
 def _volume_ratio(
@@ -253,20 +250,20 @@ def _volume_ratio(
     spec: TimeWindows,
     first_seen: int,
     config: ServiceConfig,
-) -> tuple[float | None, str, float | None]:
+) -> tuple[float | None, Status, float | None]:
     """(ratio, status, baseline) against the mean volume of the trailing windows."""
     k = config.baseline_windows
     first_key = (int(first_seen) - spec.origin_ns) // spec.size_ns
     keys = [b for b in range(key - k, key) if b >= first_key]
     if not keys:
-        return None, "no_data", None
+        return None, Status.NO_DATA, None
     baseline = sum(int(counts.get(b, 0)) for b in keys) / len(keys)
     if baseline == 0:
-        return None, "no_data", baseline
+        return None, Status.NO_DATA, baseline
     ratio = volume / baseline
     if ratio >= config.volume_spike or ratio <= config.volume_drop:
-        return ratio, "alert", baseline
-    return ratio, "ok", baseline
+        return ratio, Status.ALERT, baseline
+    return ratio, Status.OK, baseline
 
 
 def _shares(

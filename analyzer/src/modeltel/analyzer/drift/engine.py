@@ -31,10 +31,12 @@ from modeltel.analyzer.drift.sources import (
     Source,
 )
 from modeltel.analyzer.errors import NotFoundError
-from modeltel.analyzer.results import STATUS_DRIFT, STATUS_NO_DATA, STATUS_OK
+from modeltel.analyzer.results import Result, Status
 from modeltel.analyzer.store import Store
 
 logger = logging.getLogger(__name__)
+
+KIND = "drift"
 
 Sides = dict[tuple[str, str], Side]
 
@@ -152,12 +154,12 @@ class DriftEngine:
         *,
         methods: tuple[str, ...] | None = None,
         segment_by: str | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Result]:
         """Tidy drift records of one current window."""
         requested = methods or config.methods
         pairs = self.pairs(prepared, current, segment_by)
-        records: list[dict[str, Any]] = []
-        by_segment: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        records: list[Result] = []
+        by_segment: dict[str, list[Result]] = defaultdict(list)
         for (seg, _), pair in pairs.items():
             rows = self._feature_records(
                 prepared, pair, config, requested, current, seg, segment_by
@@ -178,7 +180,7 @@ class DriftEngine:
         current: ProductionSource,
         seg: str,
         segment_by: str | None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Result]:
         feature = pair.feature
         rule = config.rule(feature)
         profile_ = prepared.profiles[feature]
@@ -191,17 +193,6 @@ class DriftEngine:
             small_reference=config.small_reference,
             few_values=config.few_values,
         )
-        base = {
-            "model": current.model,
-            "version": current.version,
-            "window_start": current.start,
-            "window_end": current.end,
-            "kind": "drift",
-            "segment": f"{segment_by}={seg}" if segment_by else "",
-            "feature": feature,
-            "reference_size": pair.n_reference,
-            "current_size": pair.n_current,
-        }
         common = {
             "reference": prepared.reference.describe(),
             "type": "categorical" if pair.categorical else "numerical",
@@ -227,73 +218,84 @@ class DriftEngine:
             elif pair.n_reference == 0:
                 details["reason"] = "no reference values"
             out.append(
-                {
-                    **base,
-                    "method": method,
-                    "value": None if math.isnan(value) else value,
-                    "threshold": threshold,
-                    "status": status(method, value, threshold, warning=config.warning(method)),
-                    "details": details,
-                }
+                Result(
+                    model=current.model,
+                    version=current.version,
+                    window_start=current.start,
+                    window_end=current.end,
+                    kind=KIND,
+                    segment=_segment(seg, segment_by),
+                    feature=feature,
+                    method=method,
+                    value=None if math.isnan(value) else value,
+                    threshold=threshold,
+                    status=status(method, value, threshold, warning=config.warning(method)),
+                    reference_size=pair.n_reference,
+                    current_size=pair.n_current,
+                    details=details,
+                )
             )
         return out
 
 
-def _correct(rows: list[dict[str, Any]], correction: str) -> None:
+def _segment(seg: str, segment_by: str | None) -> str:
+    return f"{segment_by}={seg}" if segment_by else ""
+
+
+def _correct(rows: list[Result], correction: str) -> None:
     """Replace p-value thresholds by the corrected per-test threshold across features."""
     if correction == "none":
         return
-    families: dict[tuple[str, float], list[dict[str, Any]]] = defaultdict(list)
+    families: dict[tuple[str, float], list[Result]] = defaultdict(list)
     for row in rows:
-        if METHODS[row["method"]].pvalue and row["value"] is not None:
-            families[(row["method"], row["threshold"])].append(row)
+        if METHODS[row.method].pvalue and row.value is not None and row.threshold is not None:
+            families[(row.method, row.threshold)].append(row)
     for (_, alpha), family in families.items():
         if len(family) < 2:
             continue
-        threshold = stats.correct_pvalues([r["value"] for r in family], alpha, correction)
+        threshold = stats.correct_pvalues([r.value or 0.0 for r in family], alpha, correction)
         for row in family:
-            row["threshold"] = threshold
-            row["status"] = STATUS_DRIFT if row["value"] <= threshold else STATUS_OK
-            row["details"].update({"alpha": alpha, "correction": correction, "tests": len(family)})
+            row.threshold = threshold
+            row.status = Status.DRIFT if (row.value or 0.0) <= threshold else Status.OK
+            row.details.update({"alpha": alpha, "correction": correction, "tests": len(family)})
 
 
 def _share(
-    rows: list[dict[str, Any]],
+    rows: list[Result],
     config: DriftConfig,
     current: ProductionSource,
     seg: str,
     segment_by: str | None,
     reference: Source,
-) -> dict[str, Any]:
+) -> Result:
     """Dataset drift: the share of input features whose verdict is drift."""
     verdicts = [
-        r for r in rows if r["details"].get("primary") and r["feature"] not in PREDICTION_FEATURES
+        r for r in rows if r.details.get("primary") and r.feature not in PREDICTION_FEATURES
     ]
-    evaluated = [r for r in verdicts if r["status"] != STATUS_NO_DATA]
-    drifted = sorted(r["feature"] for r in evaluated if r["status"] == STATUS_DRIFT)
+    evaluated = [r for r in verdicts if r.status != Status.NO_DATA]
+    drifted = sorted(str(r.feature) for r in evaluated if r.status == Status.DRIFT)
     value = len(drifted) / len(evaluated) if evaluated else None
     if value is None:
-        verdict = STATUS_NO_DATA
+        verdict = Status.NO_DATA
     else:
-        verdict = STATUS_DRIFT if value >= config.share else STATUS_OK
-    return {
-        "model": current.model,
-        "version": current.version,
-        "window_start": current.start,
-        "window_end": current.end,
-        "kind": "drift",
-        "segment": f"{segment_by}={seg}" if segment_by else "",
-        "feature": None,
-        "method": "share",
-        "value": value,
-        "threshold": config.share,
-        "status": verdict,
-        "reference_size": max((r["reference_size"] for r in verdicts), default=0),
-        "current_size": max((r["current_size"] for r in verdicts), default=0),
-        "details": {
+        verdict = Status.DRIFT if value >= config.share else Status.OK
+    return Result(
+        model=current.model,
+        version=current.version,
+        window_start=current.start,
+        window_end=current.end,
+        kind=KIND,
+        segment=_segment(seg, segment_by),
+        method="share",
+        value=value,
+        threshold=config.share,
+        status=verdict,
+        reference_size=max((r.reference_size for r in verdicts), default=0),
+        current_size=max((r.current_size for r in verdicts), default=0),
+        details={
             "drifted": drifted,
             "features": len(evaluated),
-            "no_data": sorted(r["feature"] for r in verdicts if r["status"] == STATUS_NO_DATA),
+            "no_data": sorted(str(r.feature) for r in verdicts if r.status == Status.NO_DATA),
             "reference": reference.describe(),
         },
-    }
+    )

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from modeltel.analyzer.results import STATUS_DRIFT, STATUS_NO_DATA, STATUS_OK, STATUS_WARNING
+from modeltel.analyzer.results import Status
 
 
 @dataclass(frozen=True)
@@ -117,18 +117,18 @@ def resolve(
     return out
 
 
-def status(method: str, value: float, threshold: float, *, warning: float | None = None) -> str:
+def status(method: str, value: float, threshold: float, *, warning: float | None = None) -> Status:
     """``drift``/``warning``/``ok`` for a score, ``no_data`` for NaN.
 
     p-value methods drift when value < threshold (≤ for a corrected threshold is applied by
     the caller); scores drift when value ≥ threshold and warn from ``warning``.
     """
     if value is None or math.isnan(value):
-        return STATUS_NO_DATA
+        return Status.NO_DATA
     if METHODS[method].pvalue:
-        return STATUS_DRIFT if value < threshold else STATUS_OK
+        return Status.DRIFT if value < threshold else Status.OK
     if value >= threshold:
-        return STATUS_DRIFT
+        return Status.DRIFT
     if warning is not None and warning < threshold and value >= warning:
-        return STATUS_WARNING
-    return STATUS_OK
+        return Status.WARNING
+    return Status.OK

@@ -40,6 +40,7 @@ from modeltel.analyzer.multivariate.config import MultivariateConfig
 from modeltel.analyzer.multivariate.pca import PcaModel, fit, scored_sql
 from modeltel.analyzer.performance.queries import Params, TimeWindows, time_key, to_time
 from modeltel.analyzer.reference import find_reference
+from modeltel.analyzer.results import Result, Status
 from modeltel.analyzer.store import Store
 from modeltel.analyzer.windows import Window
 
@@ -267,7 +268,7 @@ def compute_multivariate(
     windows: Sequence[Window],
     config: MultivariateConfig | None = None,
     cache: MutableMapping[Any, Any] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Result]:
     """Multivariate drift and outlier-ratio records for each window holding predictions."""
     config = (config or MultivariateConfig()).for_model(model)
     ref = reference_model(store, model, version, config, cache)
@@ -284,7 +285,7 @@ def compute_multivariate(
     )
     hashes = [int(h) for row in rows for _, h in row[4]]
     ids = _resolve_ids(store, model, version, spec, hashes)
-    records: list[dict[str, Any]] = []
+    records: list[Result] = []
     pca = ref.pca
     for w, n, mean_error, outliers, top in rows:
         n = int(n)
@@ -293,25 +294,24 @@ def compute_multivariate(
         enough = n >= config.min_predictions
         mean_error = float(mean_error)
         drifted = mean_error > upper or mean_error < lower
-        base = {
+        base: dict[str, Any] = {
             "model": model,
             "version": version,
             "window_start": start,
             "window_end": end,
             "kind": KIND,
-            "feature": None,
             "method": METHOD,
             "current_size": n,
             "reference_size": ref.rows,
         }
         records.append(
-            {
+            Result(
                 **base,
-                "metric": "reconstruction_error",
-                "value": mean_error,
-                "threshold": upper,
-                "status": ("drift" if drifted else "ok") if enough else "no_data",
-                "details": {
+                metric="reconstruction_error",
+                value=mean_error,
+                threshold=upper,
+                status=(Status.DRIFT if drifted else Status.OK) if enough else Status.NO_DATA,
+                details={
                     "lower": lower,
                     "upper": upper,
                     "reference_mean": ref.mu,
@@ -328,7 +328,7 @@ def compute_multivariate(
                     "reference_version": ref.version,
                     "min_predictions": config.min_predictions,
                 },
-            }
+            )
         )
         ratio = int(outliers) / n if n else None
         worst_rows = [
@@ -337,23 +337,27 @@ def compute_multivariate(
             if int(h) in ids
         ]
         records.append(
-            {
+            Result(
                 **base,
-                "metric": "outlier_ratio",
-                "value": ratio,
-                "threshold": config.outlier_ratio,
-                "status": (
-                    ("alert" if ratio is not None and ratio > config.outlier_ratio else "ok")
+                metric="outlier_ratio",
+                value=ratio,
+                threshold=config.outlier_ratio,
+                status=(
+                    (
+                        Status.ALERT
+                        if ratio is not None and ratio > config.outlier_ratio
+                        else Status.OK
+                    )
                     if enough
-                    else "no_data"
+                    else Status.NO_DATA
                 ),
-                "details": {
+                details={
                     "outliers": int(outliers),
                     "row_threshold": ref.row_threshold,
                     "outlier_quantile": config.outlier_quantile,
                     "worst": worst_rows,
                 },
-            }
+            )
         )
     return records
 

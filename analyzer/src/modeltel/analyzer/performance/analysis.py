@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from modeltel.analyzer.errors import InputError
 from modeltel.analyzer.performance.config import PerformanceConfig
@@ -52,6 +51,7 @@ from modeltel.analyzer.performance.records import (
     multiclass_records,
     regression_records,
 )
+from modeltel.analyzer.results import Result, Status
 from modeltel.analyzer.store import Store
 
 MAX_CLASSES = 1000
@@ -141,7 +141,7 @@ def compute_performance(
     version: str,
     windows: Windows,
     config: PerformanceConfig,
-) -> list[dict[str, Any]]:
+) -> list[Result]:
     """Performance records of ``model``/``version`` for every window; a window without
     predictions (or a range too short for one sliding window) gets a ``no_data``
     ``label_coverage`` record saying so."""
@@ -152,7 +152,7 @@ def compute_performance(
         if in_range < windows.size:
             reason = f"{in_range} prediction(s) in the range: no full window of {windows.size}"
             bounds = (to_time(windows.start_ns), to_time(windows.end_ns))
-            out.add(bounds, "label_coverage", Metric(None, reason), in_range, status="no_data")
+            out.add(bounds, "label_coverage", Metric(None, reason), in_range, status=Status.NO_DATA)
             return out.records
     elif in_range == 0:
         _empty_windows(out, windows, set())
@@ -192,7 +192,9 @@ def _empty_windows(out: Records, windows: TimeWindows, seen: set[int]) -> None:
         if key not in seen:
             start, end = windows.bounds(key)
             reason = Metric(None, "no predictions in the window")
-            out.add((to_time(start), to_time(end)), "label_coverage", reason, 0, status="no_data")
+            out.add(
+                (to_time(start), to_time(end)), "label_coverage", reason, 0, status=Status.NO_DATA
+            )
 
 
 def _unknown_ids(store: Store, out: Records, windows: TimeWindows) -> None:
@@ -223,7 +225,7 @@ def _unknown_ids(store: Store, out: Records, windows: TimeWindows) -> None:
             "labels_unknown_ids",
             Metric(float(count)),
             count,
-            status="warning" if count else "ok",
+            status=Status.WARNING if count else Status.OK,
             details={"meaning": "labels received in the window whose id matches no prediction"},
         )
 

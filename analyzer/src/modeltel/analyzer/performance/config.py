@@ -32,6 +32,7 @@ from typing import Any
 from modeltel.analyzer.config import check_keys, expect, section
 from modeltel.analyzer.durations import parse_duration
 from modeltel.analyzer.errors import ConfigError
+from modeltel.analyzer.results import Status
 
 HIGHER_IS_BETTER = frozenset(
     {
@@ -86,15 +87,15 @@ class PerformanceConfig:
             return self
         return replace(_parse(override, f"performance.models.{model}", self), models={})
 
-    def status(self, metric: str, value: float | None) -> tuple[str, float | None]:
+    def status(self, metric: str, value: float | None) -> tuple[Status, float | None]:
         """(status, threshold) of a metric value: ``alert`` when worse than its threshold."""
         threshold = self.thresholds.get(metric)
         if value is None or (isinstance(value, float) and math.isnan(value)):
-            return "no_data", threshold
+            return Status.NO_DATA, threshold
         if threshold is None:
-            return "info", None
+            return Status.INFO, None
         worse = value < threshold if metric in HIGHER_IS_BETTER else value > threshold
-        return ("alert" if worse else "ok"), threshold
+        return (Status.ALERT if worse else Status.OK), threshold
 
 
 def _number(value: Any, path: str, *, low: float | None = None, high: float | None = None) -> float:

@@ -29,7 +29,7 @@ from modeltel.analyzer.performance.config import PerformanceConfig, load_perform
 from modeltel.analyzer.performance.queries import SlidingWindows, TimeWindows, nanos
 from modeltel.analyzer.quality import QualityConfig, compute_quality, load_quality_config
 from modeltel.analyzer.quality import outliers as list_outliers
-from modeltel.analyzer.results import empty_results, make_results, write_results
+from modeltel.analyzer.results import Result, empty_results, make_results, write_results
 from modeltel.analyzer.service import ServiceConfig, compute_service, load_service_config
 from modeltel.analyzer.windows import Window
 
@@ -108,10 +108,10 @@ class HealthAnalyses:
                 out.append((ver, self.windows(window, start=start, end=end)))
         return out
 
-    def _finish(self, records: list[dict[str, Any]], write: bool) -> pd.DataFrame:
+    def _finish(self, records: list[Result], write: bool) -> pd.DataFrame:
         run_id = uuid.uuid4().hex[:16]
         for record in records:
-            record["run_id"] = run_id
+            record.run_id = run_id
         results = make_results(records) if records else empty_results()
         if write and not results.empty:
             write_results(self.store, results)
@@ -165,7 +165,7 @@ class HealthAnalyses:
         """
         config = self.performance_config.for_model(model)
         chosen = self._sliding(sliding, config)
-        records: list[dict[str, Any]] = []
+        records: list[Result] = []
         for ver, windows in self._targets(model, version, window, start, end, last_n):
             since = last_computed(self.store, model, ver) if write and late_labels else None
             if chosen is not None:
@@ -186,7 +186,7 @@ class HealthAnalyses:
         windows: list[Window],
         since: datetime,
         config: PerformanceConfig,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Result]:
         size = windows[0].seconds
         done = {(nanos(w.start), nanos(w.end)) for w in windows}
         late = [
@@ -215,7 +215,7 @@ class HealthAnalyses:
     ) -> pd.DataFrame:
         """Latency percentiles, throughput, errors, volume against its baseline, staleness and
         predicted class shares (see :mod:`modeltel.analyzer.service`)."""
-        records: list[dict[str, Any]] = []
+        records: list[Result] = []
         for ver, windows in self._targets(model, version, window, start, end):
             records += compute_service(self.store, model, ver, windows, self.service_config)
         return self._finish(records, write)
@@ -232,7 +232,7 @@ class HealthAnalyses:
     ) -> pd.DataFrame:
         """Missing, wrong-type, out-of-range and new-category ratios per feature, features
         appeared/vanished, and the outlier ratio (see :mod:`modeltel.analyzer.quality`)."""
-        records: list[dict[str, Any]] = []
+        records: list[Result] = []
         for ver, windows in self._targets(model, version, window, start, end):
             records += compute_quality(self.store, model, ver, windows, self.quality_config)
         return self._finish(records, write)

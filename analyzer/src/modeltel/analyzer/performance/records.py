@@ -32,6 +32,9 @@ from modeltel.analyzer.performance.queries import (
     Windows,
     to_time,
 )
+from modeltel.analyzer.results import Result, Status
+
+KIND = "performance"
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ class Records:
 
     def __init__(self, model: str, version: str, config: PerformanceConfig, segment: str) -> None:
         self.model, self.version, self.config, self.segment = model, version, config, segment
-        self.records: list[dict[str, Any]] = []
+        self.records: list[Result] = []
 
     def add(
         self,
@@ -84,30 +87,30 @@ class Records:
         size: int,
         *,
         source: str = "realized",
-        status: str | None = None,
+        status: Status | None = None,
         threshold: float | None = None,
         details: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Result:
         if status is None:
             status, threshold = self.config.status(metric, result.value)
         info = dict(details or {})
         if result.reason:
             info["reason"] = result.reason
-        record = {
-            "model": self.model,
-            "version": self.version,
-            "window_start": bounds[0],
-            "window_end": bounds[1],
-            "kind": "performance",
-            "segment": self.segment,
-            "metric": metric,
-            "value": result.value,
-            "threshold": threshold,
-            "status": status,
-            "source": source,
-            "current_size": int(size),
-            "details": info,
-        }
+        record = Result(
+            model=self.model,
+            version=self.version,
+            window_start=bounds[0],
+            window_end=bounds[1],
+            kind=KIND,
+            segment=self.segment,
+            metric=metric,
+            value=result.value,
+            threshold=threshold,
+            status=status,
+            source=source,
+            current_size=int(size),
+            details=info,
+        )
         self.records.append(record)
         return record
 
@@ -125,11 +128,11 @@ def _coverage(out: Records, bounds: tuple[datetime, datetime], n: int, n_labeled
     coverage = Metric(n_labeled / n) if n else Metric(None, "no predictions in the window")
     minimum = out.config.min_label_coverage
     if coverage.value is None:
-        status = "no_data"
+        status = Status.NO_DATA
     elif minimum is None:
-        status = "info"
+        status = Status.INFO
     else:
-        status = "warning" if coverage.value < minimum else "ok"
+        status = Status.WARNING if coverage.value < minimum else Status.OK
     out.add(
         bounds,
         "label_coverage",
@@ -144,12 +147,13 @@ def _coverage(out: Records, bounds: tuple[datetime, datetime], n: int, n_labeled
 def _delays(out: Records, bounds: tuple[datetime, datetime], delays: Any, n_labeled: int) -> None:
     limit = out.config.max_label_delay_s
     for metric, result in _quantile_records(list(delays), n_labeled).items():
+        threshold: float | None = None
         if result.value is None:
-            status, threshold = "no_data", None
+            status = Status.NO_DATA
         elif metric == "label_delay_p95" and limit is not None:
-            status, threshold = ("warning" if result.value > limit else "ok"), limit
+            status, threshold = (Status.WARNING if result.value > limit else Status.OK), limit
         else:
-            status, threshold = "info", None
+            status = Status.INFO
         out.add(bounds, metric, result, n_labeled, status=status, threshold=threshold)
 
 
@@ -157,7 +161,7 @@ def _estimated(
     out: Records,
     bounds: tuple[datetime, datetime],
     estimates: dict[str, Metric],
-    realized: dict[str, dict[str, Any]],
+    realized: dict[str, Result],
     size: int,
     extra: dict[str, dict[str, Any]] | None = None,
 ) -> None:
@@ -166,10 +170,10 @@ def _estimated(
             continue
         details: dict[str, Any] = {"method": "cbpe", **(extra or {}).get(metric, {})}
         truth = realized.get(metric)
-        if truth is not None and truth["value"] is not None and result.value is not None:
-            details["realized"] = truth["value"]
-            details["error"] = result.value - truth["value"]
-            details["labelled"] = truth["current_size"]
+        if truth is not None and truth.value is not None and result.value is not None:
+            details["realized"] = truth.value
+            details["error"] = result.value - truth.value
+            details["labelled"] = truth.current_size
         out.add(bounds, metric, result, size, source="estimated", details=details)
 
 
@@ -180,7 +184,7 @@ def binary_records(
     n, n_labeled = int(row["n"]), int(row["n_labeled"])
     tp, fp, fn, tn = (int(row[c]) for c in ("tp", "fp", "fn", "tn"))
     n_eval, n_scored, n_pos = int(row["n_eval"]), int(row["n_scored"]), int(row["n_pos"])
-    realized: dict[str, dict[str, Any]] = {}
+    realized: dict[str, Result] = {}
     matrix = {
         "labels": [task.negative, task.positive],
         "matrix": [[tn, fp], [fn, tp]],
@@ -221,7 +225,7 @@ def multiclass_records(
     cells = [(int(t), int(p), int(c)) for t, p, c in row["cells"]]
     matrix = confusion_matrix(cells, len(task.classes))
     n_eval = int(matrix.sum())
-    realized = {}
+    realized: dict[str, Result] = {}
     for metric, result in multiclass_metrics(matrix).items():
         details = (
             {"confusion_matrix": {"labels": list(task.classes), "matrix": matrix.tolist()}}
