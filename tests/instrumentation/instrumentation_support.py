@@ -87,7 +87,7 @@ PER_ROW_PREFIXES = ("ml.feature.", "ml.prediction.")
 
 
 def assert_contract(attributes: dict[str, Any]) -> None:
-    """The attribute contract of shared/DESIGN.md, as the ClickHouse views read it."""
+    """The attribute contract (docs/attributes.md), as the ClickHouse views read it."""
     assert isinstance(attributes["ml.model.name"], str) and attributes["ml.model.name"]
     assert isinstance(attributes["ml.model.version"], str) and attributes["ml.model.version"]
     assert attributes.get("ml.task") in (None, "classification", "regression")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 import textwrap
+
+import pytest
 
 import modeltel.instrumentation as instrumentation
 
@@ -67,3 +70,37 @@ def test_works_without_numpy_pandas_sklearn() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_monitor_and_instrument_show_their_keyword_arguments() -> None:
+    shared = [
+        "name",
+        "version",
+        "task",
+        "feature_names",
+        "categorical",
+        "sample_rate",
+        "prediction_id",
+        "max_batch_span_rows",
+        "batch_overflow",
+        "explainer",
+        "attribution_rate",
+        "tracer_provider",
+        "meter_provider",
+    ]
+    for function, positional, own in (
+        (instrumentation.monitor, "fn", "classes"),
+        (instrumentation.instrument, "estimator", "predict_scores"),
+    ):
+        parameters = inspect.signature(function).parameters
+        assert list(parameters) == [positional, *shared, own]
+        keywords = [p for p in parameters.values() if p.kind is p.KEYWORD_ONLY]
+        assert [p.name for p in keywords] == [*shared, own]
+        assert all(p.default is (False if p.name == "predict_scores" else None) for p in keywords)
+
+
+def test_an_unknown_keyword_argument_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="monitor\\(\\) got an unexpected keyword argument 'nmae'"):
+        instrumentation.monitor(lambda x: x, nmae="churn")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="'classes'"):
+        instrumentation.instrument(object(), classes=[0, 1])  # type: ignore[call-arg]

@@ -1,7 +1,7 @@
 """Ground-truth labels: bulk loads into ``ml_labels`` and the windows they touch.
 
-Labels arrive two ways: OTel log records (event ``ml.label``, projected by the
-``ml_labels_mv`` view) and bulk loads from a CSV/Parquet file or a DataFrame
+Labels arrive two ways: OTel log records (event ``ml.label``, see ``docs/attributes.md``;
+projected by the ``ml_labels_mv`` view) and bulk loads from a CSV/Parquet file or a DataFrame
 (:func:`upload_labels`, ``modeltel labels upload``, ``POST /api/labels``). A bulk load has an
 id column (default ``prediction_id``) and a label column (default ``label``, the true class)
 and/or a value column (the true number of a regression model).
@@ -9,10 +9,12 @@ and/or a value column (the true number of a regression model).
 Contract:
 
 - Re-uploading the same ids is idempotent and the latest upload wins: ``ml_labels`` is a
-  ReplacingMergeTree keyed by (model, prediction_id) with version ``received_at``. Within one
+  ReplacingMergeTree keyed by (model, prediction_id) with version ``received_at``
+  (``docs/tables.md``). Within one
   file the last row of a repeated id wins (and the repeats are counted).
-- Labels are written the way the OpenTelemetry exporter writes attribute values (``1.0`` →
-  ``"1"``, booleans ``true``/``false``), so they compare equal to ``prediction_label``.
+- Labels are written by the attribute contract's value-to-text rule
+  (:func:`modeltel.instrumentation.attributes.text`, ``docs/attributes.md``: ``1.0`` → ``"1"``,
+  booleans ``true``/``false``), so they compare equal to ``prediction_label``.
 - Labels whose id matches no prediction of the model are stored anyway (the prediction may
   still be in flight) and counted in the returned :class:`LabelUpload`; nothing is dropped.
 - A row without an id or without any label/value is refused (:class:`InputError` naming the
@@ -33,8 +35,8 @@ import numpy as np
 import pandas as pd
 
 from modeltel.analyzer.errors import InputError
-from modeltel.analyzer.otlp.values import go_float
 from modeltel.analyzer.store import Store
+from modeltel.instrumentation import attributes
 
 DEFAULT_ID_COLUMN = "prediction_id"
 DEFAULT_LABEL_COLUMN = "label"
@@ -122,20 +124,9 @@ def read_labels_file(
 
 
 def label_text(value: Any) -> str | None:
-    """A label as the exporter writes attribute values (Go style); None when missing."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return "true" if value else "false"
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)):
-        if math.isnan(value):
-            return None
-        return go_float(float(value))
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
+    """A label or id as text, by the attribute contract's rule (``docs/attributes.md``): the
+    way the instrumentation and the exporter write it, so it joins; None when missing."""
+    return attributes.text(value)
 
 
 def _first_bad_row(mask: np.ndarray) -> int:

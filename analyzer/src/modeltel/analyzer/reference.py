@@ -1,4 +1,5 @@
-"""References: the training-time distribution of a model version, stored in ``ml_reference``.
+"""References: the training-time distribution of a model version, stored in ``ml_reference``
+(``docs/tables.md``).
 
 A reference is a table with one column per feature, uploaded from a pandas DataFrame, a CSV
 or a Parquet file (:func:`upload_reference`), or captured from a production time window
@@ -8,8 +9,9 @@ replaces the earlier reference.
 
 Schema: numeric columns (ints, floats) are numerical features; strings, booleans and
 pandas categories are categorical. ``categorical=[…]`` / ``numerical=[…]`` override the
-inference (a numerical override must parse as numbers). Categorical numbers are stored as
-the text the OpenTelemetry exporter writes (``1.0`` → ``"1"``), so they match production.
+inference (a numerical override must parse as numbers). Categorical values are stored as text
+by the attribute contract's rule (:func:`modeltel.instrumentation.attributes.text`,
+``docs/attributes.md``: ``1.0`` → ``"1"``), so they match production.
 
 Prediction columns: ``prediction_column`` (predicted class → ``prediction.label``),
 ``score_column`` (→ ``prediction.score``) and ``value_column`` (regression output →
@@ -23,7 +25,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import math
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -47,13 +48,13 @@ from modeltel.analyzer.drift.sources import (
     ReferenceSource,
 )
 from modeltel.analyzer.errors import InputError, NotFoundError
-from modeltel.analyzer.otlp.values import go_float
 from modeltel.analyzer.store import Store, translate
+from modeltel.instrumentation import attributes
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_NAME = "default"
-DEFAULT_VERSION = "unversioned"
+DEFAULT_VERSION = attributes.UNVERSIONED
 _INSERT_CHUNK = 500_000
 
 
@@ -181,23 +182,6 @@ def infer_schema(
     return schema
 
 
-def _text(value: Any) -> str | None:
-    """A value as the OpenTelemetry exporter writes it (Go style), None when missing."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return "true" if value else "false"
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)):
-        if math.isnan(value):
-            return None
-        if math.isinf(value):
-            return "+Inf" if value > 0 else "-Inf"
-        return go_float(float(value))
-    return str(value)
-
-
 def _numbers(series: pd.Series, column: str) -> np.ndarray:
     if pd.api.types.is_bool_dtype(series):
         return series.astype("float64").to_numpy()
@@ -317,7 +301,7 @@ def _long_part(series: pd.Series, column: str, kind: str) -> dict[str, Any]:
         texts = pa.nulls(n, pa.string())
         categorical = 0
     else:
-        text_list = [_text(v) for v in series.tolist()]
+        text_list = [attributes.text(v) for v in series.tolist()]
         numbers = pd.to_numeric(pd.Series(text_list, dtype=object), errors="coerce").to_numpy(
             dtype=np.float64, na_value=np.nan
         )

@@ -8,8 +8,10 @@
     model = instrument(joblib.load("churn.pkl"), name="churn", version="3")
 
 Every prediction call becomes a span ``predict {model}`` carrying its features,
-predictions and ids (the attribute contract of shared/DESIGN.md), counted by the metrics
-``ml.predictions``, ``ml.prediction.duration`` and ``ml.prediction.errors``. Ground truth
+predictions and ids, counted by the metrics ``ml.predictions``, ``ml.prediction.duration``
+and ``ml.prediction.errors``: the attribute contract, whose names and value rules are the
+constants and functions of :mod:`modeltel.instrumentation.attributes` (described in full in
+``docs/attributes.md`` and ``docs/metrics.md``). Ground truth
 arriving later goes through :func:`log_labels`. Telemetry never breaks a prediction.
 
 Public surface:

@@ -1,9 +1,10 @@
 """Feature attributions of a prediction call (for example SHAP values), as span attributes.
 
 Attributions say how much each feature pushed a row's prediction. They travel as one
-``ml.attribution.<feature>`` attribute per feature, following the batch rules of
-``ml.feature.*``: a float for a single-row call, an array with one element per row for a batch
-(missing values are ``None`` elements), sliced with the rows when a batch is split or sampled.
+``ml.attribution.<feature>`` attribute per feature (``docs/attributes.md``), following the
+batch rules of ``ml.feature.*``: a float for a single-row call, an array with one element per
+row for a batch (missing values are ``None`` elements), sliced with the rows when a batch is
+split or sampled.
 
 They come from one of two places:
 
@@ -42,8 +43,6 @@ from contextvars import ContextVar
 from typing import Any
 
 from modeltel.instrumentation import _values as V
-
-PREFIX = "ml.attribution."
 
 _supplied: ContextVar[tuple[Any] | None] = ContextVar(
     "modeltel_supplied_attributions", default=None

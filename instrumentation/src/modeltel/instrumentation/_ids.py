@@ -15,9 +15,11 @@ import os
 import random
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
+
+from modeltel.instrumentation.attributes import text
 
 _rng = random.Random(os.urandom(32))
 
@@ -62,23 +64,11 @@ def new_ids(count: int) -> list[str]:
 
 
 def id_text(value: Any) -> str | None:
-    """A user-supplied id as text (``None`` for missing values and NaN)."""
-    if value is None:
-        return None
+    """A user-supplied id as text (:func:`~modeltel.instrumentation.attributes.text`);
+    ``None`` for missing values and the empty string."""
     if type(value) is str:
         return value or None
-    if isinstance(value, float) and value != value:
-        return None
-    item = getattr(value, "item", None)  # numpy scalars
-    if item is not None and not isinstance(value, (str, bytes)):
-        with suppress(Exception):
-            value = item()
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    text = str(value)
-    return text or None
+    return text(value) or None
 
 
 # -- ids supplied for the calls of a block, and the ids of the last call --------------------

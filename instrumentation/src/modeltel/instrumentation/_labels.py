@@ -2,8 +2,9 @@
 
 One record carries up to ``MAX_LABELS_PER_RECORD`` labels as parallel arrays
 (``ml.prediction.id`` string[], ``ml.label`` string[], ``ml.label.value`` double[] when
-labels are numbers); a single label is sent with scalar attributes. The ClickHouse view
-``ml_labels_mv`` reads both shapes.
+labels are numbers); a single label is sent with scalar attributes. The names and rules are
+the attribute contract's (:mod:`modeltel.instrumentation.attributes`, ``docs/attributes.md``);
+the ClickHouse view ``ml_labels_mv`` reads both shapes.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from typing import Any
 from opentelemetry import _logs
 
 from modeltel.instrumentation import _values as V
+from modeltel.instrumentation import attributes as A
 from modeltel.instrumentation._config import report_once
 from modeltel.instrumentation._ids import id_text
 from modeltel.instrumentation.version import __version__
 
-EVENT_NAME = "ml.label"
 MAX_LABELS_PER_RECORD = 1000
-_SCOPE = "modeltel.instrumentation"
+_SCOPE = A.INSTRUMENTATION_SCOPE
 
 _lock = threading.Lock()
 _loggers: weakref.WeakKeyDictionary[Any, _logs.Logger] = weakref.WeakKeyDictionary()
@@ -140,25 +141,25 @@ def log_labels(
         if not batch:
             pid_text, label_text, number = rows[0]
             attributes: dict[str, Any] = {
-                "event.name": EVENT_NAME,
-                "ml.model.name": model,
-                "ml.prediction.id": pid_text,
-                "ml.label": label_text,
+                A.EVENT_NAME: A.LABEL_EVENT_NAME,
+                A.ML_MODEL_NAME: model,
+                A.ML_PREDICTION_ID: pid_text,
+                A.ML_LABEL: label_text,
             }
             if number is not None:
-                attributes["ml.label.value"] = number
+                attributes[A.ML_LABEL_VALUE] = number
             _emit(logger, attributes, when)
             return 1
         for start in range(0, len(rows), MAX_LABELS_PER_RECORD):
             chunk = rows[start : start + MAX_LABELS_PER_RECORD]
             attributes = {
-                "event.name": EVENT_NAME,
-                "ml.model.name": model,
-                "ml.prediction.id": [r[0] for r in chunk],
-                "ml.label": [r[1] for r in chunk],
+                A.EVENT_NAME: A.LABEL_EVENT_NAME,
+                A.ML_MODEL_NAME: model,
+                A.ML_PREDICTION_ID: [r[0] for r in chunk],
+                A.ML_LABEL: [r[1] for r in chunk],
             }
             if any(r[2] is not None for r in chunk):
-                attributes["ml.label.value"] = [r[2] for r in chunk]
+                attributes[A.ML_LABEL_VALUE] = [r[2] for r in chunk]
             _emit(logger, attributes, when)
     except Exception:
         report_once(("labels", model), "modeltel could not send labels of %s", model)
@@ -173,7 +174,7 @@ def _emit(logger: _logs.Logger, attributes: dict[str, Any], when: int | None) ->
             severity_number=_logs.SeverityNumber.INFO,
             severity_text="INFO",
             attributes=attributes,
-            event_name=EVENT_NAME,
+            event_name=A.LABEL_EVENT_NAME,
         )
         return
     record = _logs.LogRecord(  # older API: no event_name field

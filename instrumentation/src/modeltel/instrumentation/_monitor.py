@@ -1,5 +1,6 @@
 """The monitored call: one span per prediction call (or per slice of a large batch) carrying
-the attribute contract of shared/DESIGN.md, plus the prediction metrics.
+the attribute contract (:mod:`modeltel.instrumentation.attributes`, ``docs/attributes.md``),
+plus the prediction metrics.
 
 Order of work in a recorded call: read the features (outside the span's time window), start
 the span as a child of the current span and make it current, call the model, note the end
@@ -22,6 +23,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from modeltel.instrumentation import _attributions, _ids, _inputs, _outputs
+from modeltel.instrumentation import attributes as A
 from modeltel.instrumentation._config import Settings, logger, report_once
 from modeltel.instrumentation._telemetry import metrics_for, tracer_for
 
@@ -33,13 +35,6 @@ _random = _ids._rng.random
 # (RandomForest.predict calls predict_proba) and estimator calls inside any monitored call
 # (under auto-instrumentation) are not recorded twice.
 _active: ContextVar[tuple[object, ...]] = ContextVar("modeltel_active_calls", default=())
-
-RESERVED_FEATURE = "categorical"  # ml.feature.categorical lists the categorical features
-
-
-def _attribute_name(feature: str) -> str:
-    """A feature named ``categorical`` is sent as ``categorical_`` (the name is taken)."""
-    return feature + "_" if feature == RESERVED_FEATURE else feature
 
 
 class Monitor:
@@ -68,11 +63,11 @@ class Monitor:
         id_column = prediction_id if isinstance(prediction_id, str) else None
         self.id_function = prediction_id if callable(prediction_id) else None
         self.spec = _inputs.FeatureSpec(feature_names, set(categorical or ()), id_column)
-        self.span_name = f"predict {name}"
+        self.span_name = A.span_name(name)
         self.tracer = tracer_for(tracer_provider)
         self.metrics = metrics_for(meter_provider)
-        self.ok_series = self.metrics.series(name, version, "success")
-        self.error_series = self.metrics.series(name, version, "error")
+        self.ok_series = self.metrics.series(name, version, A.OUTCOME_SUCCESS)
+        self.error_series = self.metrics.series(name, version, A.OUTCOME_ERROR)
         self.has_given_ids = id_column is not None or self.id_function is not None
         self.explainer = explainer
         self._keys: dict[str, str] = {}
@@ -226,32 +221,32 @@ class Monitor:
             for name, value in features.columns.items():
                 key = keys.get(name)
                 if key is None:
-                    key = keys[name] = "ml.feature." + _attribute_name(name)
+                    key = keys[name] = A.feature_key(name)
                 per_row[key] = value
             if features.categorical:
                 cats = features.categorical
-                if RESERVED_FEATURE in cats:
-                    cats = [_attribute_name(c) for c in cats]
-                fixed["ml.feature.categorical"] = cats
+                if A.RESERVED_FEATURE in cats:
+                    cats = [A.sent_name(c) for c in cats]
+                fixed[A.ML_FEATURE_CATEGORICAL] = cats
         if error is None:
             self._add_attributions(call, per_row, rows, batch)
         if outputs is not None:
             if outputs.labels is not None:
-                per_row["ml.prediction.label"] = outputs.labels
+                per_row[A.ML_PREDICTION_LABEL] = outputs.labels
             if outputs.scores is not None:
-                per_row["ml.prediction.score"] = outputs.scores
+                per_row[A.ML_PREDICTION_SCORE] = outputs.scores
             if outputs.values is not None:
-                per_row["ml.prediction.value"] = outputs.values
+                per_row[A.ML_PREDICTION_VALUE] = outputs.values
         if task is not None:
-            fixed["ml.task"] = task
-        fixed["ml.model.version"] = self.version
-        fixed["ml.model.name"] = self.name
+            fixed[A.ML_TASK] = task
+        fixed[A.ML_MODEL_VERSION] = self.version
+        fixed[A.ML_MODEL_NAME] = self.name
 
         if not batch:
             attributes = per_row
-            attributes["ml.batch.size"] = 1
+            attributes[A.ML_BATCH_SIZE] = 1
             if ids[0] is not None:
-                attributes["ml.prediction.id"] = ids[0]
+                attributes[A.ML_PREDICTION_ID] = ids[0]
             attributes.update(fixed)
             _ids.set_last(1, ids)
             self._end(span, attributes, error, end_ns, first=True)
@@ -335,7 +330,7 @@ class Monitor:
                 continue  # single row: a missing attribution is left out
             key = keys.get(name)
             if key is None:
-                key = keys[name] = _attributions.PREFIX + _attribute_name(name)
+                key = keys[name] = A.attribution_key(name)
             per_row[key] = value
 
     def _end_batch(
@@ -352,8 +347,8 @@ class Monitor:
     ) -> None:
         whole = start == 0 and stop == len(ids)
         attributes = dict(per_row) if whole else {k: v[start:stop] for k, v in per_row.items()}
-        attributes["ml.batch.size"] = stop - start
-        attributes["ml.prediction.id"] = ids if whole else ids[start:stop]
+        attributes[A.ML_BATCH_SIZE] = stop - start
+        attributes[A.ML_PREDICTION_ID] = ids if whole else ids[start:stop]
         attributes.update(fixed)
         self._end(span, attributes, error, end_ns, first)
 

@@ -15,9 +15,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from modeltel.instrumentation import _values as V
-
-CLASSIFICATION = "classification"
-REGRESSION = "regression"
+from modeltel.instrumentation.attributes import TASK_CLASSIFICATION as CLASSIFICATION
+from modeltel.instrumentation.attributes import TASK_REGRESSION as REGRESSION
 
 
 class Outputs:

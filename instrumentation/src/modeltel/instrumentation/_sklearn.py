@@ -8,15 +8,20 @@ results unchanged. Pickling or deep-copying an instrumented estimator gives a pl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
-
-from opentelemetry import trace
+from collections.abc import Callable
+from typing import Any, Unpack
 
 from modeltel.instrumentation import _outputs
 from modeltel.instrumentation._config import report_once
 from modeltel.instrumentation._monitor import Monitor
-from modeltel.instrumentation._wrap import make_monitor, run_sync
+from modeltel.instrumentation._options import (
+    InstrumentOptions,
+    check_keywords,
+    keywords_signature,
+    new_monitor,
+)
+from modeltel.instrumentation._wrap import run_sync
+from modeltel.instrumentation.attributes import TASK_CLASSIFICATION, TASK_REGRESSION
 
 METHODS = ("predict", "predict_proba")
 
@@ -35,11 +40,11 @@ def estimator_task(estimator: Any) -> str | None:
             type(estimator), "_estimator_type", None
         )
     if kind == "classifier":
-        return _outputs.CLASSIFICATION
+        return TASK_CLASSIFICATION
     if kind == "regressor":
-        return _outputs.REGRESSION
+        return TASK_REGRESSION
     if hasattr(estimator, "predict_proba") or _has(estimator, "classes_"):
-        return _outputs.CLASSIFICATION
+        return TASK_CLASSIFICATION
     return None
 
 
@@ -129,24 +134,7 @@ def _original(estimator: Any, method: str) -> Callable[..., Any] | None:
     return found if callable(found) else None
 
 
-def instrument(
-    estimator: Any,
-    *,
-    name: str | None = None,
-    version: str | None = None,
-    task: str | None = None,
-    feature_names: Sequence[str] | None = None,
-    categorical: Sequence[str] | None = None,
-    sample_rate: float | None = None,
-    prediction_id: str | Callable[[Any], Any] | None = None,
-    predict_scores: bool = False,
-    max_batch_span_rows: int | None = None,
-    batch_overflow: str | None = None,
-    explainer: Callable[[Any], Any] | None = None,
-    attribution_rate: float | None = None,
-    tracer_provider: trace.TracerProvider | None = None,
-    meter_provider: Any = None,
-) -> Any:
+def instrument(estimator: Any, **options: Unpack[InstrumentOptions]) -> Any:
     """Monitor the ``predict`` and ``predict_proba`` calls of ``estimator``; return it.
 
     Feature names come from ``feature_names`` or the estimator's ``feature_names_in_``
@@ -163,28 +151,21 @@ def instrument(
     ``predict`` calling ``predict_proba``) are recorded once. Other arguments as for
     :func:`monitor`.
     """
+    check_keywords(options, InstrumentOptions, "instrument")
     if not hasattr(estimator, "__dict__"):
         raise TypeError(f"cannot instrument {type(estimator).__name__}: it has no __dict__")
     if estimator_task(estimator) is None and not any(
         _original(estimator, m) is not None for m in METHODS
     ):
         raise TypeError(f"{type(estimator).__name__} has neither predict nor predict_proba")
-    mon = make_monitor(
-        name=name or type(estimator).__name__,
-        version=version,
-        task=task or estimator_task(estimator),
-        feature_names=feature_names or estimator_feature_names(estimator),
-        categorical=categorical,
-        sample_rate=sample_rate,
-        prediction_id=prediction_id,
+    mon = new_monitor(
+        options,
+        name=options.get("name") or type(estimator).__name__,
+        task=options.get("task") or estimator_task(estimator),
+        feature_names=options.get("feature_names") or estimator_feature_names(estimator),
         classes=lambda: estimator_classes(estimator),
-        max_batch_span_rows=max_batch_span_rows,
-        batch_overflow=batch_overflow,
-        tracer_provider=tracer_provider,
-        meter_provider=meter_provider,
-        explainer=explainer,
-        attribution_rate=attribution_rate,
     )
+    predict_scores = options.get("predict_scores", False)
     proba = _original(estimator, "predict_proba")
     for method in METHODS:
         original = _original(estimator, method)
@@ -195,6 +176,9 @@ def instrument(
             scores = _scores_from(proba, estimator)
         estimator.__dict__[method] = MonitoredMethod(mon, estimator, method, original, scores)
     return estimator
+
+
+instrument.__signature__ = keywords_signature(instrument, InstrumentOptions)  # type: ignore[attr-defined]
 
 
 def uninstrument_estimator(estimator: Any) -> None:

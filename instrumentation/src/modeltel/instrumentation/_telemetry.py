@@ -14,7 +14,8 @@ aggregated in the process:
   than :data:`MAX_PENDING` durations wait (no reader, or a very long export interval), calls
   record their own duration at once, so memory stays bounded.
 
-Metric attributes are only ``ml.model.name``, ``ml.model.version`` and ``ml.outcome``.
+Metric attributes are only ``ml.model.name``, ``ml.model.version`` and ``ml.outcome``
+(``docs/metrics.md``).
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from opentelemetry import metrics, trace
 from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Observation
 
+from modeltel.instrumentation import attributes as A
 from modeltel.instrumentation._config import report_once
 from modeltel.instrumentation.version import __version__
 
-SCOPE = "modeltel.instrumentation"
+SCOPE = A.INSTRUMENTATION_SCOPE
 MAX_PENDING = 1 << 18
 DURATION_BUCKETS = (
     0.0001,
@@ -74,19 +76,19 @@ class PredictionMetrics:
         self._lock = threading.Lock()
         self._series: dict[tuple[str, str, str], Series] = {}
         self._duration = meter.create_histogram(
-            "ml.prediction.duration",
+            A.ML_PREDICTION_DURATION,
             unit="s",
             description="Duration of prediction calls",
             explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
         )
         meter.create_observable_counter(
-            "ml.predictions",
+            A.ML_PREDICTIONS,
             callbacks=[self._observe_predictions],
             unit="{prediction}",
             description="Rows predicted (every call, whatever the span sampling)",
         )
         meter.create_observable_counter(
-            "ml.prediction.errors",
+            A.ML_PREDICTION_ERRORS,
             callbacks=[self._observe_errors],
             unit="{error}",
             description="Prediction calls that raised",
@@ -98,7 +100,7 @@ class PredictionMetrics:
             found = self._series.get(key)
             if found is None:
                 found = Series(
-                    {"ml.model.name": model, "ml.model.version": version, "ml.outcome": outcome}
+                    {A.ML_MODEL_NAME: model, A.ML_MODEL_VERSION: version, A.ML_OUTCOME: outcome}
                 )
                 self._series[key] = found
             return found
@@ -138,7 +140,7 @@ class PredictionMetrics:
             return [
                 Observation(s.calls, s.attributes)
                 for s in self._series.values()
-                if s.calls and s.attributes["ml.outcome"] == "error"
+                if s.calls and s.attributes[A.ML_OUTCOME] == A.OUTCOME_ERROR
             ]
 
     def _safe_flush(self) -> None:

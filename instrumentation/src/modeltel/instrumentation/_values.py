@@ -1,12 +1,10 @@
 """Turning feature values, labels and scores into attribute values.
 
-Rules (the attribute contract, shared/DESIGN.md):
-
-- a missing value is ``None`` (scalar attributes are then left out); NaN counts as missing,
-  +/-inf is kept;
-- numeric values become floats, so that a feature array is homogeneous;
-- categorical values, booleans and labels become text, written the same way on both sides
-  of the label join (``1``, ``1.0`` and ``numpy.int64(1)`` all read ``"1"``).
+The rules are the attribute contract's (:mod:`modeltel.instrumentation.attributes`,
+``docs/attributes.md``): a missing value is ``None`` (scalar attributes are then left out) and
+NaN counts as missing while +/-inf is kept; numeric values become floats, so that a feature
+array is homogeneous; categorical values, booleans and labels become text by
+:func:`~modeltel.instrumentation.attributes.text`.
 
 numpy and pandas are never imported here: their objects are recognised by duck typing.
 """
@@ -19,80 +17,13 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from modeltel.instrumentation.attributes import _unbox, is_missing, text
+
 NoneType = type(None)
 SKIP = object()  # a value that is not a scalar feature (lists, arrays, objects)
 
 _NUMERIC_TYPES = frozenset({float, int, NoneType})
 _TEXT_TYPES = frozenset({str, NoneType})
-
-
-def is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float):
-        return value != value
-    name = type(value).__name__
-    return name in ("NAType", "NaTType") or (
-        hasattr(value, "dtype") and _numpy_scalar_is_nan(value)
-    )
-
-
-def _numpy_scalar_is_nan(value: Any) -> bool:
-    try:
-        return bool(value != value)
-    except Exception:
-        return False
-
-
-def _unbox(value: Any) -> Any:
-    """numpy scalars to Python scalars; everything else unchanged."""
-    item = getattr(value, "item", None)
-    if item is not None and hasattr(value, "dtype") and getattr(value, "ndim", 1) == 0:
-        try:
-            return item()
-        except Exception:
-            return value
-    return value
-
-
-def number_text(value: float) -> str:
-    """Shortest text of a float; integral values without a fractional part (``1.0`` → ``1``)."""
-    if value.is_integer() and abs(value) < 1e16:
-        return str(int(value))
-    return repr(value)
-
-
-def text(value: Any) -> str | None:
-    """A label or categorical value as text; ``None`` when missing."""
-    t = type(value)
-    if t is str:
-        return value
-    if value is None:
-        return None
-    if t is bool:
-        return "true" if value else "false"
-    if t is int:
-        return str(value)
-    if t is float:
-        if value != value:
-            return None
-        return number_text(value)
-    value = _unbox(value)
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(int(value))
-    if isinstance(value, float):
-        return None if value != value else number_text(float(value))
-    if is_missing(value):
-        return None
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
-        return value.isoformat()
-    return str(value)
 
 
 def number(value: Any) -> float | int | None:
@@ -131,10 +62,10 @@ def feature_scalar(value: Any) -> tuple[Any, bool]:
     if value is None:
         return None, False
     if t is bool:
-        return ("true" if value else "false"), True
+        return text(value), True
     value = _unbox(value)
     if isinstance(value, bool):
-        return ("true" if value else "false"), True
+        return text(value), True
     if isinstance(value, (int, float, Decimal)):
         return number(value), False
     if isinstance(value, str):

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar, overload
+from collections.abc import Callable
+from typing import Any, TypeVar, Unpack, overload
 
-from opentelemetry import trace
-
-from modeltel.instrumentation import _config
 from modeltel.instrumentation._monitor import Call, Monitor, _active, _perf
+from modeltel.instrumentation._options import (
+    MonitorOptions,
+    check_keywords,
+    keywords_signature,
+    new_monitor,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 Picker = Callable[[tuple[Any, ...], dict[str, Any]], Any]
-TASKS = ("classification", "regression")
 
 
 def run_sync(
@@ -132,115 +134,15 @@ def wrap_function(monitor: Monitor, fn: Callable[..., Any]) -> Callable[..., Any
     return wrapper
 
 
-def make_monitor(
-    *,
-    name: str,
-    version: str | None,
-    task: str | None,
-    feature_names: Sequence[str] | None,
-    categorical: Sequence[str] | None,
-    sample_rate: float | None,
-    prediction_id: str | Callable[[Any], Any] | None,
-    classes: Any,
-    max_batch_span_rows: int | None,
-    batch_overflow: str | None,
-    tracer_provider: trace.TracerProvider | None,
-    meter_provider: Any,
-    explainer: Callable[[Any], Any] | None = None,
-    attribution_rate: float | None = None,
-) -> Monitor:
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"name must be a non-empty string, got {name!r}")
-    if task is not None and (not isinstance(task, str) or not task):
-        raise ValueError(f"task must be one of {TASKS} (or another non-empty string)")
-    if isinstance(categorical, str):
-        categorical = [categorical]
-    if isinstance(feature_names, str):
-        raise ValueError("feature_names must be a sequence of names, not one string")
-    if prediction_id is not None and not isinstance(prediction_id, str | Callable):
-        raise ValueError("prediction_id must be an id column name or a function of the input")
-    if explainer is not None and not callable(explainer):
-        raise ValueError("explainer must be a function of the model input returning attributions")
-    return Monitor(
-        name=name,
-        version=_config.resolve_version(version),
-        task=task,
-        settings=_config.resolve_settings(
-            sample_rate, max_batch_span_rows, batch_overflow, attribution_rate
-        ),
-        feature_names=[str(n) for n in feature_names] if feature_names is not None else None,
-        categorical=[str(c) for c in categorical] if categorical is not None else None,
-        prediction_id=prediction_id,
-        classes=classes,
-        tracer_provider=tracer_provider,
-        meter_provider=meter_provider,
-        explainer=explainer,
-    )
+@overload
+def monitor(fn: F, /, **options: Unpack[MonitorOptions]) -> F: ...
 
 
 @overload
-def monitor(
-    fn: F,
-    /,
-    *,
-    name: str | None = ...,
-    version: str | None = ...,
-    task: str | None = ...,
-    feature_names: Sequence[str] | None = ...,
-    categorical: Sequence[str] | None = ...,
-    sample_rate: float | None = ...,
-    prediction_id: str | Callable[[Any], Any] | None = ...,
-    classes: Sequence[Any] | None = ...,
-    max_batch_span_rows: int | None = ...,
-    batch_overflow: str | None = ...,
-    explainer: Callable[[Any], Any] | None = ...,
-    attribution_rate: float | None = ...,
-    tracer_provider: trace.TracerProvider | None = ...,
-    meter_provider: Any = ...,
-) -> F: ...
+def monitor(fn: None = None, /, **options: Unpack[MonitorOptions]) -> Callable[[F], F]: ...
 
 
-@overload
-def monitor(
-    fn: None = None,
-    /,
-    *,
-    name: str | None = ...,
-    version: str | None = ...,
-    task: str | None = ...,
-    feature_names: Sequence[str] | None = ...,
-    categorical: Sequence[str] | None = ...,
-    sample_rate: float | None = ...,
-    prediction_id: str | Callable[[Any], Any] | None = ...,
-    classes: Sequence[Any] | None = ...,
-    max_batch_span_rows: int | None = ...,
-    batch_overflow: str | None = ...,
-    explainer: Callable[[Any], Any] | None = ...,
-    attribution_rate: float | None = ...,
-    tracer_provider: trace.TracerProvider | None = ...,
-    meter_provider: Any = ...,
-) -> Callable[[F], F]: ...
-
-
-def monitor(
-    fn: Callable[..., Any] | None = None,
-    /,
-    *,
-    name: str | None = None,
-    version: str | None = None,
-    task: str | None = None,
-    feature_names: Sequence[str] | None = None,
-    categorical: Sequence[str] | None = None,
-    sample_rate: float | None = None,
-    prediction_id: str | Callable[[Any], Any] | None = None,
-    classes: Sequence[Any] | None = None,
-    max_batch_span_rows: int | None = None,
-    batch_overflow: str | None = None,
-    explainer: Callable[[Any], Any] | None = None,
-    attribution_rate: float | None = None,
-    tracer_provider: trace.TracerProvider | None = None,
-    meter_provider: Any = None,
-) -> Any:
+def monitor(fn: Callable[..., Any] | None = None, /, **options: Unpack[MonitorOptions]) -> Any:
     """Monitor a predict function: every call becomes a prediction span plus metrics.
 
     Use it as a decorator (``@monitor(name="churn")``) or as a wrapper
@@ -248,6 +150,7 @@ def monitor(
     The wrapped function's input is its first argument (after ``self``): a pandas
     DataFrame, a numpy array, a dict, a list of dicts or rows, or a scalar row. What it
     returns is handed back unchanged, and read as labels, scores/probabilities or values.
+    The span's attributes are the attribute contract's (``docs/attributes.md``).
 
     Args:
         name: ``ml.model.name`` (default: the function's qualified name).
@@ -282,37 +185,36 @@ def monitor(
 
     Raises:
         ValueError: when an argument is invalid (at decoration time, never during a call).
+        TypeError: for an unknown keyword argument.
     """
+    check_keywords(options, MonitorOptions, "monitor")
 
     def decorate(target: Callable[..., Any]) -> Callable[..., Any]:
         if not callable(target):
             raise TypeError(f"monitor() wraps a callable, got {type(target).__name__}")
         owner = getattr(target, "__self__", None)  # e.g. monitor(model.predict_proba)
-        mon = make_monitor(
+        name = options.get("name")
+        feature_names = options.get("feature_names")
+        classes = options.get("classes")
+        mon = new_monitor(
+            options,
             name=name if name is not None else _default_name(target),
-            version=version,
-            task=task,
+            task=options.get("task"),
             feature_names=feature_names
             if feature_names is not None or owner is None
             else _owner_feature_names(owner),
-            categorical=categorical,
-            sample_rate=sample_rate,
-            prediction_id=prediction_id,
             classes=classes
             if classes is not None or owner is None or not hasattr(owner, "classes_")
             else (lambda: _owner_classes(owner)),
-            max_batch_span_rows=max_batch_span_rows,
-            batch_overflow=batch_overflow,
-            tracer_provider=tracer_provider,
-            meter_provider=meter_provider,
-            explainer=explainer,
-            attribution_rate=attribution_rate,
         )
         return wrap_function(mon, target)
 
     if fn is None:
         return decorate
     return decorate(fn)
+
+
+monitor.__signature__ = keywords_signature(monitor, MonitorOptions)  # type: ignore[attr-defined]
 
 
 def _owner_classes(owner: Any) -> list[Any] | None:

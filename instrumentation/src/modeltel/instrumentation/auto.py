@@ -35,12 +35,13 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 from modeltel.instrumentation import environment_variables as env
 from modeltel.instrumentation._config import logger, report_once
 from modeltel.instrumentation._monitor import Monitor, _active
+from modeltel.instrumentation._options import AUTO_OPTIONS, Options, new_monitor
 from modeltel.instrumentation._sklearn import (
     estimator_classes,
     estimator_feature_names,
     estimator_task,
 )
-from modeltel.instrumentation._wrap import make_monitor, run_sync
+from modeltel.instrumentation._wrap import run_sync
 
 PREDICT_METHODS = ("predict", "predict_proba")
 GUARD_METHODS = ("fit", "partial_fit", "score")
@@ -49,7 +50,7 @@ GUARD_METHODS = ("fit", "partial_fit", "score")
 class _State:
     """Settings of one ``instrument()`` and the monitor of each estimator instance."""
 
-    def __init__(self, options: dict[str, Any]) -> None:
+    def __init__(self, options: Options) -> None:
         self.options = options
         self.enabled = True
         self._lock = threading.Lock()
@@ -65,19 +66,12 @@ class _State:
         with self._lock:
             options = self.options
             name = options.get("name") or _env(env.MODELTEL_MODEL_NAME) or type(estimator).__name__
-            found = make_monitor(
+            found = new_monitor(
+                options,
                 name=name,
-                version=options.get("version"),
                 task=estimator_task(estimator),
                 feature_names=estimator_feature_names(estimator),
-                categorical=options.get("categorical"),
-                sample_rate=options.get("sample_rate"),
-                prediction_id=options.get("prediction_id"),
                 classes=lambda: estimator_classes(estimator),
-                max_batch_span_rows=options.get("max_batch_span_rows"),
-                batch_overflow=options.get("batch_overflow"),
-                tracer_provider=options.get("tracer_provider"),
-                meter_provider=options.get("meter_provider"),
             )
             with contextlib.suppress(TypeError):
                 self._monitors[estimator] = found
@@ -160,10 +154,10 @@ class _Patched:
 class SklearnInstrumentor(BaseInstrumentor):
     """Monitors every scikit-learn estimator's predictions (``opentelemetry-instrument``).
 
-    ``instrument(**options)`` accepts ``tracer_provider``, ``meter_provider``,
-    ``sample_rate``, ``version``, ``name``, ``categorical``, ``prediction_id``,
-    ``max_batch_span_rows`` and ``batch_overflow``, with the meaning they have in
-    :func:`~modeltel.instrumentation.monitor`.
+    ``instrument(**options)`` accepts the options named in ``AUTO_OPTIONS``
+    (``tracer_provider``, ``meter_provider``, ``sample_rate``, ``version``, ``name``,
+    ``categorical``, ``prediction_id``, ``max_batch_span_rows`` and ``batch_overflow``), with the
+    meaning they have in :func:`~modeltel.instrumentation.monitor`; others are ignored.
     """
 
     _patched: list[tuple[type, str, Any]]
@@ -179,7 +173,7 @@ class SklearnInstrumentor(BaseInstrumentor):
         except ImportError:
             logger.debug("scikit-learn is not installed; nothing to instrument")
             return
-        state = _State(dict(kwargs))
+        state = _State(cast(Options, {k: v for k, v in kwargs.items() if k in AUTO_OPTIONS}))
         self._state = state
         self._patched = []
         stack = [BaseEstimator]

@@ -12,6 +12,8 @@ The standard ``OTEL_*`` variables (``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIB
 
 from __future__ import annotations
 
+from modeltel.instrumentation.attributes import UNVERSIONED
+
 MODELTEL_SAMPLE_RATE = "MODELTEL_SAMPLE_RATE"
 """Share of prediction calls recorded as spans, between 0 and 1 (default 1: every call).
 
@@ -46,5 +48,5 @@ DEFAULT_SAMPLE_RATE = 1.0
 DEFAULT_ATTRIBUTION_RATE = 0.1
 DEFAULT_MAX_BATCH_SPAN_ROWS = 1000
 DEFAULT_BATCH_OVERFLOW = "split"
-DEFAULT_MODEL_VERSION = "unversioned"
+DEFAULT_MODEL_VERSION = UNVERSIONED
 BATCH_OVERFLOW_CHOICES = ("split", "sample")
