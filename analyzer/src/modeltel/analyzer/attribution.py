@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
-from modeltel.analyzer.config import check_keys, expect, section
+from modeltel.analyzer.config import Section, check_keys, expect
 from modeltel.analyzer.durations import parse_duration
 from modeltel.analyzer.errors import ConfigError
 from modeltel.analyzer.performance.queries import Params, TimeWindows, nanos, time_key, to_time
@@ -58,22 +58,19 @@ _KEYS = {"baseline", "reference_window", "top_k", "thresholds", "min_predictions
 
 
 @dataclass(frozen=True)
-class AttributionConfig:
+class AttributionConfig(Section):
     """Validated ``attribution`` settings."""
+
+    NAME = "attribution"
 
     baseline_s: float = 7 * 86400.0
     reference_window: Window | None = None
     top_k: int = 5
     thresholds: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     min_predictions: int = 30
-    models: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def for_model(self, model: str) -> AttributionConfig:
-        """These settings with ``models.<model>`` applied on top."""
-        override = self.models.get(model)
-        if not override:
-            return self
-        return replace(_parse(override, f"attribution.models.{model}", self), models={})
+    def parse(self, raw: Mapping[str, Any], path: str) -> AttributionConfig:
+        return _parse(raw, path, self)
 
 
 def _time(value: Any, path: str) -> datetime:
@@ -128,18 +125,12 @@ def _parse(raw: Mapping[str, Any], path: str, base: AttributionConfig) -> Attrib
                 raise ConfigError(f"config key {path}.thresholds.{metric} must be a number")
             thresholds[str(metric)] = number
         out = replace(out, thresholds=thresholds)
-    if raw.get("models") is not None:
-        models = expect(raw["models"], dict, f"{path}.models", "a mapping of model → settings")
-        for name, override in models.items():
-            expect(override, dict, f"{path}.models.{name}", "a mapping")
-            _parse(override, f"{path}.models.{name}", out)
-        out = replace(out, models={str(k): dict(v) for k, v in models.items()})
     return out
 
 
 def load_attribution_config(config: Mapping[str, Any] | None) -> AttributionConfig:
     """The ``attribution`` section of ``config``; ConfigError naming the key when invalid."""
-    return _parse(section(dict(config or {}), "attribution"), "attribution", AttributionConfig())
+    return AttributionConfig.load(config)
 
 
 # -- statistics on importances (small: one number per feature) ----------------------------

@@ -1,17 +1,24 @@
 """The YAML configuration file (``--config`` / ``$MODELTEL_CONFIG``).
 
-The file is a mapping of sections (``drift``, ``quality``, ``performance``, ``retrain``,
-``models`` …); each section is validated by the module that uses it, which raises
-:class:`ConfigError` naming the key path (``drift.features.age.threshold``) and the problem.
-An absent file means every default.
+The file is a mapping of sections (``drift``, ``quality``, ``performance``, ``retrain`` …);
+each section is validated by the module that uses it, which raises :class:`ConfigError`
+naming the key path (``drift.features.age.threshold``) and the problem. An absent file means
+every default. The section of an analysis is a :class:`Section`: its ``models.<model>``
+mapping overrides any of its keys for one model, e.g.::
+
+    quality:
+      thresholds: {missing_ratio: 0.1}
+      models:
+        churn: {thresholds: {missing_ratio: 0.3}}
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import yaml
 
@@ -78,3 +85,45 @@ def check_keys(raw: Mapping[str, Any], known: Iterable[str], path: str) -> None:
         raise ConfigError(
             f"config key {path}.{unknown[0]} is not known; expected one of {', '.join(known)}"
         )
+
+
+@dataclass(frozen=True)
+class Section:
+    """A validated configuration section of an analysis, with per-model overrides.
+
+    A subclass names its key in the file (``NAME``) and implements :meth:`parse`;
+    :meth:`load` validates the whole section once, the ``models.<model>`` overrides included,
+    and :meth:`for_model` gives the settings one model runs with.
+    """
+
+    NAME: ClassVar[str] = ""
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """``models.<model>`` as written: keys of the section that apply to that model only."""
+
+    def parse(self, raw: Mapping[str, Any], path: str) -> Self:
+        """These settings with the keys of ``raw`` (the mapping at config path ``path``)
+        applied; ConfigError naming the key when one is unknown or invalid."""
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls, config: Mapping[str, Any] | None) -> Self:
+        """The section ``NAME`` of ``config`` (defaults when absent), overrides validated."""
+        raw = section(dict(config or {}), cls.NAME)
+        models = expect(
+            raw.get("models") or {}, dict, f"{cls.NAME}.models", "a mapping of model: settings"
+        )
+        base = cls().parse({k: v for k, v in raw.items() if k != "models"}, cls.NAME)
+        for name, override in models.items():
+            path = f"{cls.NAME}.models.{name}"
+            expect(override, dict, path, "a mapping")
+            if "models" in override:
+                raise ConfigError(f"config key {path}.models is not known: models do not nest")
+            base.parse(override, path)
+        return replace(base, models={str(k): dict(v) for k, v in models.items()})
+
+    def for_model(self, model: str) -> Self:
+        """These settings with ``models.<model>`` applied on top."""
+        override = self.models.get(model)
+        if not override:
+            return self
+        return replace(self.parse(override, f"{self.NAME}.models.{model}"), models={})

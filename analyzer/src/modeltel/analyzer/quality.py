@@ -31,6 +31,8 @@ Configuration (``quality:`` section)::
       outliers: {quantiles: [0.005, 0.995], min_features: 2}
       features:
         age: {min: 0, max: 120}     # declared bounds (used with or without a reference)
+      models:
+        churn: {thresholds: {missing_ratio: 0.3}}   # any key above, for one model
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from typing import Any
 
 import pandas as pd
 
-from modeltel.analyzer.config import check_keys, expect, section
+from modeltel.analyzer.config import Section, check_keys, expect
 from modeltel.analyzer.errors import ConfigError
 from modeltel.analyzer.performance.queries import Params, TimeWindows, time_key, to_time
 from modeltel.analyzer.reference import find_reference
@@ -59,18 +61,23 @@ DEFAULT_THRESHOLDS = {
     "new_category_ratio": 0.05,
     "outlier_ratio": 0.05,
 }
-_KEYS = {"reference", "thresholds", "outliers", "features"}
+_KEYS = {"reference", "thresholds", "outliers", "features", "models"}
 
 
 @dataclass(frozen=True)
-class QualityConfig:
+class QualityConfig(Section):
     """Validated ``quality`` settings."""
+
+    NAME = "quality"
 
     reference: str = "default"
     thresholds: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     quantiles: tuple[float, float] = (0.005, 0.995)
     min_features: int = 2
     bounds: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+
+    def parse(self, raw: Mapping[str, Any], path: str) -> QualityConfig:
+        return _parse(raw, path, self)
 
 
 def _number(value: Any, path: str) -> float:
@@ -82,52 +89,55 @@ def _number(value: Any, path: str) -> float:
 
 def load_quality_config(config: Mapping[str, Any] | None) -> QualityConfig:
     """The ``quality`` section of ``config``; ConfigError naming the key when invalid."""
-    cfg = section(dict(config or {}), "quality")
-    check_keys(cfg, _KEYS, "quality")
-    out = QualityConfig()
+    return QualityConfig.load(config)
+
+
+def _parse(cfg: Mapping[str, Any], path: str, base: QualityConfig) -> QualityConfig:
+    check_keys(cfg, _KEYS, path)
+    out = base
     if cfg.get("reference") is not None:
         out = replace(out, reference=str(cfg["reference"]))
     if cfg.get("thresholds") is not None:
-        raw = expect(cfg["thresholds"], dict, "quality.thresholds", "a mapping of metric: number")
+        raw = expect(cfg["thresholds"], dict, f"{path}.thresholds", "a mapping of metric: number")
         thresholds = dict(out.thresholds)
         for metric, value in raw.items():
             if metric not in DEFAULT_THRESHOLDS:
                 raise ConfigError(
-                    f"config key quality.thresholds.{metric} is not known; "
+                    f"config key {path}.thresholds.{metric} is not known; "
                     f"expected one of {', '.join(DEFAULT_THRESHOLDS)}"
                 )
-            thresholds[str(metric)] = _number(value, f"quality.thresholds.{metric}")
+            thresholds[str(metric)] = _number(value, f"{path}.thresholds.{metric}")
         out = replace(out, thresholds=thresholds)
     if cfg.get("outliers") is not None:
-        raw = expect(cfg["outliers"], dict, "quality.outliers", "a mapping")
+        raw = expect(cfg["outliers"], dict, f"{path}.outliers", "a mapping")
         if raw.get("quantiles") is not None:
-            q = expect(raw["quantiles"], list, "quality.outliers.quantiles", "[low, high]")
+            q = expect(raw["quantiles"], list, f"{path}.outliers.quantiles", "[low, high]")
             if len(q) != 2:
-                raise ConfigError("config key quality.outliers.quantiles must be [low, high]")
-            lo = _number(q[0], "quality.outliers.quantiles[0]")
-            hi = _number(q[1], "quality.outliers.quantiles[1]")
+                raise ConfigError(f"config key {path}.outliers.quantiles must be [low, high]")
+            lo = _number(q[0], f"{path}.outliers.quantiles[0]")
+            hi = _number(q[1], f"{path}.outliers.quantiles[1]")
             if not 0 <= lo < hi <= 1:
                 raise ConfigError(
-                    "config key quality.outliers.quantiles must satisfy 0 <= low < high <= 1"
+                    f"config key {path}.outliers.quantiles must satisfy 0 <= low < high <= 1"
                 )
             out = replace(out, quantiles=(lo, hi))
         if raw.get("min_features") is not None:
-            k = expect(raw["min_features"], int, "quality.outliers.min_features", "a count")
+            k = expect(raw["min_features"], int, f"{path}.outliers.min_features", "a count")
             if k <= 0:
-                raise ConfigError("config key quality.outliers.min_features must be positive")
+                raise ConfigError(f"config key {path}.outliers.min_features must be positive")
             out = replace(out, min_features=int(k))
     if cfg.get("features") is not None:
-        raw = expect(cfg["features"], dict, "quality.features", "a mapping of feature: bounds")
-        bounds: dict[str, tuple[float | None, float | None]] = {}
+        raw = expect(cfg["features"], dict, f"{path}.features", "a mapping of feature: bounds")
+        bounds = dict(out.bounds)
         for name, rule in raw.items():
-            rule = expect(rule, dict, f"quality.features.{name}", "a mapping with min/max")
+            rule = expect(rule, dict, f"{path}.features.{name}", "a mapping with min/max")
             extra = sorted(set(rule) - {"min", "max"})
             if extra:
-                raise ConfigError(f"config key quality.features.{name}.{extra[0]} is not known")
-            low = _number(rule["min"], f"quality.features.{name}.min") if "min" in rule else None
-            high = _number(rule["max"], f"quality.features.{name}.max") if "max" in rule else None
+                raise ConfigError(f"config key {path}.features.{name}.{extra[0]} is not known")
+            low = _number(rule["min"], f"{path}.features.{name}.min") if "min" in rule else None
+            high = _number(rule["max"], f"{path}.features.{name}.max") if "max" in rule else None
             if low is not None and high is not None and low > high:
-                raise ConfigError(f"config key quality.features.{name}: min is above max")
+                raise ConfigError(f"config key {path}.features.{name}: min is above max")
             bounds[str(name)] = (low, high)
         out = replace(out, bounds=bounds)
     return out

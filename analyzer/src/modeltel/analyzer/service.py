@@ -19,6 +19,8 @@ Configuration (``service:`` section)::
       volume_spike: 3.0        # alert when volume_ratio ≥ this …
       volume_drop: 0.33        # … or ≤ this
       max_classes: 50          # prediction_share for the most frequent classes only
+      models:
+        churn: {max_staleness: 2h}   # any key above, for one model
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from modeltel.analyzer.config import check_keys, expect, section
+from modeltel.analyzer.config import Section, check_keys, expect
 from modeltel.analyzer.durations import parse_duration
 from modeltel.analyzer.errors import ConfigError
 from modeltel.analyzer.performance.queries import Params, TimeWindows, time_key, to_time
@@ -46,12 +48,15 @@ _KEYS = {
     "volume_spike",
     "volume_drop",
     "max_classes",
+    "models",
 }
 
 
 @dataclass(frozen=True)
-class ServiceConfig:
+class ServiceConfig(Section):
     """Validated ``service`` settings."""
+
+    NAME = "service"
 
     thresholds: dict[str, float] = field(default_factory=lambda: {"error_ratio": 0.05})
     max_staleness_s: float | None = None
@@ -60,36 +65,42 @@ class ServiceConfig:
     volume_drop: float = 0.33
     max_classes: int = 50
 
+    def parse(self, raw: Mapping[str, Any], path: str) -> ServiceConfig:
+        return _parse(raw, path, self)
+
 
 def load_service_config(config: Mapping[str, Any] | None) -> ServiceConfig:
     """The ``service`` section of ``config``; ConfigError naming the key when invalid."""
-    cfg = section(dict(config or {}), "service")
-    check_keys(cfg, _KEYS, "service")
-    out = ServiceConfig()
+    return ServiceConfig.load(config)
+
+
+def _parse(cfg: Mapping[str, Any], path: str, base: ServiceConfig) -> ServiceConfig:
+    check_keys(cfg, _KEYS, path)
+    out = base
     if cfg.get("thresholds") is not None:
-        raw = expect(cfg["thresholds"], dict, "service.thresholds", "a mapping of metric: number")
+        raw = expect(cfg["thresholds"], dict, f"{path}.thresholds", "a mapping of metric: number")
         thresholds = dict(out.thresholds)
         for metric, value in raw.items():
             if metric not in _THRESHOLD_METRICS:
                 raise ConfigError(
-                    f"config key service.thresholds.{metric} is not known; "
+                    f"config key {path}.thresholds.{metric} is not known; "
                     f"expected one of {', '.join(_THRESHOLD_METRICS)}"
                 )
-            path = f"service.thresholds.{metric}"
-            thresholds[str(metric)] = float(expect(value, (int, float), path, "a number"))
+            key = f"{path}.thresholds.{metric}"
+            thresholds[str(metric)] = float(expect(value, (int, float), key, "a number"))
         out = replace(out, thresholds=thresholds)
     if cfg.get("max_staleness") is not None:
         out = replace(
             out,
             max_staleness_s=parse_duration(
-                str(cfg["max_staleness"]), name="config key service.max_staleness"
+                str(cfg["max_staleness"]), name=f"config key {path}.max_staleness"
             ),
         )
 
     def positive(key: str, types: type | tuple[type, ...], what: str) -> Any:
-        value = expect(cfg[key], types, f"service.{key}", what)
+        value = expect(cfg[key], types, f"{path}.{key}", what)
         if value <= 0:
-            raise ConfigError(f"config key service.{key} must be positive, got {value!r}")
+            raise ConfigError(f"config key {path}.{key} must be positive, got {value!r}")
         return value
 
     if cfg.get("baseline_windows") is not None:
@@ -101,7 +112,7 @@ def load_service_config(config: Mapping[str, Any] | None) -> ServiceConfig:
     if cfg.get("volume_drop") is not None:
         out = replace(out, volume_drop=float(positive("volume_drop", (int, float), "a number")))
     if out.volume_drop >= out.volume_spike:
-        raise ConfigError("config key service.volume_drop must be below service.volume_spike")
+        raise ConfigError(f"config key {path}.volume_drop must be below {path}.volume_spike")
     return out
 
 

@@ -30,10 +30,11 @@ Errors raise :class:`ConfigError` naming the key path (``drift.features.age.thre
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from modeltel.analyzer.config import expect, section
+from modeltel.analyzer.config import Section, expect
 from modeltel.analyzer.drift.histogram import EXACT_LIMIT
 from modeltel.analyzer.drift.methods import METHODS
 from modeltel.analyzer.errors import ConfigError
@@ -53,8 +54,10 @@ class FeatureRule:
 
 
 @dataclass(frozen=True)
-class DriftConfig:
+class DriftConfig(Section):
     """Validated drift settings (defaults follow Evidently's data-drift preset)."""
+
+    NAME = "drift"
 
     reference: str = "default"
     methods: tuple[str, ...] = ("auto",)
@@ -69,7 +72,6 @@ class DriftConfig:
     segment_by: str | None = None
     features: dict[str, FeatureRule] = field(default_factory=dict)
     prediction: FeatureRule = field(default_factory=FeatureRule)
-    models: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def threshold(self, method: str, feature: str | None = None) -> float:
         rule = self.rule(feature) if feature is not None else None
@@ -85,25 +87,14 @@ class DriftConfig:
             return self.features.get(feature, self.prediction)
         return self.features.get(feature, FeatureRule())
 
-    def for_model(self, model: str) -> DriftConfig:
-        """These settings with ``models.<model>`` applied on top."""
-        override = self.models.get(model)
-        if not override:
-            return self
-        merged = parse_drift_section(override, path=f"drift.models.{model}")
-        changes = {
-            name: getattr(merged, name)
-            for name in override
-            if name not in ("models",) and hasattr(merged, name)
-        }
-        if "features" in changes:
-            changes["features"] = {**self.features, **merged.features}
-        return replace(self, **changes)
+    def parse(self, raw: Mapping[str, Any], path: str) -> DriftConfig:
+        """These settings with ``raw`` applied; feature rules add to the existing ones."""
+        return _parse(self, raw, path)
 
 
-def load_drift_config(config: dict[str, Any] | None) -> DriftConfig:
+def load_drift_config(config: Mapping[str, Any] | None) -> DriftConfig:
     """Parse the ``drift`` section of a loaded configuration (``{}`` → defaults)."""
-    return parse_drift_section(section(config or {}, "drift"), path="drift")
+    return DriftConfig.load(config)
 
 
 def _number(value: Any, path: str, *, low: float, high: float = math.inf) -> float:
@@ -172,8 +163,7 @@ def _rule(value: Any, path: str) -> FeatureRule:
     return FeatureRule(methods=methods, threshold=threshold, type=type_, ignore=ignore)
 
 
-def parse_drift_section(raw: dict[str, Any], path: str = "drift") -> DriftConfig:
-    """Validate one ``drift`` mapping (also used for ``drift.models.<model>``)."""
+def _parse(base: DriftConfig, raw: Mapping[str, Any], path: str) -> DriftConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"config key {path} must be a mapping")
     known = set(DriftConfig.__dataclass_fields__)
@@ -218,18 +208,12 @@ def parse_drift_section(raw: dict[str, Any], path: str = "drift") -> DriftConfig
         if not isinstance(features, dict):
             raise ConfigError(f"config key {path}.features must be a mapping of feature → rule")
         kwargs["features"] = {
-            str(name): _rule(rule or {}, f"{path}.features.{name}")
-            for name, rule in features.items()
+            **base.features,
+            **{
+                str(name): _rule(rule or {}, f"{path}.features.{name}")
+                for name, rule in features.items()
+            },
         }
     if "prediction" in raw:
         kwargs["prediction"] = _rule(raw["prediction"] or {}, f"{path}.prediction")
-    if "models" in raw:
-        models = raw["models"] or {}
-        if not isinstance(models, dict):
-            raise ConfigError(f"config key {path}.models must be a mapping of model → settings")
-        for name, override in models.items():
-            if not isinstance(override, dict):
-                raise ConfigError(f"config key {path}.models.{name} must be a mapping")
-            parse_drift_section(override, path=f"{path}.models.{name}")
-        kwargs["models"] = {str(k): v for k, v in models.items()}
-    return DriftConfig(**kwargs)
+    return replace(base, **kwargs)

@@ -34,26 +34,58 @@ from modeltel.analyzer.results import Status
 
 @dataclass(frozen=True)
 class Method:
+    """A drift method: a p-value (drift when small) or a distance (drift when large), what it
+    applies to, its default thresholds and the range of its score."""
+
     name: str
     pvalue: bool
     numeric: bool
     categorical: bool
     threshold: float
     warning: float | None = None
+    bounds: tuple[float, float | None] = (0.0, None)
 
+
+UNIT = (0.0, 1.0)
+"""Scores between 0 and 1 (p-values, shares, Hellinger, total variation)."""
 
 METHODS: dict[str, Method] = {
     m.name: m
     for m in (
-        Method("ks", pvalue=True, numeric=True, categorical=False, threshold=0.05),
-        Method("chi_squared", pvalue=True, numeric=True, categorical=True, threshold=0.05),
+        Method("ks", pvalue=True, numeric=True, categorical=False, threshold=0.05, bounds=UNIT),
+        Method(
+            "chi_squared", pvalue=True, numeric=True, categorical=True, threshold=0.05, bounds=UNIT
+        ),
         Method("psi", pvalue=False, numeric=True, categorical=True, threshold=0.25, warning=0.1),
-        Method("jensen_shannon", pvalue=False, numeric=True, categorical=True, threshold=0.1),
+        Method(
+            "jensen_shannon",
+            pvalue=False,
+            numeric=True,
+            categorical=True,
+            threshold=0.1,
+            bounds=(0.0, math.sqrt(math.log(2))),
+        ),
         Method("wasserstein", pvalue=False, numeric=True, categorical=False, threshold=0.1),
         Method("kl_divergence", pvalue=False, numeric=True, categorical=True, threshold=0.1),
-        Method("hellinger", pvalue=False, numeric=True, categorical=True, threshold=0.1),
-        Method("total_variation", pvalue=False, numeric=True, categorical=True, threshold=0.1),
-        Method("new_category_share", pvalue=False, numeric=False, categorical=True, threshold=0.05),
+        Method(
+            "hellinger", pvalue=False, numeric=True, categorical=True, threshold=0.1, bounds=UNIT
+        ),
+        Method(
+            "total_variation",
+            pvalue=False,
+            numeric=True,
+            categorical=True,
+            threshold=0.1,
+            bounds=UNIT,
+        ),
+        Method(
+            "new_category_share",
+            pvalue=False,
+            numeric=False,
+            categorical=True,
+            threshold=0.05,
+            bounds=UNIT,
+        ),
     )
 }
 

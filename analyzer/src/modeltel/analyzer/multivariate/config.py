@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from modeltel.analyzer.config import check_keys, expect, section
+from modeltel.analyzer.config import Section, check_keys, expect
 from modeltel.analyzer.errors import ConfigError
 
 _KEYS = {
@@ -46,8 +46,10 @@ _KEYS = {
 
 
 @dataclass(frozen=True)
-class MultivariateConfig:
+class MultivariateConfig(Section):
     """Validated ``multivariate`` settings."""
+
+    NAME = "multivariate"
 
     reference: str = "default"
     features: tuple[str, ...] | None = None
@@ -61,14 +63,9 @@ class MultivariateConfig:
     outlier_ratio: float = 0.05
     min_predictions: int = 20
     worst: int = 10
-    models: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def for_model(self, model: str) -> MultivariateConfig:
-        """These settings with ``models.<model>`` applied on top."""
-        override = self.models.get(model)
-        if not override:
-            return self
-        return replace(_parse(override, f"multivariate.models.{model}", self), models={})
+    def parse(self, raw: Mapping[str, Any], path: str) -> MultivariateConfig:
+        return _parse(raw, path, self)
 
     def fit_key(self) -> tuple[Any, ...]:
         """The settings a fitted reference model depends on (for caching)."""
@@ -140,16 +137,9 @@ def _parse(raw: Mapping[str, Any], path: str, base: MultivariateConfig) -> Multi
             changes["outlier_ratio"] = _number(
                 given["outlier_ratio"], f"{path}.thresholds.outlier_ratio", 0, 1
             )
-    out = replace(out, **changes)
-    if raw.get("models") is not None:
-        models = expect(raw["models"], dict, f"{path}.models", "a mapping of model → settings")
-        for name, override in models.items():
-            expect(override, dict, f"{path}.models.{name}", "a mapping")
-            _parse(override, f"{path}.models.{name}", out)
-        out = replace(out, models={str(k): dict(v) for k, v in models.items()})
-    return out
+    return replace(out, **changes)
 
 
 def load_multivariate_config(config: Mapping[str, Any] | None) -> MultivariateConfig:
     """The ``multivariate`` section of ``config``; ConfigError naming the key when invalid."""
-    return _parse(section(dict(config or {}), "multivariate"), "multivariate", MultivariateConfig())
+    return MultivariateConfig.load(config)

@@ -2,9 +2,12 @@
 and delay, and confidence-based estimates before the labels arrive.
 
 Everything is computed in ClickHouse (:mod:`.queries`); :mod:`.metrics` turns the counts into
-numbers equal to scikit-learn's, :mod:`.analysis` into tidy result records.
+numbers equal to scikit-learn's, :mod:`.analysis` into tidy result records; :mod:`.catalogue`
+says what each metric means. :data:`ANALYSIS` is its entry in
+:data:`modeltel.analyzer.analyses.ANALYSES`.
 """
 
+from modeltel.analyzer.analysis import Analysis
 from modeltel.analyzer.performance.analysis import (
     ModelTask,
     choose_positive,
@@ -12,11 +15,24 @@ from modeltel.analyzer.performance.analysis import (
     describe_model,
     last_computed,
     late_label_windows,
+    performance_results,
 )
+from modeltel.analyzer.performance.catalogue import METRICS
 from modeltel.analyzer.performance.config import PerformanceConfig, load_performance_config
 from modeltel.analyzer.performance.queries import SlidingWindows, TimeWindows
+from modeltel.analyzer.performance.records import KIND
+
+ANALYSIS = Analysis(
+    kind=KIND,
+    title="Realized and estimated performance, label coverage and delay",
+    settings=PerformanceConfig,
+    compute=performance_results,
+    metrics=METRICS,
+)
 
 __all__ = [
+    "ANALYSIS",
+    "METRICS",
     "ModelTask",
     "PerformanceConfig",
     "SlidingWindows",
@@ -27,4 +43,5 @@ __all__ = [
     "last_computed",
     "late_label_windows",
     "load_performance_config",
+    "performance_results",
 ]

@@ -17,14 +17,21 @@ window's counts into records of kind ``performance``:
 The positive class of a binary model is ``performance.positive_class``, else ``1``/``true``
 when among the classes, else the larger of the two classes (numerically when both are
 numbers), which is what ``predict_proba[:, 1]`` refers to in scikit-learn.
+
+:func:`performance_results` does it for model versions over time or sliding windows and,
+when the results are stored, recomputes the aligned windows whose predictions received
+labels since the version's previous computation.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from modeltel.analyzer.errors import InputError
+from modeltel.analyzer.analysis import Run, Target
+from modeltel.analyzer.errors import ConfigError, InputError
 from modeltel.analyzer.performance.config import PerformanceConfig
 from modeltel.analyzer.performance.metrics import Metric
 from modeltel.analyzer.performance.queries import (
@@ -53,7 +60,13 @@ from modeltel.analyzer.performance.records import (
 )
 from modeltel.analyzer.results import Result, Status
 from modeltel.analyzer.store import Store
+from modeltel.analyzer.windows import Window
 
+logger = logging.getLogger(__name__)
+
+LATE_LABEL_MARGIN = timedelta(minutes=10)
+"""Labels received this long before the previous computation are looked at again, so that a
+label stored while that computation ran is never missed (recomputing is idempotent)."""
 MAX_CLASSES = 1000
 POSITIVE_NAMES = ("1", "true", "True", "yes", "positive")
 
@@ -270,6 +283,79 @@ def last_computed(store: Store, model: str, version: str) -> datetime | None:
     return datetime.fromtimestamp(int(latest) / 1000, UTC)
 
 
+def performance_results(
+    store: Store,
+    targets: Sequence[Target],
+    windows: Sequence[Window],
+    settings: PerformanceConfig,
+    run: Run,
+    /,
+    *,
+    sliding: bool | int | tuple[int, int] | None = None,
+    late_labels: bool = True,
+) -> list[Result]:
+    """Performance of each target over ``windows``, or over sliding windows of N predictions
+    every S within them (``sliding``: ``True`` for ``performance.window_size``/
+    ``sliding_step``, N, or (N, S)). Unless ``late_labels`` is False, a stored run adds the
+    aligned windows of the same size that received labels since the version's last run."""
+    results: list[Result] = []
+    for model, version in targets:
+        config = settings.for_model(model)
+        chosen = sliding_size(sliding, config)
+        since = last_computed(store, model, version) if run.storing and late_labels else None
+        if chosen is not None:
+            spec: TimeWindows | SlidingWindows = SlidingWindows(
+                chosen[0], chosen[1], nanos(windows[0].start), nanos(windows[-1].end)
+            )
+        else:
+            spec = TimeWindows.from_windows(windows)
+        results += compute_performance(store, model, version, spec, config)
+        if since is not None and chosen is None:
+            results += _late_labels(store, model, version, windows, since, config)
+    return results
+
+
+def sliding_size(sliding: Any, config: PerformanceConfig) -> tuple[int, int] | None:
+    """(size, step) of the sliding windows ``sliding`` asks for; None for time windows."""
+    if sliding is None or sliding is False:
+        return None
+    if sliding is True:
+        if config.window_size is None:
+            raise ConfigError(
+                "sliding windows need a size: pass (size, step) or set "
+                "performance.window_size in the config"
+            )
+        return config.window_size, config.sliding_step or config.window_size
+    if isinstance(sliding, int):
+        return sliding, sliding
+    if isinstance(sliding, Sequence) and len(sliding) == 2:
+        return int(sliding[0]), int(sliding[1])
+    raise ConfigError("sliding must be True, a window size, or (size, step)")
+
+
+def _late_labels(
+    store: Store,
+    model: str,
+    version: str,
+    windows: Sequence[Window],
+    since: datetime,
+    config: PerformanceConfig,
+) -> list[Result]:
+    size = windows[0].seconds
+    done = {(nanos(w.start), nanos(w.end)) for w in windows}
+    late = [
+        b
+        for b in late_label_windows(store, model, version, size, since - LATE_LABEL_MARGIN)
+        if b not in done
+    ]
+    if not late:
+        return []
+    logger.info("recomputing %d window(s) of %s/%s with late labels", len(late), model, version)
+    size_ns = late[0][1] - late[0][0]
+    spec = TimeWindows(0, size_ns, tuple(start // size_ns for start, _ in late))
+    return compute_performance(store, model, version, spec, config)
+
+
 __all__ = [
     "ModelTask",
     "choose_positive",
@@ -277,4 +363,5 @@ __all__ = [
     "describe_model",
     "last_computed",
     "late_label_windows",
+    "performance_results",
 ]

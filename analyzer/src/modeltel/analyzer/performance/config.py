@@ -29,29 +29,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from modeltel.analyzer.config import check_keys, expect, section
+from modeltel.analyzer.config import Section, check_keys, expect
 from modeltel.analyzer.durations import parse_duration
 from modeltel.analyzer.errors import ConfigError
+from modeltel.analyzer.performance.catalogue import SCORES
 from modeltel.analyzer.results import Status
 
-HIGHER_IS_BETTER = frozenset(
-    {
-        "accuracy",
-        "precision",
-        "recall",
-        "f1",
-        "roc_auc",
-        "precision_macro",
-        "recall_macro",
-        "f1_macro",
-        "precision_weighted",
-        "recall_weighted",
-        "f1_weighted",
-        "r2",
-    }
-)
-LOWER_IS_BETTER = frozenset({"log_loss", "mae", "mse", "rmse", "mape"})
-METRICS = HIGHER_IS_BETTER | LOWER_IS_BETTER
+_SCORES = {m.name: m for m in SCORES}
+"""The metrics a threshold can be set for."""
 TASKS = ("classification", "regression")
 _KEYS = {
     "task",
@@ -67,8 +52,10 @@ _KEYS = {
 
 
 @dataclass(frozen=True)
-class PerformanceConfig:
+class PerformanceConfig(Section):
     """Validated performance settings of one model."""
+
+    NAME = "performance"
 
     task: str | None = None
     positive_class: str | None = None
@@ -78,14 +65,9 @@ class PerformanceConfig:
     estimated: bool = True
     min_label_coverage: float | None = None
     max_label_delay_s: float | None = None
-    models: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def for_model(self, model: str) -> PerformanceConfig:
-        """These settings with ``models.<model>`` applied."""
-        override = self.models.get(model)
-        if not override:
-            return self
-        return replace(_parse(override, f"performance.models.{model}", self), models={})
+    def parse(self, raw: Mapping[str, Any], path: str) -> PerformanceConfig:
+        return _parse(raw, path, self)
 
     def status(self, metric: str, value: float | None) -> tuple[Status, float | None]:
         """(status, threshold) of a metric value: ``alert`` when worse than its threshold."""
@@ -94,7 +76,7 @@ class PerformanceConfig:
             return Status.NO_DATA, threshold
         if threshold is None:
             return Status.INFO, None
-        worse = value < threshold if metric in HIGHER_IS_BETTER else value > threshold
+        worse = value < threshold if _SCORES[metric].higher_is_better else value > threshold
         return (Status.ALERT if worse else Status.OK), threshold
 
 
@@ -138,10 +120,10 @@ def _parse(cfg: Mapping[str, Any], path: str, base: PerformanceConfig) -> Perfor
         raw = expect(cfg["thresholds"], dict, f"{path}.thresholds", "a mapping of metric: number")
         thresholds = dict(out.thresholds)
         for metric, value in raw.items():
-            if metric not in METRICS:
+            if metric not in _SCORES:
                 raise ConfigError(
                     f"config key {path}.thresholds.{metric} is not a performance metric; "
-                    f"expected one of {', '.join(sorted(METRICS))}"
+                    f"expected one of {', '.join(sorted(_SCORES))}"
                 )
             thresholds[str(metric)] = _number(value, f"{path}.thresholds.{metric}")
         out = replace(out, thresholds=thresholds)
@@ -169,11 +151,4 @@ def _parse(cfg: Mapping[str, Any], path: str, base: PerformanceConfig) -> Perfor
 
 def load_performance_config(config: Mapping[str, Any] | None) -> PerformanceConfig:
     """The ``performance`` section of ``config`` (defaults when absent)."""
-    cfg = section(dict(config or {}), "performance")
-    out = _parse(cfg, "performance", PerformanceConfig())
-    models = cfg.get("models") or {}
-    models = expect(models, dict, "performance.models", "a mapping of model: settings")
-    for name, override in models.items():
-        expect(override, dict, f"performance.models.{name}", "a mapping")
-        _parse(override, f"performance.models.{name}", out)  # validate now, not at first use
-    return replace(out, models={str(k): dict(v) for k, v in models.items()})
+    return PerformanceConfig.load(config)

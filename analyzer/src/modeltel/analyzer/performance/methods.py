@@ -217,7 +217,8 @@ class HealthAnalyses:
         predicted class shares (see :mod:`modeltel.analyzer.service`)."""
         records: list[Result] = []
         for ver, windows in self._targets(model, version, window, start, end):
-            records += compute_service(self.store, model, ver, windows, self.service_config)
+            config = self.service_config.for_model(model)
+            records += compute_service(self.store, model, ver, windows, config)
         return self._finish(records, write)
 
     def quality(
@@ -234,7 +235,8 @@ class HealthAnalyses:
         appeared/vanished, and the outlier ratio (see :mod:`modeltel.analyzer.quality`)."""
         records: list[Result] = []
         for ver, windows in self._targets(model, version, window, start, end):
-            records += compute_quality(self.store, model, ver, windows, self.quality_config)
+            config = self.quality_config.for_model(model)
+            records += compute_quality(self.store, model, ver, windows, config)
         return self._finish(records, write)
 
     def outliers(
@@ -254,7 +256,12 @@ class HealthAnalyses:
         for ver, windows in self._targets(model, version, window, start, end):
             whole = Window(windows[0].start, windows[-1].end)
             frame = list_outliers(
-                self.store, model, ver, whole, limit=limit, config=self.quality_config
+                self.store,
+                model,
+                ver,
+                whole,
+                limit=limit,
+                config=self.quality_config.for_model(model),
             )
             frames.append(frame.assign(version=ver))
         if not frames:
