@@ -7,8 +7,8 @@ import json
 import sys
 from typing import Any
 
-from modeltel.analyzer.cli import common, remote
-from modeltel.analyzer.cli.reference import parse_time
+from modeltel.analyzer.cli import common
+from modeltel.analyzer.cli.backend import DriftQuery, add_backend_options, open_backend
 from modeltel.analyzer.errors import ConfigError
 
 EPILOG = """\
@@ -74,14 +74,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--fail-on-drift", action="store_true", help="exit 1 when a result's status is drift/alert"
     )
-    common.add_store_options(parser)
-    common.add_server_option(parser)
+    add_backend_options(parser)
     parser.set_defaults(func=run)
 
 
 def _records(args: argparse.Namespace) -> list[dict[str, Any]]:
-    start = parse_time(args.start, "--start") if args.start else None
-    end = parse_time(args.end, "--end") if args.end else None
+    start = common.parse_time(args.start, "--start") if args.start else None
+    end = common.parse_time(args.end, "--end") if args.end else None
     drift_only = [args.version, args.last_n, args.baseline_version, args.segment_by, args.methods]
     if args.only is None and (any(v is not None for v in drift_only) or start is not None):
         raise ConfigError(
@@ -90,59 +89,23 @@ def _records(args: argparse.Namespace) -> list[dict[str, Any]]:
         )
     if args.only and not args.model:
         raise ConfigError("--only drift needs --model")
-    if args.server:
-        if args.only:
-            query = {
-                "version": args.version,
-                "window": args.window,
-                "start": start.isoformat() if start else None,
-                "end": end.isoformat() if end else None,
-                "last_n": args.last_n,
-                "reference": args.reference,
-                "baseline_version": args.baseline_version,
-                "segment_by": args.segment_by,
-                "methods": args.methods,
-                "compute": "true",
-            }
-            path = f"/api/models/{remote.quote(args.model)}/drift"
-            return list(remote.request_json(args.server, path, query=query, timeout=600) or [])
-        query = {
-            "model": args.model,
-            "window": args.window or "1h",
-            "end": end.isoformat() if end else None,
-        }
-        return list(
-            remote.request_json(args.server, "/api/analyze", {}, query=query, timeout=600) or []
+    backend = open_backend(args)
+    if args.only == "drift":
+        query = DriftQuery(
+            args.model,
+            args.version,
+            window=args.window,
+            start=start,
+            end=end,
+            last_n=args.last_n,
+            reference=args.reference,
+            baseline_version=args.baseline_version,
+            segment_by=args.segment_by,
+            methods=args.methods.split(",") if args.methods else None,
+            write=not args.no_write,
         )
-    from modeltel.analyzer.analyzer import Analyzer
-    from modeltel.analyzer.config import load_config
-    from modeltel.analyzer.results import to_records
-
-    config = load_config(args.config)
-    store = common.open_store(args)
-    try:
-        analyzer = Analyzer(store, config)
-        if args.only == "drift":
-            frame = analyzer.drift(
-                args.model,
-                args.version,
-                window=args.window,
-                start=start,
-                end=end,
-                last_n=args.last_n,
-                reference=args.reference,
-                baseline_version=args.baseline_version,
-                segment_by=args.segment_by,
-                methods=args.methods.split(",") if args.methods else None,
-                write=not args.no_write,
-            )
-        else:
-            frame = analyzer.analyze(
-                args.model, window=args.window or "1h", end=end, write=not args.no_write
-            )
-        return to_records(frame)
-    finally:
-        store.close()
+        return backend.drift(query)
+    return backend.analyze(args.model, window=args.window or "1h", end=end, write=not args.no_write)
 
 
 def run(args: argparse.Namespace) -> int:

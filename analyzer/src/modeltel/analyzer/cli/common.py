@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 
 from modeltel.analyzer import settings
+from modeltel.analyzer.errors import ConfigError
 from modeltel.analyzer.store import Store
 
 
@@ -40,6 +44,25 @@ def add_server_option(parser: argparse.ArgumentParser) -> None:
 def open_store(args: argparse.Namespace, **kwargs: object) -> Store:
     """Open (and migrate) the store named by the command's options."""
     return Store(args.clickhouse_url, args.database, **kwargs)  # type: ignore[arg-type]
+
+
+@contextmanager
+def store(args: argparse.Namespace) -> Iterator[Store]:
+    """:func:`open_store`, closed when the block ends."""
+    opened = open_store(args)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def parse_time(text: str, option: str) -> datetime:
+    """An ISO 8601 time (naive = UTC); ConfigError naming ``option`` otherwise."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ConfigError(f"{option} {text!r} is not a time; write e.g. 2026-01-31T12:00") from exc
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def fail(message: str) -> None:

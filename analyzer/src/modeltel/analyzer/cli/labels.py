@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import urllib.error
-import urllib.request
-from pathlib import Path
 from typing import Any
 
-from modeltel.analyzer import settings
-from modeltel.analyzer.cli import common, remote
-from modeltel.analyzer.errors import InputError, StoreUnavailableError
+from modeltel.analyzer.cli import common, uploads
+from modeltel.analyzer.cli.backend import add_backend_options
 
 EPILOG = """\
 examples:
@@ -43,8 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    upload.add_argument("model", metavar="MODEL")
-    upload.add_argument("file", metavar="FILE", help="CSV or Parquet with an id and a label column")
+    uploads.add_file_arguments(upload, "CSV or Parquet with an id and a label column")
     upload.add_argument(
         "--id-column", default="prediction_id", help="column of prediction ids (prediction_id)"
     )
@@ -59,8 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     upload.add_argument("--format", choices=("csv", "parquet"), default=None)
     upload.add_argument("--json", action="store_true", help="print the summary as JSON")
-    common.add_store_options(upload)
-    common.add_server_option(upload)
+    add_backend_options(upload)
     upload.set_defaults(func=run_upload)
 
 
@@ -77,52 +70,9 @@ def _print(summary: dict[str, Any], as_json: bool) -> None:
         common.info(f"warning: {message}")
 
 
+UPLOAD_OPTIONS = ("id_column", "label_column", "value_column", "timestamp_column", "format")
+
+
 def run_upload(args: argparse.Namespace) -> int:
-    path = Path(args.file)
-    if not path.is_file():
-        raise InputError(f"{path} is not a file")
-    options = {
-        "id_column": args.id_column,
-        "label_column": args.label_column,
-        "value_column": args.value_column,
-        "timestamp_column": args.timestamp_column,
-        "format": args.format,
-    }
-    if args.server:
-        _print(_post(args.server, args.model, path, options), args.json)
-        return 0
-    from modeltel.analyzer.labels import upload_labels
-
-    store = common.open_store(args)
-    try:
-        summary = upload_labels(store, args.model, path, **options)
-    finally:
-        store.close()
-    _print(summary.as_dict(), args.json)
+    _print(uploads.send(args, "labels", UPLOAD_OPTIONS), args.json)
     return 0
-
-
-def _post(server: str, model: str, path: Path, options: dict[str, Any]) -> dict[str, Any]:
-    """POST the file to ``/api/labels`` (raw body, options as query parameters)."""
-    suffix = path.suffix.lower()
-    fmt = options.get("format") or ("parquet" if suffix in (".parquet", ".pq") else "csv")
-    query = {k: v for k, v in options.items() if v is not None}
-    query["model"], query["format"] = model, fmt
-    request = urllib.request.Request(
-        remote.url_for(server, "/api/labels", query), data=path.read_bytes(), method="POST"
-    )
-    request.add_header(
-        "Content-Type", "application/vnd.apache.parquet" if fmt == "parquet" else "text/csv"
-    )
-    token = os.environ.get(settings.MODELTEL_API_TOKEN)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=600) as response:
-            return dict(json.loads(response.read()))
-    except urllib.error.HTTPError as exc:
-        raise remote.http_error(exc, "/api/labels") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        raise StoreUnavailableError(
-            f"cannot reach the modeltel server at {server} ({getattr(exc, 'reason', exc)})"
-        ) from exc

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
 
-from modeltel.analyzer.cli import common, remote
+from modeltel.analyzer.cli import common
+from modeltel.analyzer.cli.backend import add_backend_options, open_backend
 
 EPILOG = """\
 examples:
@@ -35,24 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="table",
         help="table for people (default) or json (a list of objects) for scripts",
     )
-    common.add_store_options(parser)
-    common.add_server_option(parser)
+    add_backend_options(parser)
     parser.set_defaults(func=run)
-
-
-def fetch_models(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """The model list, from the server (``--server``) or the store, JSON-ready."""
-    if args.server:
-        answer = remote.request_json(args.server, "/api/models")
-        return list(answer or [])
-    from modeltel.analyzer.sql import jsonable
-    from modeltel.analyzer.web.data import list_models
-
-    store = common.open_store(args)
-    try:
-        return list(jsonable(list_models(store)))
-    finally:
-        store.close()
 
 
 def _ago(iso: str | None) -> str:
@@ -67,7 +51,7 @@ def _ago(iso: str | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    models = fetch_models(args)
+    models = open_backend(args).models()
     if args.format == "json":
         sys.stdout.write(json.dumps(models, indent=1) + "\n")
         return 0

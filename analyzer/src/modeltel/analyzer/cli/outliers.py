@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
-from modeltel.analyzer.cli import common, remote
+from modeltel.analyzer.cli import common
+from modeltel.analyzer.cli.backend import OutlierQuery, add_backend_options, open_backend
 from modeltel.analyzer.errors import ConfigError
 
 EPILOG = """\
@@ -51,69 +51,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.add_argument("--config", default=None, help="YAML configuration file")
-    common.add_store_options(parser)
-    common.add_server_option(parser)
+    add_backend_options(parser)
     parser.set_defaults(func=run)
-
-
-def _time(text: str | None, option: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ConfigError(f"{option} {text!r} is not a time; write e.g. 2026-01-31T12:00") from exc
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.limit <= 0:
         raise ConfigError("--limit must be a positive number")
-    start, end = _time(args.start, "--start"), _time(args.end, "--end")
+    start = common.parse_time(args.start, "--start") if args.start is not None else None
+    end = common.parse_time(args.end, "--end") if args.end is not None else None
     if (start is None) != (end is None):
         raise ConfigError("give both --start and --end, or --window")
     if start is not None and end is not None and end <= start:
         raise ConfigError("--end must be after --start")
-    if args.server:
-        rows = remote.request_json(
-            args.server,
-            f"/api/models/{remote.quote(args.model)}/outliers",
-            query={
-                "version": args.version,
-                "window": args.window,
-                "start": start.isoformat() if start else None,
-                "end": end.isoformat() if end else None,
-                "limit": args.limit,
-                "method": args.method,
-            },
-            timeout=600,
-        )
-    else:
-        rows = _local(args, start, end)
+    query = OutlierQuery(
+        args.model, args.version, args.window, start, end, limit=args.limit, method=args.method
+    )
+    rows = open_backend(args).outliers(query)
     _print(rows, args.format, args.method)
     return 0
-
-
-def _local(args: argparse.Namespace, start: datetime | None, end: datetime | None) -> Any:
-    from modeltel.analyzer.analyzer import Analyzer
-    from modeltel.analyzer.config import load_config
-    from modeltel.analyzer.sql import jsonable
-
-    config = load_config(args.config)
-    store = common.open_store(args)
-    try:
-        frame = Analyzer(store, config).outliers(
-            args.model,
-            args.version,
-            window=args.window,
-            start=start,
-            end=end,
-            limit=args.limit,
-            method=args.method,
-        )
-    finally:
-        store.close()
-    return jsonable(frame.to_dict("records"))
 
 
 def _print(rows: list[dict[str, Any]], fmt: str, method: str = "range") -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from modeltel.analyzer.cli import common, remote
-from modeltel.analyzer.errors import ConfigError, InputError
+from modeltel.analyzer.cli import common, uploads
+from modeltel.analyzer.cli.backend import add_backend_options
+from modeltel.analyzer.errors import ConfigError
 
 EPILOG = """\
 examples:
@@ -44,8 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    upload.add_argument("model", metavar="MODEL")
-    upload.add_argument("file", metavar="FILE", help="CSV or Parquet, one column per feature")
+    uploads.add_file_arguments(upload, "CSV or Parquet, one column per feature")
     upload.add_argument("--version", default=None, help="model version (default unversioned)")
     upload.add_argument("--name", default="default", help="reference name (default: default)")
     upload.add_argument("--categorical", default=None, metavar="A,B", help="categorical columns")
@@ -55,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     upload.add_argument("--score-column", default=None, help="column of predicted scores")
     upload.add_argument("--value-column", default=None, help="column of regression outputs")
     upload.add_argument("--format", choices=("csv", "parquet"), default=None)
-    _common(upload)
+    add_backend_options(upload)
     upload.set_defaults(func=run_upload)
 
     capture = actions.add_parser(
@@ -85,20 +83,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.set_defaults(func=run_list)
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    common.add_store_options(parser)
-    common.add_server_option(parser)
-
-
-def parse_time(text: str, option: str) -> datetime:
-    """An ISO 8601 time (naive = UTC); ConfigError naming ``option`` otherwise."""
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ConfigError(f"{option} {text!r} is not a time; write e.g. 2026-01-31T12:00") from exc
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _print_summary(summary: dict[str, Any]) -> None:
     features = summary["features"]
     kinds = {k: sum(1 for v in features.values() if v == k) for k in ("numerical", "categorical")}
@@ -111,76 +95,32 @@ def _print_summary(summary: dict[str, Any]) -> None:
         common.info(f"warning: {message}")
 
 
+UPLOAD_OPTIONS = (
+    "version",
+    "name",
+    "categorical",
+    "numerical",
+    "exclude",
+    "prediction_column",
+    "score_column",
+    "value_column",
+    "format",
+)
+
+
 def run_upload(args: argparse.Namespace) -> int:
-    path = Path(args.file)
-    if not path.is_file():
-        raise InputError(f"{path} is not a file")
-    options = {
-        "version": args.version,
-        "name": args.name,
-        "categorical": args.categorical,
-        "numerical": args.numerical,
-        "exclude": args.exclude,
-        "prediction_column": args.prediction_column,
-        "score_column": args.score_column,
-        "value_column": args.value_column,
-        "format": args.format,
-    }
-    if args.server:
-        answer = _post_file(args.server, args.model, path, options)
-        _print_summary(answer)
-        return 0
-    from modeltel.analyzer.reference import upload_reference
-
-    store = common.open_store(args)
-    try:
-        summary = upload_reference(store, args.model, path, **options)
-    finally:
-        store.close()
-    _print_summary(summary.as_dict())
+    _print_summary(uploads.send(args, "reference", UPLOAD_OPTIONS))
     return 0
-
-
-def _post_file(server: str, model: str, path: Path, options: dict[str, Any]) -> dict[str, Any]:
-    """POST the file's bytes to ``/api/references`` (raw body, options as query)."""
-    import os
-    import urllib.error
-    import urllib.request
-
-    from modeltel.analyzer import settings
-
-    fmt = options.get("format") or ("parquet" if path.suffix.lower() == ".parquet" else "csv")
-    query = {k: v for k, v in options.items() if v is not None}
-    query["model"], query["format"] = model, fmt
-    url = remote.url_for(server, "/api/references", query)
-    request = urllib.request.Request(url, data=path.read_bytes(), method="POST")
-    request.add_header(
-        "Content-Type", "application/vnd.apache.parquet" if fmt == "parquet" else "text/csv"
-    )
-    token = os.environ.get(settings.MODELTEL_API_TOKEN)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=600) as response:
-            return dict(json.loads(response.read()))
-    except urllib.error.HTTPError as exc:
-        raise remote.http_error(exc, "/api/references") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        from modeltel.analyzer.errors import StoreUnavailableError
-
-        raise StoreUnavailableError(
-            f"cannot reach the modeltel server at {server} ({exc})"
-        ) from exc
 
 
 def run_capture(args: argparse.Namespace) -> int:
     from modeltel.analyzer.reference import reference_from_window
 
-    start, end = parse_time(args.start, "--start"), parse_time(args.end, "--end")
+    start = common.parse_time(args.start, "--start")
+    end = common.parse_time(args.end, "--end")
     if end <= start:
         raise ConfigError("--end must be after --start")
-    store = common.open_store(args)
-    try:
+    with common.store(args) as store:
         summary = reference_from_window(
             store,
             args.model,
@@ -190,8 +130,6 @@ def run_capture(args: argparse.Namespace) -> int:
             name=args.name,
             target_version=args.as_version,
         )
-    finally:
-        store.close()
     _print_summary(summary.as_dict())
     return 0
 
@@ -200,11 +138,8 @@ def run_list(args: argparse.Namespace) -> int:
     from modeltel.analyzer.reference import list_references
     from modeltel.analyzer.sql import format_table, jsonable
 
-    store = common.open_store(args)
-    try:
+    with common.store(args) as store:
         frame = list_references(store, args.model)
-    finally:
-        store.close()
     if args.format == "json":
         print(json.dumps(jsonable(frame.to_dict("records")), indent=1))
         return 0

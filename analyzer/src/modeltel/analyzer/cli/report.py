@@ -6,7 +6,8 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
-from modeltel.analyzer.cli import common, remote
+from modeltel.analyzer.cli import common
+from modeltel.analyzer.cli.backend import add_backend_options, open_backend
 from modeltel.analyzer.errors import ConfigError
 
 EPILOG = """\
@@ -47,8 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--out", default=None, metavar="FILE", help="HTML file (default MODEL-PERIOD.html)"
     )
     parser.add_argument("--pdf", default=None, metavar="FILE", help="also print a PDF here")
-    common.add_store_options(parser)
-    common.add_server_option(parser)
+    add_backend_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -68,27 +68,9 @@ def run(args: argparse.Namespace) -> int:
     end = parse_end(args.end)
     out = Path(args.out or f"{args.model}-{args.period}.html")
     common.info(f"gathering {args.period}ly results of {args.model} …")
-    if args.server:
-        html = remote.request_bytes(
-            args.server,
-            f"/models/{remote.quote(args.model)}/report",
-            query={
-                "version": args.version,
-                "period": args.period,
-                "end": end.isoformat() if end else None,
-            },
-            accept="text/html",
-            timeout=300,
-        ).decode("utf-8")
-    else:
-        from modeltel.analyzer.report import build_report, render_html
-
-        store = common.open_store(args)
-        try:
-            report = build_report(store, args.model, args.version, period=args.period, end=end)
-        finally:
-            store.close()
-        html = render_html(report)
+    html = open_backend(args).report_html(
+        args.model, version=args.version, period=args.period, end=end
+    )
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(html, encoding="utf-8")

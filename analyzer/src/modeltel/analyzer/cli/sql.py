@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from modeltel.analyzer.cli import common, remote
+from modeltel.analyzer.cli import common
+from modeltel.analyzer.cli.backend import add_backend_options, open_backend
 
 EPILOG = """\
 examples:
@@ -62,8 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="SECONDS",
         help=f"stop the query after this many seconds (default {sql.DEFAULT_TIMEOUT_S:g})",
     )
-    common.add_store_options(parser)
-    common.add_server_option(parser)
+    add_backend_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -72,23 +72,9 @@ def run(args: argparse.Namespace) -> int:
 
     query = sys.stdin.read() if args.query == "-" else args.query
     sql.check_limits(args.max_rows, args.timeout)
-    if args.server:
-        payload = remote.request_json(
-            args.server,
-            "/api/sql",
-            {"query": query, "max_rows": args.max_rows, "timeout_s": args.timeout},
-            timeout=args.timeout + 30,
-        )
-        columns, rows = payload["columns"], payload["rows"]
-        truncated, max_rows = payload.get("truncated", False), payload.get("max_rows")
-    else:
-        store = common.open_store(args)
-        try:
-            result = sql.run_sql(store, query, max_rows=args.max_rows, timeout_s=args.timeout)
-        finally:
-            store.close()
-        columns, rows = result.columns, result.rows
-        truncated, max_rows = result.truncated, result.max_rows
+    result = open_backend(args).sql(query, max_rows=args.max_rows, timeout_s=args.timeout)
+    columns, rows = result.columns, result.rows
+    truncated, max_rows = result.truncated, result.max_rows
     text = sql.render(columns, rows, args.format)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     if args.format == "table":

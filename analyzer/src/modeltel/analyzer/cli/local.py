@@ -1,0 +1,101 @@
+"""The commands' operations on the store itself (no ``--server``).
+
+Each operation opens the store (and migrates it), works, and closes it, so a command holds an
+embedded store only while it needs it. The YAML configuration (``--config``, else
+``$MODELTEL_CONFIG``) is read before the store is opened, by the operations that use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from modeltel.analyzer.cli.backend import Backend, DriftQuery, OutlierQuery, Records, SqlRows
+from modeltel.analyzer.store import Store
+
+
+class LocalBackend(Backend):
+    """The store at ``clickhouse_url``/``database`` (defaults from the environment)."""
+
+    def __init__(
+        self, clickhouse_url: str | None, database: str | None, config_path: str | None = None
+    ) -> None:
+        self.clickhouse_url = clickhouse_url
+        self.database = database
+        self.config_path = config_path
+
+    @contextmanager
+    def _store(self) -> Iterator[Store]:
+        store = Store(self.clickhouse_url, self.database)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def _config(self) -> dict[str, Any]:
+        from modeltel.analyzer.config import load_config
+
+        return load_config(self.config_path)
+
+    def models(self) -> Records:
+        from modeltel.analyzer.sql import jsonable
+        from modeltel.analyzer.web.data import list_models
+
+        with self._store() as store:
+            return list(jsonable(list_models(store)))
+
+    def analyze(
+        self, model: str | None, *, window: str, end: datetime | None, write: bool
+    ) -> Records:
+        from modeltel.analyzer.analyzer import Analyzer
+        from modeltel.analyzer.results import to_records
+
+        config = self._config()
+        with self._store() as store:
+            frame = Analyzer(store, config).analyze(model, window=window, end=end, write=write)
+            return to_records(frame)
+
+    def drift(self, query: DriftQuery) -> Records:
+        from modeltel.analyzer.analyzer import Analyzer
+        from modeltel.analyzer.results import to_records
+
+        config = self._config()
+        with self._store() as store:
+            analyzer = Analyzer(store, config)
+            return to_records(analyzer.drift(query.model, query.version, **query.options()))
+
+    def outliers(self, query: OutlierQuery) -> Records:
+        from modeltel.analyzer.analyzer import Analyzer
+        from modeltel.analyzer.sql import jsonable
+
+        config = self._config()
+        with self._store() as store:
+            frame = Analyzer(store, config).outliers(query.model, query.version, **query.options())
+        return list(jsonable(frame.to_dict("records")))
+
+    def sql(self, query: str, *, max_rows: int, timeout_s: float) -> SqlRows:
+        from modeltel.analyzer.sql import run_sql
+
+        with self._store() as store:
+            result = run_sql(store, query, max_rows=max_rows, timeout_s=timeout_s)
+        return SqlRows(result.columns, result.rows, result.truncated, result.max_rows)
+
+    def report_html(
+        self, model: str, *, version: str | None, period: str, end: datetime | None
+    ) -> str:
+        from modeltel.analyzer.report import build_report, render_html
+
+        with self._store() as store:
+            report = build_report(store, model, version, period=period, end=end)
+        return render_html(report)
+
+    def upload(self, kind: str, model: str, path: Path, options: dict[str, Any]) -> dict[str, Any]:
+        from modeltel.analyzer.labels import upload_labels
+        from modeltel.analyzer.reference import upload_reference
+
+        function: Any = {"reference": upload_reference, "labels": upload_labels}[kind]
+        with self._store() as store:
+            return dict(function(store, model, path, **options).as_dict())
