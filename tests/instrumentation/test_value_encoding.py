@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
-from modeltel.instrumentation import _inputs
+from modeltel.analyzer.otlp.values import as_string
+from modeltel.instrumentation import _inputs, attributes
 from modeltel.instrumentation import _values as V
 
 scalars = st.one_of(
@@ -76,3 +78,12 @@ def test_labels_are_text_or_missing(value: object) -> None:
     assert (text is None) == missing(value)
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
         assert text == str(int(value))
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+@settings(max_examples=500, deadline=None)
+def test_floats_become_the_text_the_exporter_writes_for_a_number(value: float) -> None:
+    """Text sent for a float (a label, a category) equals what the Collector's exporter stores
+    for the same float sent as a number attribute, so both join."""
+    assert attributes.text(value) == as_string(AnyValue(double_value=value))
+    assert attributes.text(np.float64(value)) == attributes.text(value)

@@ -1,9 +1,12 @@
 """The ``modeltel`` command line.
 
 Each command lives in a module of this package exposing ``register(subparsers)``; add new
-commands to :data:`COMMANDS`. Exit codes: 0 success, 1 the command ran and found a problem it
-reports (e.g. failed checks), 2 bad usage/configuration/input, 3 store unavailable or locked,
-4 not found, 130 interrupted.
+commands to :data:`COMMANDS`. A command that works on the store or through a running
+``modeltel serve`` takes :func:`~.backend.add_backend_options` and asks
+:func:`~.backend.open_backend` for its data, never ``--server`` itself.
+
+Exit codes: 0 success, 1 the command ran and found a problem it reports (e.g. failed checks),
+2 bad usage/configuration/input, 3 store unavailable or locked, 4 not found, 130 interrupted.
 """
 
 from __future__ import annotations
