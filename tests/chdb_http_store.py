@@ -216,7 +216,10 @@ class Handler(BaseHTTPRequestHandler):
 
 @dataclass
 class HttpStore:
-    """This module serving ``data_dir`` on ``port`` in a subprocess (stdout/stderr to ``log``)."""
+    """This module serving ``data_dir`` on ``port`` in a subprocess (stdout/stderr to ``log``).
+
+    ``port`` 0: any free port, read back from the line the process prints (and kept, so a
+    restart comes back at the same address)."""
 
     data_dir: Path
     port: int
@@ -229,6 +232,7 @@ class HttpStore:
 
     def start(self, timeout: float = 60.0) -> HttpStore:
         """Start it and wait until ``/ping`` answers."""
+        offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, __file__, str(self.data_dir), str(self.port)],
@@ -239,6 +243,12 @@ class HttpStore:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"the store exited:\n{self.log.read_text()}")
+            if not self.port:
+                serving = re.search(rb"serving .* on (\d+)\n", self.log.read_bytes()[offset:])
+                if serving is None:
+                    time.sleep(0.1)
+                    continue
+                self.port = int(serving.group(1))
             try:
                 with urllib.request.urlopen(self.url + "/ping", timeout=2) as answer:
                     if answer.read() == b"Ok.\n":
@@ -260,7 +270,7 @@ def main() -> None:
     Handler.data_dir = data_dir
     engine = chdb.connect(data_dir)  # kept open: the engine lives as long as this process
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    print(f"serving {data_dir} on {port}", flush=True)
+    print(f"serving {data_dir} on {server.server_address[1]}", flush=True)
     try:
         server.serve_forever()
     finally:

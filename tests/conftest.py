@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from chdb_http_store import HttpStore
+from modeltel.analyzer.demo.servers import ThreadedServer
 from modeltel.analyzer.demo.simulation import Simulation, SimulationSettings
 from modeltel.analyzer.ingest import IngestPipeline
 from modeltel.analyzer.server.app import ServerConfig, create_app
@@ -46,7 +44,7 @@ def store_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if os.environ.get("MODELTEL_TEST_CLICKHOUSE_URL"):
         yield os.environ["MODELTEL_TEST_CLICKHOUSE_URL"]
     elif os.environ.get("MODELTEL_TEST_STORE") == "http":
-        server = HttpStore(path, free_port(), path.parent / "http-store.log").start()
+        server = HttpStore(path, 0, path.parent / "http-store.log").start()
         try:
             yield server.url
         finally:
@@ -87,11 +85,6 @@ class RunningServer:
     app: object
 
 
-class _ThreadedUvicorn(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # the test runner owns signals
-        pass
-
-
 def start_server(store: Store, config: ServerConfig | None = None):
     """Run the app under uvicorn in a thread and OTLP/gRPC beside it; return (server, stop)."""
     config = config or ServerConfig()
@@ -99,29 +92,18 @@ def start_server(store: Store, config: ServerConfig | None = None):
         store, writers=config.writers, max_pending_rows=config.max_pending_rows
     )
     app = create_app(store, config, pipeline)
-    port = free_port()
-    server = _ThreadedUvicorn(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
+    http = ThreadedServer(app).start(timeout_s=20)
     grpc_server, grpc_port = start_grpc_server(
         pipeline, "127.0.0.1", 0, max_message_bytes=config.max_body_bytes
     )
 
     def stop() -> None:
         grpc_server.stop(grace=2).wait()
-        server.should_exit = True
-        thread.join(20)
+        http.stop(timeout_s=20)
         pipeline.close()
 
     running = RunningServer(
-        url=f"http://127.0.0.1:{port}",
+        url=http.url,
         grpc_endpoint=f"127.0.0.1:{grpc_port}",
         store=store,
         pipeline=pipeline,

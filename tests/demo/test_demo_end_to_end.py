@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx
 
-from conftest import free_port
 from modeltel.analyzer.demo.scenario import DRIFTED, MODEL_NAME
 
 ENV = {**os.environ, "NO_PROXY": "127.0.0.1,localhost"}
@@ -32,7 +31,6 @@ def read_lines(stream, sink: queue.Queue) -> None:
 
 
 def test_demo_tells_the_story_and_stays_up(tmp_path: Path) -> None:
-    port = free_port()
     process = subprocess.Popen(
         command(
             "demo",
@@ -44,8 +42,6 @@ def test_demo_tells_the_story_and_stays_up(tmp_path: Path) -> None:
             "0.1",
             "--window-hours",
             "12",
-            "--port",
-            str(port),
             "--keep-running",
         ),
         stdout=subprocess.PIPE,
@@ -67,8 +63,11 @@ def test_demo_tells_the_story_and_stays_up(tmp_path: Path) -> None:
             if "press Ctrl-C to stop" in line:
                 break
         text = "\n".join(out)
-        url = f"http://127.0.0.1:{port}"
-        assert f"OTLP/HTTP, API, web page and /metrics on {url}" in text
+        served = re.search(
+            r"OTLP/HTTP, API, web page and /metrics on (http://127\.0\.0\.1:\d+)", text
+        )
+        assert served, text
+        url = served.group(1)
 
         # what it says happened
         traffic = re.search(r"(\d[\d,]*) requests \((\d+) failed\), (\d[\d,]*) predictions", text)

@@ -9,6 +9,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import ssl
@@ -22,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
@@ -32,7 +32,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from conftest import free_port
+from modeltel.analyzer.demo.servers import ThreadedServer
 from modeltel.analyzer.ingest import IngestPipeline
 from modeltel.analyzer.server.app import ServerConfig, create_app
 from modeltel.analyzer.store import Store
@@ -124,13 +124,20 @@ def sdk_prediction_spans(prefix: str, count: int) -> list[ReadableSpan]:
 # -- a server in a subprocess --------------------------------------------------------------
 
 
+SERVING_LINE = re.compile(rb"modeltel serving on https?://[^ ]+:(\d+) ")
+
+
 @dataclass
 class ServeProcess:
-    """``modeltel serve`` in a subprocess on ``store_url``; stderr goes to ``log``."""
+    """``modeltel serve`` in a subprocess on ``store_url``; stderr goes to ``log``.
+
+    ``port`` 0 (the default) lets the server bind any free port; :meth:`start` reads the one it
+    got from the line it prints, so no test races another process for a port.
+    """
 
     store_url: str
     log: Path
-    port: int = field(default_factory=free_port)
+    port: int = 0
     grpc_port: int = 0
     env: dict[str, str] = field(default_factory=dict)
     extra_args: list[str] = field(default_factory=list)
@@ -158,17 +165,25 @@ class ServeProcess:
             *self.extra_args,
         ]
         env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", **self.env}
+        offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=log, env=env)
-        self.wait_listening(timeout, wait_healthy)
+        self.wait_listening(timeout, wait_healthy, offset)
         return self
 
-    def wait_listening(self, timeout: float, healthy: bool) -> None:
+    def wait_listening(self, timeout: float, healthy: bool, log_offset: int = 0) -> None:
+        """Wait until ``/healthz`` answers (200, or any status unless ``healthy``)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
                 raise AssertionError(f"modeltel serve exited early:\n{self.log.read_text()}")
+            if not self.port:
+                served = SERVING_LINE.search(self.log.read_bytes()[log_offset:])
+                if served is None:
+                    time.sleep(0.1)
+                    continue
+                self.port = int(served.group(1))
             try:
                 status = self.get("/healthz")[0]
             except OSError:
@@ -299,55 +314,26 @@ def send_until(
 # -- an app in this process with a chosen pipeline ------------------------------------------
 
 
-class _ThreadedUvicorn(uvicorn.Server):
-    def install_signal_handlers(self) -> None:
-        pass
-
-
 @dataclass
 class InProcessServer:
     url: str
     pipeline: IngestPipeline
-    server: _ThreadedUvicorn
-    thread: threading.Thread
+    server: ThreadedServer
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(20)
+        self.server.stop(timeout_s=20)
         self.pipeline.close()
 
 
-def serve_asgi(app: object) -> tuple[str, _ThreadedUvicorn, threading.Thread]:
-    """Any ASGI app under uvicorn in a thread; returns its URL, server and thread."""
-    port = free_port()
-    server = _ThreadedUvicorn(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="on")  # type: ignore[arg-type]
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    return f"http://127.0.0.1:{port}", server, thread
+def serve_asgi(app: object) -> ThreadedServer:
+    """Any ASGI app under uvicorn in a thread, on a port of its own."""
+    return ThreadedServer(app, log_level="error").start(timeout_s=20)
 
 
 def start_app(store: Store, config: ServerConfig, pipeline: IngestPipeline) -> InProcessServer:
     """The HTTP app under uvicorn in a thread, with ``pipeline`` (e.g. without linger)."""
-    app = create_app(store, config, pipeline)
-    port = free_port()
-    server = _ThreadedUvicorn(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    return InProcessServer(f"http://127.0.0.1:{port}", pipeline, server, thread)
+    server = serve_asgi(create_app(store, config, pipeline))
+    return InProcessServer(server.url, pipeline, server)
 
 
 # -- certificates --------------------------------------------------------------------------

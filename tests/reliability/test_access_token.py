@@ -252,13 +252,13 @@ def test_analyzer_service_metrics_follow_the_same_policy(store, monkeypatch) -> 
     monkeypatch.setenv("MODELTEL_API_TOKEN", TOKEN)
     monkeypatch.setenv("MODELTEL_PROTECT_METRICS", "1")
     publisher = MetricsPublisher(store, exporter=False)
-    url, server, thread = serve_asgi(metrics_app(store, publisher))
+    server = serve_asgi(metrics_app(store, publisher))
+    url = server.url
     try:
         assert httpx.get(url + "/metrics").status_code == 401
         bearer = {"Authorization": f"Bearer {TOKEN}"}
         assert httpx.get(url + "/metrics", headers=bearer).status_code == 200
         assert httpx.get(url + "/healthz").status_code == 200
     finally:
-        server.should_exit = True
-        thread.join(20)
+        server.stop(timeout_s=20)
         publisher.shutdown()

@@ -14,7 +14,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import free_port, new_database_name
+from conftest import new_database_name
 from modeltel.analyzer.analyzer import Analyzer
 from modeltel.analyzer.config import load_config
 from modeltel.analyzer.errors import ConfigError
@@ -195,7 +195,7 @@ def test_commands_exit_2_with_the_sentence(tmp_path: Path) -> None:
 
     answer = _cli(
         "serve",
-        *("--clickhouse-url", store, "--port", str(free_port()), "--grpc-port", "0"),
+        *("--clickhouse-url", store, "--port", "0", "--grpc-port", "0"),
         env={"MODELTEL_CONFIG": str(bad)},
     )
     assert answer.returncode == 2, answer.stderr

@@ -159,7 +159,7 @@ def test_bad_tls_options_fail_fast_naming_the_option(
         "--clickhouse-url",
         f"chdb://{tmp_path / 'store'}",
         "--port",
-        str(free_port()),
+        "0",
         "--grpc-port",
         "0",
         *args,

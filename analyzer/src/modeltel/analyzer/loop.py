@@ -202,6 +202,8 @@ class AnalysisLoop:
     def _analyse(self, model: str, version: str, report: CycleReport, now: float) -> None:
         window = report.window
         for name, runner in self.runners.items():
+            if self._stop.is_set():  # a stop waits for one analysis at most, not the cycle
+                return
             try:
                 runner(model, version, window)
             except NotFoundError as exc:  # e.g. no reference yet: nothing to compute, no fault
@@ -267,8 +269,12 @@ class AnalysisLoop:
                 logger.exception("analysis cycle failed")
             self._stop.wait(max(0.0, self.every - (time.monotonic() - started)))
 
+    def request_stop(self) -> None:
+        """Ask the loop to stop after the analysis it is running; do not wait."""
+        self._stop.set()
+
     def stop(self, timeout: float = 30.0) -> None:
-        """Ask the loop to stop after the current analysis and wait for it."""
+        """Ask the loop to stop after the analysis it is running and wait for it."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)

@@ -27,7 +27,7 @@ import yaml
 
 from modeltel.analyzer.demo import scenario
 from modeltel.analyzer.demo.analysis import window_ends
-from modeltel.analyzer.demo.servers import ThreadedServer, free_port
+from modeltel.analyzer.demo.servers import ThreadedServer
 from modeltel.analyzer.demo.simulation import Simulation, SimulationSettings
 from modeltel.analyzer.demo.story import print_summary
 from modeltel.analyzer.errors import ConfigError
@@ -104,8 +104,9 @@ def run_demo(options: DemoOptions, out: TextIO | None = None) -> int:
         store, writers=config.writers, max_pending_rows=config.max_pending_rows
     )
     app = create_app(store, config, pipeline)
-    port = options.port or free_port(DEFAULT_PORT)
-    server = ThreadedServer(app, port=port).start()
+    # --port 0 (the default): 4318 when it is free, else any free port.
+    port = options.port or DEFAULT_PORT
+    server = ThreadedServer(app, port=port, fallback=not options.port).start()
     print(f"  OTLP/HTTP, API, web page and /metrics on {server.url}", file=out)
     print(f"  analysis configuration: {data_dir / 'modeltel.yaml'}", file=out)
 
@@ -140,8 +141,7 @@ def run_demo(options: DemoOptions, out: TextIO | None = None) -> int:
         print(f"\n(done in {time.monotonic() - started:.0f} s)", file=out, flush=True)
         if options.keep_running:
             print(f"  the model app stays up too: POST {sim.serving.url}/predict", file=out)
-            sim.start_live()
-            _serve_forever(store, app.state.metrics, options, out)
+            _serve_forever(store, app.state.metrics, sim, options, out)
     finally:
         sim.stop()
         server.stop()
@@ -150,7 +150,11 @@ def run_demo(options: DemoOptions, out: TextIO | None = None) -> int:
     return 0
 
 
-def _serve_forever(store: Store, publisher: object, options: DemoOptions, out: TextIO) -> None:
+def _serve_forever(
+    store: Store, publisher: object, sim: Simulation, options: DemoOptions, out: TextIO
+) -> None:
+    """Live traffic and the analysis loop until SIGINT/SIGTERM; then stop both at once: the
+    loop finishes the analysis it is running (not its cycle) while the traffic stops."""
     from modeltel.analyzer.demo.scenario import CONFIG
     from modeltel.analyzer.loop import AnalysisLoop
 
@@ -161,6 +165,7 @@ def _serve_forever(store: Store, publisher: object, options: DemoOptions, out: T
         every=options.analyze_every_s,
         publisher=publisher,  # type: ignore[arg-type]
     )
+    sim.start_live()
     loop.start()
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -178,5 +183,7 @@ def _serve_forever(store: Store, publisher: object, options: DemoOptions, out: T
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
-        loop.stop()
         print("stopping …", file=out, flush=True)
+        loop.request_stop()
+        sim.stop_live()
+        loop.stop()

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from typing import Any
 
 import uvicorn
 
-
-def free_port(preferred: int = 0, host: str = "127.0.0.1") -> int:
-    """``preferred`` when it can be bound, else any free port."""
-    for port in ([preferred] if preferred else []) + [0]:
-        with socket.socket() as sock:
-            try:
-                sock.bind((host, port))
-            except OSError:
-                continue
-            return int(sock.getsockname()[1])
-    raise OSError("no free TCP port")
+from modeltel.analyzer.errors import ConfigError
+from modeltel.analyzer.server.listen import bound_port, listen_socket
 
 
 class _Server(uvicorn.Server):
@@ -28,15 +18,38 @@ class _Server(uvicorn.Server):
 
 
 class ThreadedServer:
-    """Serve ``app`` on ``host:port`` in a daemon thread until :meth:`stop`."""
+    """Serve ``app`` on ``host:port`` in a daemon thread until :meth:`stop`.
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+    The socket is bound here, before the thread starts: ``port`` 0 takes any free port and
+    :attr:`port` says which; ``fallback`` takes any free port when ``port`` is taken.
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        fallback: bool = False,
+        log_level: str = "warning",
+    ) -> None:
+        try:
+            self.socket = listen_socket(host, port)
+        except ConfigError:
+            if not (fallback and port):
+                raise
+            self.socket = listen_socket(host, 0)
         self.host = host
-        self.port = port or free_port(0, host)
+        self.port = bound_port(self.socket)
         self.server = _Server(
-            uvicorn.Config(app, host=host, port=self.port, log_level="warning", lifespan="on")
+            uvicorn.Config(app, host=host, port=self.port, log_level=log_level, lifespan="on")
         )
-        self.thread = threading.Thread(target=self.server.run, daemon=True, name=f"http-{port}")
+        self.thread = threading.Thread(
+            target=self.server.run,
+            kwargs={"sockets": [self.socket]},
+            daemon=True,
+            name=f"http-{self.port}",
+        )
 
     @property
     def url(self) -> str:

@@ -150,11 +150,17 @@ class Simulation:
         )
         self._live.start()
 
-    def stop(self) -> None:
+    def stop_live(self) -> None:
+        """End the live traffic (the request it is sending completes first)."""
         if self._live is not None:
             self._live_stop.set()
             self._live.join(60)
             self._live = None
+
+    def stop(self) -> None:
+        """Stop the traffic, the model app and its telemetry (flushed to the server first)."""
+        if self._live is not None:
+            self.stop_live()
         elif self._replay is not None:
             self._replay.close()
         if self.serving is not None:

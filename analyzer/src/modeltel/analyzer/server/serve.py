@@ -13,7 +13,9 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import grpc
 import uvicorn
@@ -22,6 +24,7 @@ from modeltel.analyzer.errors import ConfigError
 from modeltel.analyzer.ingest import IngestPipeline
 from modeltel.analyzer.server.app import ServerConfig, create_app
 from modeltel.analyzer.server.auth import TokenInterceptor
+from modeltel.analyzer.server.listen import bound_port, listen_socket
 from modeltel.analyzer.server.otlp_grpc import start_grpc_server
 from modeltel.analyzer.store import Store
 
@@ -47,6 +50,19 @@ def read_tls_files(cert: str | None, key: str | None) -> tuple[bytes, bytes] | N
     return pems[0], pems[1]
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server that also calls ``on_exit`` the moment a stop signal arrives, so the
+    analysis loop winds down while uvicorn finishes the requests in flight."""
+
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        self._on_exit()
+        super().handle_exit(sig, frame)
+
+
 def serve(
     store: Store,
     *,
@@ -58,9 +74,12 @@ def serve(
     tls_cert: str | None = None,
     tls_key: str | None = None,
 ) -> int:
-    """Serve until interrupted; return the process exit code."""
+    """Serve until interrupted; return the process exit code. ``port`` 0: any free port (the
+    address printed on stderr says which)."""
     config = config or ServerConfig()
     tls = read_tls_files(tls_cert, tls_key)
+    sock = listen_socket(host, port)
+    port = bound_port(sock)
     pipeline = IngestPipeline(
         store, writers=config.writers, max_pending_rows=config.max_pending_rows
     )
@@ -102,8 +121,8 @@ def serve(
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, lambda *_: None)
-    try:
-        uvicorn.run(
+    server = _Server(
+        uvicorn.Config(
             app,
             host=host,
             port=port,
@@ -111,7 +130,11 @@ def serve(
             timeout_graceful_shutdown=30,
             ssl_certfile=tls_cert if tls else None,
             ssl_keyfile=tls_key if tls else None,
-        )
+        ),
+        on_exit=loop.request_stop if loop is not None else lambda: None,
+    )
+    try:
+        server.run(sockets=[sock])
     finally:
         if loop is not None:
             loop.stop()
