@@ -85,10 +85,13 @@ class RunningServer:
     app: object
 
 
-def start_server(store: Store, config: ServerConfig | None = None):
-    """Run the app under uvicorn in a thread and OTLP/gRPC beside it; return (server, stop)."""
+def start_server(
+    store: Store, config: ServerConfig | None = None, pipeline: IngestPipeline | None = None
+):
+    """Run the app under uvicorn in a thread and OTLP/gRPC beside it; return (server, stop).
+    ``pipeline``: the write path to use (by default one made from ``config``)."""
     config = config or ServerConfig()
-    pipeline = IngestPipeline(
+    pipeline = pipeline or IngestPipeline(
         store, writers=config.writers, max_pending_rows=config.max_pending_rows
     )
     app = create_app(store, config, pipeline)

@@ -6,6 +6,7 @@ import gzip
 import json
 import threading
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 from conftest import start_server
+from modeltel.analyzer.ingest import IngestPipeline
 from modeltel.analyzer.server.app import ServerConfig
 
 PROTO = {"Content-Type": "application/x-protobuf"}
@@ -213,30 +215,41 @@ def test_store_failure_answers_503_and_nothing_is_acknowledged(server) -> None:
     assert server.store.query_rows("SELECT count() FROM otel_traces") == [(1,)]
 
 
+class HeldPipeline(IngestPipeline):
+    """The real write path whose writer waits for :attr:`release` before each insert: a
+    store that is slow for as long as the test needs, not for a guessed time."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.release = threading.Event()
+        super().__init__(*args, **kwargs)
+
+    def _write(self, group: Any) -> None:
+        self.release.wait(60)
+        super()._write(group)
+
+
 def test_full_write_queue_answers_429_with_retry_after(store) -> None:
-    # A real slow store: a view that sleeps on every span written.
-    store.command(
-        "CREATE MATERIALIZED VIEW slow_mv ENGINE = Null AS "
-        "SELECT sleepEachRow(1.5) AS slept FROM otel_traces"
-    )
-    running, stop = start_server(store, ServerConfig(writers=1, max_pending_rows=1))
+    pipeline = HeldPipeline(store, writers=1, max_pending_rows=1)
+    running, stop = start_server(store, pipeline=pipeline)
     try:
         results: list[int] = []
         first = threading.Thread(
             target=lambda: results.append(
                 httpx.post(
-                    running.url + "/v1/traces", content=request(span()), headers=PROTO, timeout=30
+                    running.url + "/v1/traces", content=request(span()), headers=PROTO, timeout=60
                 ).status_code
             )
         )
         first.start()
-        deadline = time.monotonic() + 10
-        while running.pipeline.pending_rows == 0 and time.monotonic() < deadline:
+        deadline = time.monotonic() + 60  # a ceiling on a busy machine; the writer is held
+        while pipeline.pending_rows == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
+        assert pipeline.pending_rows == 1, "the first request never reached the write queue"
         second = httpx.post(running.url + "/v1/traces", content=request(span()), headers=PROTO)
         assert second.status_code == 429
         assert int(second.headers["Retry-After"]) >= 1
-        first.join(30)
+        pipeline.release.set()
+        first.join(60)
         assert results == [200]
         assert store.query_rows("SELECT count() FROM otel_traces") == [(1,)]
     finally:

@@ -78,7 +78,9 @@ def test_sdk_http_exporter_retries_after_the_given_delay(
     down_server, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="opentelemetry.exporter")
-    exporter = OTLPSpanExporter(endpoint=down_server.url + "/v1/traces", timeout=4)
+    # The exporter retries until its timeout: 10 s leaves room for two retries after 1 s
+    # each even when every answer is slow on a busy machine.
+    exporter = OTLPSpanExporter(endpoint=down_server.url + "/v1/traces", timeout=10)
     started = time.monotonic()
     result = exporter.export(sdk_prediction_spans("d", 1))
     exporter.shutdown()
