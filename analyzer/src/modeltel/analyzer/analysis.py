@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any
 
 from modeltel.analyzer.config import Section
 from modeltel.analyzer.gauges import Gauge
@@ -43,26 +43,14 @@ class Run:
     whose inputs changed since it last stored them (late labels)."""
 
 
-class Compute(Protocol):
-    """``compute(store, targets, windows, settings, run, **options) -> list[Result]``.
-
-    The results of every target over ``windows`` (aligned, consecutive, oldest first), with
-    ``settings`` the analysis's loaded :class:`Section` (``settings.for_model(model)`` is
-    what a model runs with). Raises :class:`~modeltel.analyzer.errors.NotFoundError` when
-    there is nothing to compute yet (no reference, no attributions). ``options`` are the
-    analysis's own keyword arguments (drift's ``reference``, performance's ``sliding`` …).
-    """
-
-    def __call__(
-        self,
-        store: Store,
-        targets: Sequence[Target],
-        windows: Sequence[Window],
-        settings: Any,
-        run: Run,
-        /,
-        **options: Any,
-    ) -> list[Result]: ...
+Compute = Callable[..., list[Result]]
+"""``compute(store, targets, windows, settings, run, **options) -> list[Result]``: the
+results of every target over ``windows`` (aligned, consecutive, oldest first), with
+``settings`` the analysis's loaded :class:`Section` (``settings.for_model(model)`` is what a
+model runs with) and ``run`` a :class:`Run`. Raises
+:class:`~modeltel.analyzer.errors.NotFoundError` when there is nothing to compute yet (no
+reference, no attributions). ``options`` are the analysis's own keyword arguments (drift's
+``reference``, performance's ``sliding`` …)."""
 
 
 @dataclass(frozen=True)

@@ -44,9 +44,11 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
+from modeltel.analyzer.analysis import Analysis, MetricSpec, Run, Target, per_version
 from modeltel.analyzer.config import Section, check_keys, expect
 from modeltel.analyzer.durations import parse_duration
-from modeltel.analyzer.errors import ConfigError
+from modeltel.analyzer.errors import ConfigError, NotFoundError
+from modeltel.analyzer.gauges import FEATURE, Gauge
 from modeltel.analyzer.performance.queries import Params, TimeWindows, nanos, time_key, to_time
 from modeltel.analyzer.results import Result, Status
 from modeltel.analyzer.store import Store
@@ -350,3 +352,81 @@ def window_records(
         details={**context, "rank_correlation": rho, "top_k_overlap": overlap},
     )
     return out
+
+
+def attribution_results(
+    store: Store,
+    targets: Sequence[Target],
+    windows: Sequence[Window],
+    settings: AttributionConfig,
+    run: Run,
+    /,
+) -> list[Result]:
+    """The records of each target; NotFoundError when none of them has attributions."""
+    if not any(has_attributions(store, model, version) for model, version in targets):
+        model = targets[0][0] if targets else ""
+        raise NotFoundError(
+            f"model {model!r} has no feature attributions; record them with "
+            "monitor(..., explainer=...) or attributions(...)"
+        )
+    return per_version(compute_attribution)(store, targets, windows, settings, run)
+
+
+_PER_FEATURE = {FEATURE: "feature"}
+
+METRICS = (
+    MetricSpec(
+        "importance",
+        Gauge(
+            "ml.attribution.importance", "", "Mean absolute attribution of a feature", _PER_FEATURE
+        ),
+        bounds=(0.0, None),
+    ),
+    MetricSpec(
+        "rank",
+        Gauge(
+            "ml.attribution.rank",
+            "",
+            "Importance rank of a feature (1 = most important)",
+            _PER_FEATURE,
+        ),
+        bounds=(1.0, None),
+    ),
+    MetricSpec(
+        "rank_correlation",
+        Gauge(
+            "ml.attribution.rank_correlation",
+            "",
+            "Spearman correlation of feature importances with the reference period",
+        ),
+        higher_is_better=True,
+        bounds=(-1.0, 1.0),
+    ),
+    MetricSpec(
+        "top_k_overlap",
+        Gauge(
+            "ml.attribution.top_k_overlap",
+            "",
+            "Share of the reference's top-k features still in the top k",
+        ),
+        higher_is_better=True,
+        bounds=(0.0, 1.0),
+    ),
+    MetricSpec(
+        "drift",
+        Gauge("ml.attribution.drift", "", "1 when the model relies on different features"),
+        higher_is_better=False,
+        bounds=(0.0, 1.0),
+        component="drift",
+        alarm="the model relies on different features (attribution ranking moved)",
+    ),
+)
+"""Its metrics: ``importance`` and ``rank`` per feature, the others of the whole ranking."""
+
+ANALYSIS = Analysis(
+    kind=KIND,
+    title="Feature importances and how far their ranking moved from the reference period",
+    settings=AttributionConfig,
+    compute=attribution_results,
+    metrics=METRICS,
+)

@@ -39,12 +39,3 @@ def parse_duration(text: str, *, name: str = "duration") -> float:
     if seconds > MAX_SECONDS:
         raise ConfigError(f"{name} {text!r} is longer than 100 years")
     return seconds
-
-
-def format_duration(seconds: float) -> str:
-    """The shortest exact spelling of ``seconds`` (``3600`` → ``1h``)."""
-    for unit in ("w", "d", "h", "m", "s"):
-        size = _UNITS[unit]
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"

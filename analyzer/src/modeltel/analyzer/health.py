@@ -6,19 +6,23 @@ Formula (from the latest result of each series, i.e. what the gauges show)::
 
 with weights drift 30, performance 30, service 20, quality 20, and each component's
 *badness* bᵢ ∈ [0, 1] made from record statuses (``ok`` 0, ``warning`` 0.5, ``drift`` and
-``alert`` 1; ``info`` and ``no_data`` records do not count):
+``alert`` 1; ``info`` and ``no_data`` records do not count). A record counts toward the
+component its analysis's catalogue names for its metric
+(:attr:`~modeltel.analyzer.analysis.MetricSpec.component`); a metric no catalogue declares
+does not count.
 
 - **drift**: the mean badness over input features, a feature taking its worst record
   (so the share of drifted features, warnings counting half); a drifted prediction
-  (``prediction.*``), multivariate drift (kind ``multivariate``, the inputs drifted jointly)
-  or attribution drift (kind ``attribution``, the model relies on different features) each
-  raise it to at least 0.5.
+  (``prediction.*``) or a bad record that names no feature — the inputs drifted jointly
+  (multivariate), the model relies on different features (attribution) — each raise it to
+  at least 0.5, the latter saying its catalogue ``alarm``.
 - **performance**: the worst status among the realized performance metrics (``accuracy``,
   ``f1``, ``rmse`` …); when no realized metric has a status, the estimated ones. Label
   coverage and delay do not count.
 - **service**: the worst status among latency, error ratio, volume ratio and staleness.
-- **quality**: the mean badness over features (each its worst quality record), the dataset
-  ``outlier_ratio`` (range-based, and the multivariate one) counting as one more feature each.
+- **quality**: the mean badness over features (each its worst quality record), each record
+  that names no feature (the range-based and the multivariate ``outlier_ratio``) counting as
+  one more feature.
 
 A component without results is left out and the weights renormalised; with no component at
 all the score is None (status ``no_data``). Status: ``ok`` from 80, ``warning`` from 50,
@@ -27,47 +31,48 @@ all the score is None (status ``no_data``). Status: ``ok`` from 80, ``warning`` 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from modeltel.analyzer import analyses
+from modeltel.analyzer.analysis import MetricSpec, metric_name
+from modeltel.analyzer.gauges import Gauge
 from modeltel.analyzer.results import Result, Status
 
 KIND = "health"
 """The kind of the health score's and the retrain policy's records."""
+METRICS = (
+    MetricSpec(
+        "health_score",
+        Gauge("ml.health.score", "", "Model health score, 0 (bad) to 100 (good)"),
+        higher_is_better=True,
+        bounds=(0.0, 100.0),
+    ),
+    MetricSpec(
+        "retrain_recommended",
+        Gauge("ml.retrain.recommended", "", "1 while the retrain policy recommends retraining"),
+        higher_is_better=False,
+        bounds=(0.0, 1.0),
+    ),
+)
+"""The metrics of kind ``health``."""
 
 WEIGHTS = {"drift": 30.0, "performance": 30.0, "service": 20.0, "quality": 20.0}
 BADNESS = {"ok": 0.0, "warning": 0.5, "drift": 1.0, "alert": 1.0}
 OK_FROM = 80.0
 WARNING_FROM = 50.0
 
-_LABEL_METRICS = {
-    "label_coverage",
-    "label_delay_p50",
-    "label_delay_p95",
-    "label_delay_p99",
-    "labels_unknown_ids",
-}
-_SERVICE_METRICS = {
-    "latency_p50",
-    "latency_p95",
-    "latency_p99",
-    "error_ratio",
-    "volume_ratio",
-    "staleness",
-}
+Record = Mapping[str, Any] | Result
 
 
-_KINDS = {
-    "drift": ("drift", "multivariate", "attribution"),
-    "performance": ("performance",),
-    "service": ("service",),
-    "quality": ("quality", "multivariate"),
-}
-"""The record kinds each component reads."""
-_JOINT = {("multivariate", "reconstruction_error"), ("attribution", "drift")}
+def metric_of(record: Record) -> MetricSpec | None:
+    """The catalogue entry of a record of any kind: an analysis's, or the health score's."""
+    if record.get("kind") == KIND:
+        return next((m for m in METRICS if m.name == metric_name(record)), None)
+    return analyses.metric_of(record)
 
 
 @dataclass(frozen=True)
@@ -98,22 +103,19 @@ def status_of(score: float | None) -> Status:
     return Status.ALERT
 
 
-def health_score(results: pd.DataFrame | Iterable[Mapping[str, Any]]) -> HealthScore:
-    """Health of one model version from its latest result records (a tidy DataFrame or dicts)."""
+def health_score(results: pd.DataFrame | Iterable[Record]) -> HealthScore:
+    """Health of one model version from its latest result records (a tidy DataFrame or
+    records): each counts toward the component its catalogue entry names."""
     records = results.to_dict("records") if isinstance(results, pd.DataFrame) else list(results)
-    by_kind: dict[str, list[Mapping[str, Any]]] = {}
+    by_component: dict[str, list[tuple[Record, MetricSpec]]] = {}
     for record in records:
-        if _badness(record) is not None:
-            by_kind.setdefault(str(record.get("kind")), []).append(record)
+        spec = metric_of(record)
+        if spec is not None and spec.component in WEIGHTS and _badness(record) is not None:
+            by_component.setdefault(spec.component, []).append((record, spec))
     components: dict[str, float] = {}
     reasons: list[str] = []
-    for name, compute in (
-        ("drift", _drift),
-        ("performance", _performance),
-        ("service", _service),
-        ("quality", _quality),
-    ):
-        outcome = compute([r for kind in _KINDS[name] for r in by_kind.get(kind, [])])
+    for name, compute in COMPONENTS.items():
+        outcome = compute(by_component.get(name, []))
         if outcome is not None:
             components[name], why = outcome
             reasons.extend(why)
@@ -125,20 +127,24 @@ def health_score(results: pd.DataFrame | Iterable[Mapping[str, Any]]) -> HealthS
     return HealthScore(score, status_of(score), components, tuple(reasons))
 
 
-def _badness(record: Mapping[str, Any]) -> float | None:
+Counted = list[tuple[Record, MetricSpec]]
+Outcome = tuple[float, list[str]] | None
+
+
+def _badness(record: Record) -> float | None:
     return BADNESS.get(str(record.get("status") or ""))
 
 
-def _feature(record: Mapping[str, Any]) -> str | None:
+def _feature(record: Record) -> str | None:
     feature = record.get("feature")
     if feature is None or (isinstance(feature, float) and feature != feature):
         return None
     return str(feature)
 
 
-def _worst_per_feature(records: list[Mapping[str, Any]]) -> dict[str, float]:
+def _worst_per_feature(records: Counted) -> dict[str, float]:
     worst: dict[str, float] = {}
-    for record in records:
+    for record, _ in records:
         feature = _feature(record)
         if feature is None:
             continue
@@ -147,9 +153,19 @@ def _worst_per_feature(records: list[Mapping[str, Any]]) -> dict[str, float]:
     return worst
 
 
-def _drift(records: list[Mapping[str, Any]]) -> tuple[float, list[str]] | None:
-    joint = [r for r in records if (r.get("kind"), r.get("metric")) in _JOINT]
-    per_feature = _worst_per_feature([r for r in records if r.get("kind") == "drift"])
+def _alarms(records: Counted) -> list[str]:
+    """The alarms of the bad records that name no feature, each once."""
+    bad = [
+        spec.alarm
+        for record, spec in records
+        if _feature(record) is None and (_badness(record) or 0.0) >= 1.0 and spec.alarm
+    ]
+    return list(dict.fromkeys(bad))
+
+
+def _drift(records: Counted) -> Outcome:
+    per_feature = _worst_per_feature(records)
+    joint = [(r, s) for r, s in records if _feature(r) is None]
     inputs = {f: b for f, b in per_feature.items() if not f.startswith("prediction.")}
     outputs = {f: b for f, b in per_feature.items() if f.startswith("prediction.")}
     if not inputs and not outputs and not joint:
@@ -165,21 +181,17 @@ def _drift(records: list[Mapping[str, Any]]) -> tuple[float, list[str]] | None:
     if any(b >= 1.0 for b in outputs.values()):
         badness = max(badness, 0.5)
         reasons.append("the predictions drifted")
-    for record in joint:
-        if (_badness(record) or 0.0) >= 1.0:
-            badness = max(badness, 0.5)
-            reasons.append(
-                "the inputs drifted jointly (multivariate reconstruction error)"
-                if record.get("kind") == "multivariate"
-                else "the model relies on different features (attribution ranking moved)"
-            )
+    alarms = _alarms(joint)
+    if alarms:
+        badness = max(badness, 0.5)
+        reasons.extend(alarms)
     return badness, reasons
 
 
-def _worst(records: list[Mapping[str, Any]], label: str) -> tuple[float, list[str]] | None:
+def _worst(records: Counted, label: str) -> Outcome:
     if not records:
         return None
-    worst = max(records, key=lambda r: _badness(r) or 0.0)
+    worst = max((r for r, _ in records), key=lambda r: _badness(r) or 0.0)
     badness = _badness(worst) or 0.0
     reasons = []
     if badness > 0:
@@ -190,24 +202,19 @@ def _worst(records: list[Mapping[str, Any]], label: str) -> tuple[float, list[st
     return badness, reasons
 
 
-def _performance(records: list[Mapping[str, Any]]) -> tuple[float, list[str]] | None:
-    metrics = [r for r in records if r.get("metric") not in _LABEL_METRICS]
-    realized = [r for r in metrics if (r.get("source") or "realized") == "realized"]
-    estimated = [r for r in metrics if r.get("source") == "estimated"]
+def _performance(records: Counted) -> Outcome:
+    realized = [(r, s) for r, s in records if (r.get("source") or "realized") == "realized"]
+    estimated = [(r, s) for r, s in records if r.get("source") == "estimated"]
     return _worst(realized or estimated, "performance" if realized else "estimated performance")
 
 
-def _service(records: list[Mapping[str, Any]]) -> tuple[float, list[str]] | None:
-    return _worst([r for r in records if r.get("metric") in _SERVICE_METRICS], "service")
+def _service(records: Counted) -> Outcome:
+    return _worst(records, "service")
 
 
-def _quality(records: list[Mapping[str, Any]]) -> tuple[float, list[str]] | None:
-    per_feature = _worst_per_feature([r for r in records if r.get("kind") != "multivariate"])
-    dataset = [
-        _badness(r) or 0.0
-        for r in records
-        if _feature(r) is None and r.get("metric") == "outlier_ratio"
-    ]
+def _quality(records: Counted) -> Outcome:
+    per_feature = _worst_per_feature(records)
+    dataset = [_badness(r) or 0.0 for r, _ in records if _feature(r) is None]
     values = list(per_feature.values()) + dataset
     if not values:
         return None
@@ -217,9 +224,17 @@ def _quality(records: list[Mapping[str, Any]]) -> tuple[float, list[str]] | None
         reasons.append(
             f"data quality alerts on {', '.join(bad[:5])}" + (", …" if len(bad) > 5 else "")
         )
-    if any(b >= 1.0 for b in dataset):
-        reasons.append("too many outlier predictions")
+    reasons.extend(_alarms(records))
     return sum(values) / len(values), reasons
+
+
+COMPONENTS: dict[str, Callable[[Counted], Outcome]] = {
+    "drift": _drift,
+    "performance": _performance,
+    "service": _service,
+    "quality": _quality,
+}
+"""How each component's badness comes from the records that count toward it."""
 
 
 def health_records(

@@ -20,7 +20,6 @@ Configuration (``loop:`` section; all optional)::
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 import threading
@@ -31,14 +30,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pandas as pd
-
 from modeltel.analyzer import settings
+from modeltel.analyzer.analyses import ANALYSES
+from modeltel.analyzer.analyzer import Analyzer
 from modeltel.analyzer.config import section
 from modeltel.analyzer.durations import parse_duration
 from modeltel.analyzer.errors import ConfigError, NotFoundError
 from modeltel.analyzer.export.publisher import Failure, MetricsPublisher
 from modeltel.analyzer.export.snapshot import latest_records
+from modeltel.analyzer.health import KIND as HEALTH
 from modeltel.analyzer.health import health_records
 from modeltel.analyzer.results import make_results, write_results
 from modeltel.analyzer.retrain import RetrainPolicy, RetrainTrigger
@@ -119,9 +119,9 @@ def active_models(store: Store, since: datetime) -> list[tuple[str, str]]:
 class AnalysisLoop:
     """Runs cycles on demand (:meth:`run_once`) or every ``every`` seconds in a thread.
 
-    ``runners`` maps an analysis name to a :data:`Runner`; by default every analysis the
-    :class:`~modeltel.analyzer.analyzer.Analyzer` offers. ``publisher`` (optional) is
-    refreshed after each cycle and told its duration and failures.
+    ``runners`` maps an analysis name to a :data:`Runner`; by default every registered
+    analysis (:func:`default_runners`). ``publisher`` (optional) is refreshed after each
+    cycle and told its duration and failures.
     """
 
     def __init__(
@@ -224,7 +224,7 @@ class AnalysisLoop:
             health, records = health_records(
                 model,
                 version,
-                [r for r in latest if r.get("kind") != "health"],
+                [r for r in latest if r.get("kind") != HEALTH],
                 window_start=window.start,
                 window_end=window.end,
                 run_id=report.run_id,
@@ -281,42 +281,15 @@ class AnalysisLoop:
             self._thread = None
 
 
-ANALYSES = ("drift", "performance", "service", "quality", "attribution", "multivariate")
-
-
 def default_runners(store: Store, config: Mapping[str, Any]) -> dict[str, Runner]:
-    """The analyses the :class:`Analyzer` offers (drift, performance, service, quality,
-    attribution, multivariate), each
-    storing its results in ``ml_results`` (written here when the method does not write them
-    itself)."""
-    try:
-        from modeltel.analyzer.analyzer import Analyzer
-    except ImportError:  # an installation without the analyses: only health and retrain run
-        logger.warning("modeltel.analyzer.analyzer is not available: no analyses to run")
-        return {}
+    """One runner per registered analysis (:data:`modeltel.analyzer.analyses.ANALYSES`), each
+    storing its results in ``ml_results``; they share one Analyzer (and its caches)."""
     analyzer = Analyzer(store, dict(config))
-    runners: dict[str, Runner] = {}
-    for name in ANALYSES:
-        method = getattr(analyzer, name, None)
-        if callable(method):
-            runners[name] = _runner(store, method)
-    return runners
 
+    def runner(kind: str) -> Runner:
+        def run(model: str, version: str, window: Window) -> None:
+            analyzer.run(kind, model, version, window=window)
 
-def _runner(store: Store, method: Callable[..., Any]) -> Runner:
-    params = inspect.signature(method).parameters
+        return run
 
-    def run(model: str, version: str, window: Window) -> None:
-        kwargs: dict[str, Any] = {}
-        if "version" in params:
-            kwargs["version"] = version
-        if "window" in params:
-            kwargs["window"] = window
-        elif "start" in params and "end" in params:
-            kwargs["start"], kwargs["end"] = window.start, window.end
-        result = method(model, **kwargs)
-        writes_itself = "write" in params
-        if not writes_itself and isinstance(result, pd.DataFrame) and not result.empty:
-            write_results(store, result)
-
-    return run
+    return {kind: runner(kind) for kind in ANALYSES}

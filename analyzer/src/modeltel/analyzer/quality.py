@@ -44,8 +44,10 @@ from typing import Any
 
 import pandas as pd
 
+from modeltel.analyzer.analysis import Analysis, MetricSpec, per_version
 from modeltel.analyzer.config import Section, check_keys, expect
 from modeltel.analyzer.errors import ConfigError
+from modeltel.analyzer.gauges import FEATURE, Gauge
 from modeltel.analyzer.performance.queries import Params, TimeWindows, time_key, to_time
 from modeltel.analyzer.reference import find_reference
 from modeltel.analyzer.results import Result, Status
@@ -505,3 +507,58 @@ def outliers(
         return pd.DataFrame({c: [] for c in columns})
     frame["features"] = frame["features"].map(list)
     return frame.rename(columns={"first_seen": "timestamp"})[columns]
+
+
+def _metric(metric: str, gauge: str, description: str, alarm: str = "") -> MetricSpec:
+    return MetricSpec(
+        metric,
+        Gauge(gauge, "", description, {FEATURE: "feature"}),
+        higher_is_better=False,
+        bounds=(0.0, 1.0),
+        component="quality",
+        alarm=alarm,
+    )
+
+
+METRICS = (
+    _metric(
+        "missing_ratio", "ml.quality.missing.ratio", "Share of predictions missing the feature"
+    ),
+    _metric("wrong_type_ratio", "ml.quality.wrong_type.ratio", "Share of values of the wrong type"),
+    _metric(
+        "out_of_range_ratio",
+        "ml.quality.out_of_range.ratio",
+        "Share of values outside the reference range",
+    ),
+    _metric(
+        "new_category_ratio",
+        "ml.quality.new_category.ratio",
+        "Share of categories unseen in the reference",
+    ),
+    _metric(
+        "feature_vanished",
+        "ml.quality.feature.vanished",
+        "1 when a reference feature no longer arrives",
+    ),
+    _metric(
+        "feature_new",
+        "ml.quality.feature.new",
+        "1 when a feature absent from the reference arrives",
+    ),
+    _metric(
+        "outlier_ratio",
+        "ml.quality.outlier.ratio",
+        "Share of predictions flagged as outliers",
+        alarm="too many outlier predictions",
+    ),
+)
+"""Its metrics, per feature except ``outlier_ratio`` (of the whole input); ``feature_vanished``
+and ``feature_new`` are 1/0 flags."""
+
+ANALYSIS = Analysis(
+    kind=KIND,
+    title="Missing, wrong-type, out-of-range, new-category ratios; features new/vanished",
+    settings=QualityConfig,
+    compute=per_version(compute_quality),
+    metrics=METRICS,
+)

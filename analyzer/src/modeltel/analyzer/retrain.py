@@ -43,15 +43,17 @@ from typing import Any
 
 from modeltel.analyzer import settings
 from modeltel.analyzer.config import expect, section
+from modeltel.analyzer.drift.methods import METHODS
 from modeltel.analyzer.durations import parse_duration
 from modeltel.analyzer.errors import ConfigError
 from modeltel.analyzer.export.webhook import Webhook, post_json
-from modeltel.analyzer.results import Result, Status
+from modeltel.analyzer.health import KIND as HEALTH
+from modeltel.analyzer.results import BAD, Result, Status
 from modeltel.analyzer.store import Store
 
 logger = logging.getLogger(__name__)
 
-P_VALUE_METHODS = frozenset({"ks", "chi_squared"})
+P_VALUE_METHODS = frozenset(name for name, method in METHODS.items() if method.pvalue)
 
 
 @dataclass(frozen=True)
@@ -236,7 +238,7 @@ def _drift_reason(store: Store, model: str, version: str, rule: DriftRule) -> st
         if rule.method is not None and method != rule.method:
             continue
         if rule.threshold is None:
-            hit = status in ("drift", "alert")
+            hit = status in BAD
         elif value is None:
             hit = False
         elif method in P_VALUE_METHODS:
@@ -349,7 +351,7 @@ class RetrainTrigger:
             version=version,
             window_start=window_start,
             window_end=window_end,
-            kind="health",
+            kind=HEALTH,
             metric="retrain_recommended",
             value=1.0 if decision.recommended else 0.0,
             status=Status.ALERT if decision.recommended else Status.OK,

@@ -30,11 +30,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from modeltel.analyzer.analysis import Analysis, MetricSpec, per_version
 from modeltel.analyzer.config import Section, check_keys, expect
 from modeltel.analyzer.durations import parse_duration
 from modeltel.analyzer.errors import ConfigError
+from modeltel.analyzer.gauges import CLASS, QUANTILE, Gauge
 from modeltel.analyzer.performance.queries import Params, TimeWindows, time_key, to_time
-from modeltel.analyzer.results import Result, Status, empty_results, make_results
+from modeltel.analyzer.results import Result, Status
 from modeltel.analyzer.store import Store
 from modeltel.analyzer.windows import Window
 
@@ -293,16 +295,74 @@ def _shares(
     return out
 
 
-def service_results(
-    store: Store,
-    model: str,
-    version: str,
-    windows: Sequence[Window],
-    config: ServiceConfig | None = None,
-) -> Any:
-    """:func:`compute_service` as a tidy DataFrame."""
-    records = compute_service(store, model, version, windows, config)
-    return make_results(records) if records else empty_results()
+_SECONDS = (0.0, None)
+
+LATENCY = Gauge("ml.latency", "s", "Prediction latency by quantile (exact)")
 
 
-__all__ = ["ServiceConfig", "compute_service", "load_service_config", "service_results"]
+def _latency(quantile: str) -> MetricSpec:
+    return MetricSpec(
+        f"latency_p{round(float(quantile) * 100)}",
+        LATENCY,
+        higher_is_better=False,
+        bounds=_SECONDS,
+        component="service",
+        attributes={QUANTILE: quantile},
+    )
+
+
+METRICS = (
+    *(_latency(str(q)) for q in LATENCY_QUANTILES),
+    MetricSpec(
+        "throughput",
+        Gauge("ml.throughput", "{prediction}/s", "Predictions per second in the window"),
+        bounds=(0.0, None),
+    ),
+    MetricSpec(
+        "error_ratio",
+        Gauge("ml.error.ratio", "", "Share of prediction calls that failed"),
+        higher_is_better=False,
+        bounds=(0.0, 1.0),
+        component="service",
+    ),
+    MetricSpec(
+        "volume", Gauge("ml.volume", "", "Predictions in the analysis window"), bounds=(0.0, None)
+    ),
+    MetricSpec(
+        "volume_ratio",
+        Gauge("ml.volume.ratio", "", "Window volume divided by its trailing baseline"),
+        bounds=(0.0, None),
+        component="service",
+    ),
+    MetricSpec(
+        "last_seen", Gauge("ml.predictions.last_seen", "s", "Unix time of the latest prediction")
+    ),
+    MetricSpec(
+        "staleness",
+        Gauge("ml.staleness", "s", "Seconds since the latest prediction"),
+        higher_is_better=False,
+        bounds=_SECONDS,
+        component="service",
+    ),
+    MetricSpec(
+        "prediction_share",
+        Gauge(
+            "ml.prediction.share",
+            "",
+            "Share of predictions per predicted class",
+            {CLASS: "feature"},
+        ),
+        bounds=(0.0, 1.0),
+    ),
+)
+"""Its metrics; ``prediction_share`` names the predicted class in ``feature``."""
+
+ANALYSIS = Analysis(
+    kind=KIND,
+    title="Latency percentiles, throughput, errors, volume, staleness, class shares",
+    settings=ServiceConfig,
+    compute=per_version(compute_service),
+    metrics=METRICS,
+)
+
+__all__ = ["ANALYSIS", "METRICS", "ServiceConfig", "compute_service", "load_service_config"]

@@ -104,24 +104,6 @@ def hold_embedded_lock(path: str) -> None:
     _HELD[real] = fd
 
 
-def check_not_locked(path: str) -> None:
-    """Raise :class:`StoreLockedError` when another process holds the embedded store ``path``."""
-    real = os.path.realpath(path)
-    lock = Path(real) / LOCK_FILE
-    if real in _HELD or not lock.exists():
-        return
-    fd = os.open(lock, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        owner = os.pread(fd, 64, 0).decode(errors="replace").strip()
-        raise StoreLockedError(_lock_message(path, f" (PID {owner})" if owner else "")) from None
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
 def translate(exc: Exception, action: str) -> StoreError:
     """Map a clickhouse-connect error to a modeltel :class:`StoreError`."""
     text = str(exc).strip()

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from modeltel.analyzer import reference as references  # a module: it imports drift's profiles
 from modeltel.analyzer.analysis import Run, Target
 from modeltel.analyzer.drift.config import DriftConfig, parse_methods
 from modeltel.analyzer.drift.engine import DriftEngine, Prepared
 from modeltel.analyzer.drift.sources import ProductionSource, ReferenceSource, Source
 from modeltel.analyzer.errors import NotFoundError
-from modeltel.analyzer.reference import find_reference
 from modeltel.analyzer.results import Result
 from modeltel.analyzer.store import Store
 from modeltel.analyzer.windows import Window
@@ -23,11 +23,11 @@ def find_drift_reference(
     """The stored reference ``name`` of ``reference_version`` (default: of ``version``, else
     the model's latest of that name); NotFoundError saying how to upload one."""
     if reference_version is not None:
-        found = find_reference(store, model, reference_version, name)
+        found = references.find_reference(store, model, reference_version, name)
         if found is None or found.version != reference_version:
             raise NotFoundError(f"no reference {name!r} of {model} version {reference_version}")
         return ReferenceSource(model, reference_version, name)
-    found = find_reference(store, model, version, name)
+    found = references.find_reference(store, model, version, name)
     if found is None:
         raise NotFoundError(
             f"model {model!r} has no reference {name!r}; upload one with "

@@ -25,7 +25,7 @@ from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMe
 from opentelemetry.sdk.resources import Resource
 from prometheus_client import CollectorRegistry, generate_latest
 
-from modeltel.analyzer.export.catalog import GAUGES, MODEL, VERSION
+from modeltel.analyzer.export.catalog import MODEL, VERSION, gauges
 from modeltel.analyzer.export.otlp import otlp_metric_exporter
 from modeltel.analyzer.export.snapshot import DEFAULT_MAX_AGE_S, Snapshot, read_snapshot
 from modeltel.analyzer.store import Store
@@ -48,7 +48,8 @@ class Failure:
 
 
 class MetricsPublisher:
-    """Owns a MeterProvider whose gauges report the latest results of ``store``.
+    """Owns a MeterProvider whose gauges report the latest results of ``store`` (the gauges
+    of the analyses registered when it is made).
 
     ``refresh()`` re-reads ``ml_results`` (the loop calls it after each cycle; ``/metrics``
     calls :meth:`refresh_if_stale` so results written by other processes show up too).
@@ -87,7 +88,7 @@ class MetricsPublisher:
             shutdown_on_exit=False,
         )
         meter = self.provider.get_meter("modeltel.analyzer")
-        for gauge in GAUGES:
+        for gauge in gauges():
             meter.create_observable_gauge(
                 gauge.name,
                 callbacks=[self._observer(gauge.name)],

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from modeltel.analyzer import health
+from modeltel.analyzer.analyses import ANALYSES
 from modeltel.analyzer.export.catalog import Observation, observations
 from modeltel.analyzer.store import Store
 
@@ -26,8 +28,7 @@ SELECT model, version, kind, segment, feature, method, metric, source,
        value, threshold, status, window_end
 FROM ml_results_latest FINAL
 WHERE window_end >= {since:DateTime64(3)}
-  AND kind IN ('drift', 'performance', 'service', 'quality', 'health', 'attribution',
-               'multivariate')
+  AND has({kinds:Array(String)}, kind)
   AND ({model:String} = '' OR model = {model:String})
   AND ({version:String} = '' OR version = {version:String})
 ORDER BY model, version, kind, feature, method, metric
@@ -64,11 +65,12 @@ def latest_records(
     model: str = "",
     version: str = "",
 ) -> list[dict[str, Any]]:
-    """One record per result series (of ``model``/``version`` when given): its newest value,
-    threshold, status and window end."""
+    """One record per result series of a registered analysis or the health score (of
+    ``model``/``version`` when given): its newest value, threshold, status and window end."""
     now = time.time() if now is None else now
     since = datetime.fromtimestamp(now - max_age_s, UTC)
-    params = {"since": since, "model": model, "version": version}
+    kinds = [*ANALYSES, health.KIND]
+    params = {"since": since, "model": model, "version": version, "kinds": kinds}
     frame = store.query_df(_LATEST_SQL, parameters=params)
     if frame.empty:
         return []

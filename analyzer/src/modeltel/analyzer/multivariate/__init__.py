@@ -6,10 +6,18 @@ a new combination of values appears) the reconstruction error rises even if ever
 distribution stays the same. :mod:`.analysis` reports the mean error per window against a
 threshold from the reference's own variability, the share of predictions whose own error is
 an outlier, and lists the worst predictions. Configuration: :mod:`.config`.
+
+:data:`ANALYSIS` is its entry in :data:`modeltel.analyzer.analyses.ANALYSES`: records of kind
+``multivariate``, method ``pca_reconstruction``, no feature.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from modeltel.analyzer.analysis import Analysis, MetricSpec, Run, Target, per_version
+from modeltel.analyzer.gauges import METHOD as METHOD_ATTRIBUTE
+from modeltel.analyzer.gauges import Gauge
 from modeltel.analyzer.multivariate.analysis import (
     KIND,
     METHOD,
@@ -20,8 +28,71 @@ from modeltel.analyzer.multivariate.analysis import (
 )
 from modeltel.analyzer.multivariate.config import MultivariateConfig, load_multivariate_config
 from modeltel.analyzer.multivariate.pca import PcaModel, fit, scored_sql
+from modeltel.analyzer.results import Result
+from modeltel.analyzer.store import Store
+from modeltel.analyzer.windows import Window
+
+
+def multivariate_results(
+    store: Store,
+    targets: Sequence[Target],
+    windows: Sequence[Window],
+    settings: MultivariateConfig,
+    run: Run,
+    /,
+) -> list[Result]:
+    """The records of each target (the fitted reference models kept in ``run.state``)."""
+    compute = per_version(compute_multivariate)
+    return compute(store, targets, windows, settings, run, cache=run.state)
+
+
+_BY_METHOD = {METHOD_ATTRIBUTE: "method"}
+
+METRICS = (
+    MetricSpec(
+        "reconstruction_error",
+        Gauge(
+            "ml.drift.multivariate", "", "Mean PCA reconstruction error of the inputs", _BY_METHOD
+        ),
+        bounds=(0.0, None),
+        component="drift",
+        alarm="the inputs drifted jointly (multivariate reconstruction error)",
+        threshold_gauge=Gauge(
+            "ml.drift.multivariate.threshold",
+            "",
+            "Upper threshold of the mean reconstruction error",
+            _BY_METHOD,
+        ),
+        verdict_gauge=Gauge(
+            "ml.drift.multivariate.detected", "", "1 when the inputs drifted jointly", _BY_METHOD
+        ),
+    ),
+    MetricSpec(
+        "outlier_ratio",
+        Gauge(
+            "ml.outlier.ratio",
+            "",
+            "Share of predictions whose inputs are multivariate outliers",
+            _BY_METHOD,
+        ),
+        higher_is_better=False,
+        bounds=(0.0, 1.0),
+        component="quality",
+        alarm="too many outlier predictions",
+    ),
+)
+"""Its metrics; the reconstruction error drifts when outside its band (either side)."""
+
+ANALYSIS = Analysis(
+    kind=KIND,
+    title="PCA reconstruction error against the reference's variability; outlier share",
+    settings=MultivariateConfig,
+    compute=multivariate_results,
+    metrics=METRICS,
+)
 
 __all__ = [
+    "ANALYSIS",
     "KIND",
     "METHOD",
     "MultivariateConfig",
@@ -30,6 +101,7 @@ __all__ = [
     "compute_multivariate",
     "fit",
     "load_multivariate_config",
+    "multivariate_results",
     "outliers",
     "reference_model",
     "scored_sql",

@@ -112,7 +112,9 @@ def build_report(
     view = model_view(store, model, version, since=start, until=end)
     stored = [r for r in view.latest.get("health", []) if r["metric"] == "health_score"]
     latest_records = [r for records in view.latest.items() for r in records[1]]
-    health = health_module.health_score([r for r in latest_records if r["kind"] != "health"])
+    health = health_module.health_score(
+        [r for r in latest_records if r["kind"] != health_module.KIND]
+    )
     if stored and stored[0]["value"] is not None and health.score is None:
         value = float(stored[0]["value"])
         health = health_module.HealthScore(value, health_module.status_of(value))

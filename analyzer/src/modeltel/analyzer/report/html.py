@@ -6,13 +6,16 @@ prints to PDF as it looks. No scripts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 from typing import Any
 
 from modeltel.analyzer import health as health_module
+from modeltel.analyzer.analyses import ANALYSES
 from modeltel.analyzer.report.build import Report
+from modeltel.analyzer.results import BAD, Status
 from modeltel.analyzer.web import charts, model_sections, sections
-from modeltel.analyzer.web.data import HIGHER_IS_BETTER
+from modeltel.analyzer.web.data import ModelView, metric_spec
 from modeltel.analyzer.web.page import asset
 from modeltel.analyzer.web.sections import badge, health_badge, num, pct, table, when
 
@@ -102,11 +105,8 @@ def _drift(report: Report) -> str:
             if hist
             else "—"
         )
-        worst = (
-            (min(scores) if r and r["method"] in sections.P_VALUE_METHODS else max(scores))
-            if scores
-            else None
-        )
+        lower_is_worse = r is not None and metric_spec("drift", r["method"]).higher_is_better
+        worst = (min(scores) if lower_is_worse else max(scores)) if scores else None
         rows.append(
             (
                 f"<code>{escape(feature)}</code>",
@@ -145,11 +145,9 @@ def _performance(report: Report) -> str:
             if not rs:
                 continue
             values = [float(r["value"]) for r in rs]
-            bad = sum(r["status"] in ("alert", "drift", "warning") for r in rs)
+            bad = sum(r["status"] in BAD | {Status.WARNING} for r in rs)
             thresholds = [r["threshold"] for r in rs if r["threshold"] is not None]
-            change = values[-1] - values[0]
-            better = (change >= 0) == (metric in HIGHER_IS_BETTER)
-            trend = "steady" if abs(change) < 1e-9 else ("better" if better else "worse")
+            trend = sections.change(metric_spec("performance", metric), values[0], values[-1])
             rows.append(
                 (
                     escape(metric),
@@ -188,9 +186,37 @@ def _performance(report: Report) -> str:
     )
 
 
+def _of_view(draw: Callable[[ModelView], str]) -> Callable[[Report], str]:
+    return lambda report: draw(report.view)
+
+
+SECTIONS: dict[str, tuple[str, Callable[[Report], str]]] = {
+    "drift": ("Drifted features", _drift),
+    "performance": ("Performance trend", _performance),
+    "service": ("Service health", _of_view(sections.service_section)),
+    "quality": ("Data quality", _of_view(sections.quality_section)),
+    "attribution": ("Feature attributions", _of_view(model_sections.attribution_section)),
+    "multivariate": (
+        "Multivariate drift and outlier predictions",
+        _of_view(model_sections.multivariate_section),
+    ),
+}
+"""How the report draws the analyses it knows (heading, section); any other registered
+analysis gets its title and :func:`~modeltel.analyzer.web.sections.analysis_section`."""
+
+
+def _analyses(report: Report) -> list[str]:
+    """A heading and a section per registered analysis, in registry order."""
+    out = []
+    for kind, analysis in ANALYSES.items():
+        heading, draw = SECTIONS.get(kind, (analysis.title, None))
+        out.append(f"<h2>{escape(heading)}</h2>")
+        out.append(draw(report) if draw else sections.analysis_section(report.view, analysis))
+    return out
+
+
 def render_html(report: Report) -> str:
     """The whole report as one HTML document."""
-    view = report.view
     title = f"{report.model} {report.version} — {report.period}ly health report"
     parts: list[Any] = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
@@ -209,18 +235,7 @@ def render_html(report: Report) -> str:
         _recommendations(report),
         "<h2>Health score</h2>",
         _health(report),
-        "<h2>Drifted features</h2>",
-        _drift(report),
-        "<h2>Multivariate drift and outlier predictions</h2>",
-        model_sections.multivariate_section(view),
-        "<h2>Feature attributions</h2>",
-        model_sections.attribution_section(view),
-        "<h2>Performance trend</h2>",
-        _performance(report),
-        "<h2>Service health</h2>",
-        sections.service_section(view),
-        "<h2>Data quality</h2>",
-        sections.quality_section(view),
+        *_analyses(report),
         "<footer>Numbers from <code>ml_results</code>; reproduce them with "
         f'<code>modeltel sql "SELECT window_start, kind, feature, method, metric, value, status '
         f"FROM ml_results FINAL WHERE model = '{escape(report.model)}' AND version = "

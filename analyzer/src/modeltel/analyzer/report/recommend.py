@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from modeltel.analyzer.web.data import HIGHER_IS_BETTER, ModelView, _details
+from modeltel.analyzer.results import BAD, Status
+from modeltel.analyzer.web.data import ModelView, _details, metric_spec
 from modeltel.analyzer.web.sections import num, pct, seconds
 
-BAD = {"drift", "alert"}
-WATCH = {"warning"}
+WATCH = frozenset({Status.WARNING})
 LOW_COVERAGE = 0.5
 
 
@@ -92,7 +92,8 @@ def performance_breaches(view: ModelView) -> list[tuple[str, str, int, int, Any,
 def _breach_text(
     metric: str, source: str, bad: int, total: int, threshold: Any, latest: Any
 ) -> str:
-    direction = "fell below" if metric in HIGHER_IS_BETTER else "rose above"
+    higher_is_better = metric_spec("performance", metric).higher_is_better
+    direction = "fell below" if higher_is_better else "rose above"
     limit = f" {num(threshold)}" if threshold is not None else " its threshold"
     what = metric if source == "realized" else f"estimated {metric}"
     return f"{what} {direction}{limit} in {bad} of {total} windows (latest {num(latest)})"
@@ -207,7 +208,7 @@ def _whole_model(view: ModelView) -> list[Recommendation]:
             )
         out.append(Recommendation("warning", text))
     for r in view.latest.get("attribution", []):
-        if r["metric"] != "top_k_overlap" or r["status"] not in BAD | {"ok"}:
+        if r["metric"] != "top_k_overlap" or r["status"] not in BAD | {Status.OK}:
             continue
         rho = next(
             (

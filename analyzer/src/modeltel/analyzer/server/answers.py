@@ -12,6 +12,8 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from modeltel.analyzer.analyzer import Analyzer
+from modeltel.analyzer.config import load_config
 from modeltel.analyzer.errors import (
     ConfigError,
     InputError,
@@ -44,9 +46,6 @@ def json_answer(value: Any, status_code: int = 200) -> JSONResponse:
     return JSONResponse(jsonable(value), status_code=status_code)
 
 
-def request_analyzer(request: Request) -> Any:
+def request_analyzer(request: Request) -> Analyzer:
     """An Analyzer on the app's store with the configuration as it is now."""
-    from modeltel.analyzer.analyzer import Analyzer
-    from modeltel.analyzer.config import load_config
-
     return Analyzer(request.app.state.store, load_config())

@@ -22,33 +22,13 @@ from typing import Any
 import pandas as pd
 
 from modeltel.analyzer import health as health_module
+from modeltel.analyzer.analyses import ANALYSES
+from modeltel.analyzer.analysis import MetricSpec
 from modeltel.analyzer.errors import ModeltelError, NotFoundError
 from modeltel.analyzer.results import read_results
 from modeltel.analyzer.store import Store
 
-CLASSIFICATION_METRICS = ("accuracy", "f1", "roc_auc", "precision", "recall", "log_loss")
-MULTICLASS_METRICS = ("f1_macro", "precision_macro", "recall_macro", "f1_weighted")
-REGRESSION_METRICS = ("mae", "rmse", "r2", "mape", "mse")
-LABEL_METRICS = (
-    "label_coverage",
-    "label_delay_p50",
-    "label_delay_p95",
-    "label_delay_p99",
-    "labels_unknown_ids",
-)
-QUALITY_METRICS = (
-    "missing_ratio",
-    "wrong_type_ratio",
-    "out_of_range_ratio",
-    "new_category_ratio",
-    "feature_vanished",
-    "feature_new",
-)
 logger = logging.getLogger(__name__)
-
-HIGHER_IS_BETTER = {"accuracy", "f1", "roc_auc", "precision", "recall", "r2"} | {
-    m for m in MULTICLASS_METRICS
-}
 
 
 def _none(value: Any) -> Any:
@@ -154,14 +134,17 @@ def list_models(store: Store) -> list[dict[str, Any]]:
 def _latest_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Health, retrain flag and drift counts from one version's latest records."""
     summary: dict[str, Any] = {}
-    stored = [r for r in records if r["kind"] == "health" and r["metric"] == "health_score"]
-    retrain = [r for r in records if r["kind"] == "health" and r["metric"] == "retrain_recommended"]
+    health = [r for r in records if r["kind"] == health_module.KIND]
+    stored = [r for r in health if r["metric"] == "health_score"]
+    retrain = [r for r in health if r["metric"] == "retrain_recommended"]
     if stored and stored[0]["value"] is not None:
         summary["health_score"] = float(stored[0]["value"])
         summary["health_status"] = stored[0]["status"]
         summary["health_reasons"] = list(_details(stored[0]["details"]).get("reasons", []))
     else:
-        computed = health_module.health_score([r for r in records if r["kind"] != "health"])
+        computed = health_module.health_score(
+            [r for r in records if r["kind"] != health_module.KIND]
+        )
         summary["health_score"] = computed.score
         summary["health_status"] = computed.status
         summary["health_reasons"] = list(computed.reasons)
@@ -260,11 +243,19 @@ class ModelView:
                 row["status"] = r["status"]
         return sorted(table.values(), key=lambda row: (-_rank(row["status"]), row["feature"]))
 
+    def metrics(self, kind: str, component: str | None = None) -> list[MetricSpec]:
+        """The catalogue entries of ``kind`` present in the records, in catalogue order
+        (only those counting toward the health ``component`` when given)."""
+        present = {r["metric"] or r["method"] for r in self.records if r["kind"] == kind}
+        return [
+            spec
+            for spec in catalogue(kind)
+            if spec.name in present and (component is None or spec.component == component)
+        ]
+
     def performance_metrics(self) -> list[str]:
-        """The headline performance metrics present, in a sensible order."""
-        present = {r["metric"] for r in self.records if r["kind"] == "performance"}
-        order = CLASSIFICATION_METRICS + MULTICLASS_METRICS + REGRESSION_METRICS
-        return [m for m in order if m in present]
+        """The model's performance metrics present (not the label ones), in catalogue order."""
+        return [spec.name for spec in self.metrics("performance", component="performance")]
 
     def latest_value(self, kind: str, metric: str, source: str | None = None) -> Any:
         """The value of ``metric`` in its most recent window (None when absent)."""
@@ -277,6 +268,18 @@ class ModelView:
             and r["value"] is not None
         ]
         return candidates[-1]["value"] if candidates else None
+
+
+def catalogue(kind: str) -> tuple[MetricSpec, ...]:
+    """The metrics the analysis ``kind`` declares (none for a kind no analysis has)."""
+    analysis = ANALYSES.get(kind)
+    return analysis.metrics if analysis is not None else ()
+
+
+def metric_spec(kind: str, metric: str) -> MetricSpec:
+    """The catalogue entry of ``metric`` (an undirected, unbounded one when undeclared)."""
+    found = next((spec for spec in catalogue(kind) if spec.name == metric), None)
+    return found if found is not None else MetricSpec(metric)
 
 
 def _rank(status: str | None) -> int:

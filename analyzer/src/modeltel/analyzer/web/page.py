@@ -7,6 +7,7 @@ the page works with no network beyond the modeltel server.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from html import escape
@@ -14,6 +15,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import quote
 
+from modeltel.analyzer.analyses import ANALYSES
 from modeltel.analyzer.web import model_sections, sections
 from modeltel.analyzer.web.data import ModelView
 from modeltel.analyzer.web.sections import (
@@ -167,29 +169,47 @@ def model_page(view: ModelView, *, refresh_s: int = DEFAULT_REFRESH_S) -> str:
 <div class="summary"><div>{big}
 <div class="muted">health score</div></div><div>{retrain_text}{reason_list}</div>
 {sections.facts_list(facts)}</div>"""
-    body = [
-        header,
-        "<h2 id='drift'>Drift: reference vs current</h2>",
-        sections.drift_table(view),
-        "<h3>Drift scores over time</h3>",
-        sections.drift_charts(view),
-        "<h3 id='multivariate'>Multivariate drift and outlier predictions</h3>",
-        model_sections.multivariate_section(view),
-        "<h3 id='attribution'>Feature attributions</h3>",
-        model_sections.attribution_section(view),
-        "<h2 id='performance'>Performance: realized vs estimated</h2>",
-        sections.performance_charts(view),
-        "<h3>Labels</h3>",
-        sections.label_section(view),
-        "<h2 id='service'>Service: latency, throughput, errors</h2>",
-        sections.service_section(view),
-        "<h2 id='quality'>Data quality</h2>",
-        sections.quality_section(view),
+    body = [header]
+    for kind, analysis in ANALYSES.items():
+        heading, draw = SECTIONS.get(kind, (analysis.title, None))
+        body.append(f"<h2 id='{escape(kind)}'>{escape(heading)}</h2>")
+        body.append(draw(view) if draw else sections.analysis_section(view, analysis))
+    body += [
         "<h3>Health over time</h3>",
         sections.grid([sections.health_chart(view)]),
         sql_box(),
     ]
     return shell(f"{view.model} {view.version}", "".join(body), refresh_s=refresh_s)
+
+
+def _drift(view: ModelView) -> str:
+    return (
+        sections.drift_table(view) + "<h3>Drift scores over time</h3>" + sections.drift_charts(view)
+    )
+
+
+def _performance(view: ModelView) -> str:
+    return (
+        sections.performance_facts(view)
+        + sections.performance_charts(view)
+        + "<h3>Labels</h3>"
+        + sections.label_section(view)
+    )
+
+
+SECTIONS: dict[str, tuple[str, Callable[[ModelView], str]]] = {
+    "drift": ("Drift: reference vs current", _drift),
+    "performance": ("Performance: realized vs estimated", _performance),
+    "service": ("Service: latency, throughput, errors", sections.service_section),
+    "quality": ("Data quality", sections.quality_section),
+    "attribution": ("Feature attributions", model_sections.attribution_section),
+    "multivariate": (
+        "Multivariate drift and outlier predictions",
+        model_sections.multivariate_section,
+    ),
+}
+"""How the page draws the analyses it knows (heading, section); any other registered
+analysis gets its title and :func:`~modeltel.analyzer.web.sections.analysis_section`."""
 
 
 def error_page(status: int, message: str) -> str:

@@ -13,18 +13,14 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
+from modeltel.analyzer.analysis import Analysis, MetricSpec
+from modeltel.analyzer.drift.methods import METHODS
+from modeltel.analyzer.results import Status
 from modeltel.analyzer.web import charts
-from modeltel.analyzer.web.data import HIGHER_IS_BETTER, QUALITY_METRICS, ModelView
+from modeltel.analyzer.web.data import ModelView, catalogue, metric_spec
 
-P_VALUE_METHODS = {"ks", "chi_squared"}
-STATUS_TEXT = {
-    "ok": "ok",
-    "warning": "warning",
-    "drift": "drift",
-    "alert": "alert",
-    "no_data": "no data",
-    "info": "info",
-}
+P_VALUE_METHODS = frozenset(name for name, method in METHODS.items() if method.pvalue)
+STATUS_TEXT = {status.value: status.value.replace("_", " ") for status in Status}
 
 
 # -- small formatting helpers -------------------------------------------------------------
@@ -260,17 +256,57 @@ def performance_charts(view: ModelView, *, max_metrics: int = 4) -> str:
         thresholds = [
             r["threshold"] for r in view.of("performance", metric=metric) if r["threshold"]
         ]
-        bounded = metric in HIGHER_IS_BETTER
+        low, high = chart_bounds(metric_spec("performance", metric))
         out.append(
             charts.line_chart(
                 series,
                 title=metric,
                 threshold=thresholds[-1] if thresholds else None,
-                y_min=0 if bounded else None,
-                y_max=1 if bounded else None,
+                y_min=low,
+                y_max=high,
             )
         )
     return grid(out)
+
+
+def chart_bounds(spec: MetricSpec) -> tuple[float | None, float | None]:
+    """The y range of a chart of ``spec``: its bounds when both are finite (a share, a
+    score), else free."""
+    low, high = spec.bounds
+    return (low, high) if low is not None and high is not None else (None, None)
+
+
+def change(spec: MetricSpec, first: float, last: float) -> str:
+    """How a metric moved from ``first`` to ``last``: ``steady``, else ``better`` or
+    ``worse`` by its catalogue direction (``up``/``down`` when it has none)."""
+    delta = last - first
+    if abs(delta) < 1e-9:
+        return "steady"
+    if spec.higher_is_better is None:
+        return "up" if delta > 0 else "down"
+    return "better" if (delta > 0) == spec.higher_is_better else "worse"
+
+
+def movement(spec: MetricSpec, first: float, last: float) -> str:
+    """``fell from 0.91 (worse)``, ``rose from 0.5 (better)`` or ``steady``."""
+    if abs(last - first) < 1e-9:
+        return "steady"
+    verb = "rose" if last > first else "fell"
+    return f"{verb} from {num(first)} ({change(spec, first, last)})"
+
+
+def performance_facts(view: ModelView, *, max_metrics: int = 4) -> str:
+    """The latest value of each headline metric and how it moved over the period."""
+    facts = []
+    for metric in view.performance_metrics()[:max_metrics]:
+        spec = metric_spec("performance", metric)
+        for source in ("realized", "estimated"):
+            rs = view.of("performance", metric=metric, source=source)
+            values = [float(r["value"]) for r in rs if r["value"] is not None]
+            if values:
+                moved = f", {movement(spec, values[0], values[-1])}" if len(values) > 1 else ""
+                facts.append((f"{metric} ({source})", f"{num(values[-1])}{moved}"))
+    return facts_list(facts) if facts else ""
 
 
 def label_section(view: ModelView) -> str:
@@ -380,9 +416,7 @@ def quality_section(view: ModelView) -> str:
     rows = view.quality_table()
     if not rows:
         return "<p class='empty'>No data-quality results yet.</p>"
-    metrics = [m for m in QUALITY_METRICS if any(m in row for row in rows)]
-    if any("outlier_ratio" in row for row in rows):
-        metrics.append("outlier_ratio")
+    metrics = [spec.name for spec in catalogue("quality") if any(spec.name in r for r in rows)]
     body = []
     for row in rows:
         cells = [f"<code>{escape(row['feature'])}</code>", badge(row["status"])]
@@ -416,3 +450,47 @@ def health_chart(view: ModelView) -> str:
         y_max=100,
         empty_message="no health scores yet",
     )
+
+
+# -- any other analysis ------------------------------------------------------------------
+
+
+def analysis_section(view: ModelView, analysis: Analysis) -> str:
+    """An analysis drawn from its catalogue: the records of its latest window, and each of
+    its metrics that names no feature over time (bounded as the catalogue says)."""
+    latest = view.latest.get(analysis.kind, [])
+    if not latest:
+        return f"<p class='empty'>No {escape(analysis.kind)} results yet.</p>"
+    rows = [
+        (
+            f"<code>{escape(str(r['feature']))}</code>" if r["feature"] else "—",
+            escape(r["metric"] or r["method"]),
+            num(r["value"]),
+            num(r["threshold"]),
+            badge(r["status"]),
+        )
+        for r in latest
+    ]
+    lines = []
+    for spec in view.metrics(analysis.kind):
+        rs = [
+            r
+            for r in view.of(analysis.kind)
+            if (r["metric"] or r["method"]) == spec.name and not r["feature"]
+        ]
+        if not rs:
+            continue
+        thresholds = [r["threshold"] for r in rs if r["threshold"] is not None]
+        low, high = chart_bounds(spec)
+        lines.append(
+            charts.line_chart(
+                [charts.Series(spec.name, [(r["window_end"], r["value"]) for r in rs])],
+                title=spec.name,
+                threshold=thresholds[-1] if thresholds else None,
+                y_min=low,
+                y_max=high,
+            )
+        )
+    note = f"<p class='muted'>{window_text(latest)}</p>"
+    headers = ["feature", "metric", "value", "threshold", "status"]
+    return note + table(headers, rows, escape(analysis.kind)) + (grid(lines) if lines else "")
