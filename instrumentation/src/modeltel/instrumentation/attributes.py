@@ -210,8 +210,11 @@ def number_text(value: float) -> str:
 
     The shortest digits that read back as the same float, written out in full from 1e-6 to
     1e21 and in exponent form outside (``1e-7``, ``1e+21``); integral values have no
-    fractional part (``1.0`` → ``"1"``); infinities are ``+Inf``/``-Inf``, NaN is ``NaN``.
+    fractional part (``1.0`` → ``"1"``, and ``-0.0`` is ``"0"``, where the exporter writes
+    ``-0``); infinities are ``+Inf``/``-Inf``, NaN is ``NaN``.
     """
+    if value == 0:
+        return "0"
     text = repr(value)
     if "e" not in text and "n" not in text:
         # repr is positional in [1e-4, 1e16): the same digits, only its ".0" differs.
