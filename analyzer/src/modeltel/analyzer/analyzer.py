@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,27 @@ OUTLIER_METHODS = ("range", "multivariate")
 range (data quality), or the PCA reconstruction error of the whole input (multivariate)."""
 
 WindowArg = Window | str | float | None
+
+
+def entry_point(kind: str, doc: str) -> Callable[..., pd.DataFrame]:
+    """A named entry point of the Analyzer: :meth:`Analyzer.run` of ``kind`` over the window
+    arguments (``model``, ``version``, ``window``, ``start``, ``end``, ``write``)."""
+
+    def run(
+        self: Analyzer,
+        model: str,
+        version: str | None = None,
+        *,
+        window: WindowArg = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        write: bool = True,
+    ) -> pd.DataFrame:
+        return self.run(kind, model, version, window=window, start=start, end=end, write=write)
+
+    run.__name__ = run.__qualname__ = kind
+    run.__doc__ = doc
+    return run
 
 
 class Analyzer:
@@ -306,66 +327,27 @@ class Analyzer:
             late_labels=late_labels,
         )
 
-    def service(
-        self,
-        model: str,
-        version: str | None = None,
-        *,
-        window: WindowArg = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        write: bool = True,
-    ) -> pd.DataFrame:
-        """Latency percentiles, throughput, errors, volume against its baseline, staleness and
-        predicted class shares (see :mod:`modeltel.analyzer.service`)."""
-        return self.run("service", model, version, window=window, start=start, end=end, write=write)
-
-    def quality(
-        self,
-        model: str,
-        version: str | None = None,
-        *,
-        window: WindowArg = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        write: bool = True,
-    ) -> pd.DataFrame:
+    service = entry_point(
+        "service",
+        """Latency percentiles, throughput, errors, volume against its baseline, staleness
+        and predicted class shares (see :mod:`modeltel.analyzer.service`).""",
+    )
+    quality = entry_point(
+        "quality",
         """Missing, wrong-type, out-of-range and new-category ratios per feature, features
-        appeared/vanished, and the outlier ratio (see :mod:`modeltel.analyzer.quality`)."""
-        return self.run("quality", model, version, window=window, start=start, end=end, write=write)
-
-    def attribution(
-        self,
-        model: str,
-        version: str | None = None,
-        *,
-        window: WindowArg = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        write: bool = True,
-    ) -> pd.DataFrame:
+        appeared/vanished, and the outlier ratio (see :mod:`modeltel.analyzer.quality`).""",
+    )
+    attribution = entry_point(
+        "attribution",
         """Mean |attribution| and rank per feature, and how far the ranking moved from the
         reference period (Spearman ρ, top-k overlap; see :mod:`modeltel.analyzer.attribution`).
-        NotFoundError when the version has no attributions at all."""
-        return self.run(
-            "attribution", model, version, window=window, start=start, end=end, write=write
-        )
-
-    def multivariate(
-        self,
-        model: str,
-        version: str | None = None,
-        *,
-        window: WindowArg = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        write: bool = True,
-    ) -> pd.DataFrame:
+        NotFoundError when the version has no attributions at all.""",
+    )
+    multivariate = entry_point(
+        "multivariate",
         """PCA reconstruction error per window against the reference's own variability, and
-        the share of outlier predictions (see :mod:`modeltel.analyzer.multivariate`)."""
-        return self.run(
-            "multivariate", model, version, window=window, start=start, end=end, write=write
-        )
+        the share of outlier predictions (see :mod:`modeltel.analyzer.multivariate`).""",
+    )
 
     def analyze(
         self,

@@ -339,22 +339,35 @@ def compute_quality(
     return records
 
 
+def _result(
+    model: str,
+    version: str,
+    bounds: tuple[Any, Any],
+    feature: str | None,
+    metric: str,
+    **fields: Any,
+) -> Result:
+    return Result(
+        model=model,
+        version=version,
+        window_start=bounds[0],
+        window_end=bounds[1],
+        kind=KIND,
+        feature=feature,
+        metric=metric,
+        **fields,
+    )
+
+
 def _empty_window(
     model: str, version: str, bounds: tuple[Any, Any], profile: ReferenceProfile
 ) -> list[Result]:
     """``no_data`` records for a window without predictions (reference features, outliers)."""
 
     def no_data(feature: str | None, metric: str) -> Result:
-        return Result(
-            model=model,
-            version=version,
-            window_start=bounds[0],
-            window_end=bounds[1],
-            kind=KIND,
-            feature=feature,
-            metric=metric,
-            status=Status.NO_DATA,
-            details={"reason": "no predictions in the window"},
+        reason = {"reason": "no predictions in the window"}
+        return _result(
+            model, version, bounds, feature, metric, status=Status.NO_DATA, details=reason
         )
 
     return [
@@ -387,14 +400,12 @@ def _window_records(
             else:
                 status = Status.ALERT if value > threshold else Status.OK
         out.append(
-            Result(
-                model=model,
-                version=version,
-                window_start=bounds[0],
-                window_end=bounds[1],
-                kind=KIND,
-                feature=feature,
-                metric=metric,
+            _result(
+                model,
+                version,
+                bounds,
+                feature,
+                metric,
                 value=value,
                 threshold=threshold,
                 status=status,

@@ -218,13 +218,9 @@ class DriftEngine:
             elif pair.n_reference == 0:
                 details["reason"] = "no reference values"
             out.append(
-                Result(
-                    model=current.model,
-                    version=current.version,
-                    window_start=current.start,
-                    window_end=current.end,
-                    kind=KIND,
-                    segment=_segment(seg, segment_by),
+                _result(
+                    current,
+                    _segment(seg, segment_by),
                     feature=feature,
                     method=method,
                     value=None if math.isnan(value) else value,
@@ -240,6 +236,18 @@ class DriftEngine:
 
 def _segment(seg: str, segment_by: str | None) -> str:
     return f"{segment_by}={seg}" if segment_by else ""
+
+
+def _result(current: ProductionSource, segment: str, **fields: Any) -> Result:
+    return Result(
+        model=current.model,
+        version=current.version,
+        window_start=current.start,
+        window_end=current.end,
+        kind=KIND,
+        segment=segment,
+        **fields,
+    )
 
 
 def _correct(rows: list[Result], correction: str) -> None:
@@ -279,13 +287,9 @@ def _share(
         verdict = Status.NO_DATA
     else:
         verdict = Status.DRIFT if value >= config.share else Status.OK
-    return Result(
-        model=current.model,
-        version=current.version,
-        window_start=current.start,
-        window_end=current.end,
-        kind=KIND,
-        segment=_segment(seg, segment_by),
+    return _result(
+        current,
+        _segment(seg, segment_by),
         method="share",
         value=value,
         threshold=config.share,
