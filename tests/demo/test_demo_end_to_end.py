@@ -54,6 +54,9 @@ def test_demo_tells_the_story_and_stays_up(tmp_path: Path) -> None:
     threading.Thread(target=read_lines, args=(process.stdout, lines), daemon=True).start()
     threading.Thread(target=read_lines, args=(process.stderr, errors), daemon=True).start()
     out: list[str] = []
+    # Time bounds (ceilings for a loaded 2-core machine; quiet, the story takes ~15 s and the
+    # stop ~2 s): the story within 400 s, the stop within 60 s of SIGINT. The stop waits for
+    # one analysis and the flush of the app's telemetry, never for a whole analysis cycle.
     deadline = time.monotonic() + 400
     try:
         while time.monotonic() < deadline:
