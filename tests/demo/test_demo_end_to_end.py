@@ -85,14 +85,14 @@ def test_demo_tells_the_story_and_stays_up(tmp_path: Path) -> None:
         assert f"modeltel sql --server {url}" in text
 
         # and it is all there to explore
-        models = httpx.get(url + "/api/models").json()
+        models = httpx.get(url + "/api/models", timeout=60).json()
         (entry,) = [m for m in models if m["model"] == MODEL_NAME]
         assert entry["predictions"] == predictions
         assert round(entry["health_score"]) == int(health.group(1))
-        metrics = httpx.get(url + "/metrics").text
+        metrics = httpx.get(url + "/metrics", timeout=60).text
         assert re.search(r'ml_drift_score\{[^}]*ml_model_name="breast-cancer"', metrics)
         assert re.search(r'ml_health_score\{[^}]*ml_model_name="breast-cancer"', metrics)
-        page = httpx.get(f"{url}/models/{MODEL_NAME}")
+        page = httpx.get(f"{url}/models/{MODEL_NAME}", timeout=60)
         assert page.status_code == 200 and "Drift: reference vs current" in page.text
         counted = subprocess.run(
             command(
@@ -106,7 +106,9 @@ def test_demo_tells_the_story_and_stays_up(tmp_path: Path) -> None:
         assert counted.stdout.split() == ["count()", str(predictions)]
         app_url = re.search(r"the model app stays up too: POST (\S+)/predict", text).group(1)
         row = {"mean_radius": 14.0, "clinic": "north"}
-        scored = httpx.post(app_url + "/predict", json={"rows": [row], "ids": ["live-1"]})
+        scored = httpx.post(
+            app_url + "/predict", json={"rows": [row], "ids": ["live-1"]}, timeout=60
+        )
         assert scored.status_code == 200
         assert scored.json()["prediction_ids"] == ["live-1"]
     finally:

@@ -107,7 +107,7 @@ def test_analyzer_process_serves_metrics_and_health(tmp_path: Path) -> None:
             f"http://127.0.0.1:{port}/metrics", "modeltel_analyzer_cycles_total", process, log
         )
         assert series(text, "modeltel_analyzer_models") == {(): 0.0}  # an empty store
-        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=60)
         assert health.status_code == 200
         assert health.json()["last_cycle"]["failures"] == 0
     finally:

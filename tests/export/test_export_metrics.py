@@ -117,7 +117,7 @@ def full_records(end):
 def test_every_record_kind_becomes_its_gauge(store, server) -> None:
     now = utc_now()
     seed_results(store, full_records(now))
-    text = httpx.get(f"{server.url}/metrics").text
+    text = httpx.get(f"{server.url}/metrics", timeout=60).text
     assert series(text, "ml_drift_score") == {
         key(ml_feature_name="age", ml_drift_method="psi"): 0.31,
         key(ml_feature_name="plan", ml_drift_method="chi_squared"): 0.4,
@@ -180,14 +180,14 @@ def test_latest_window_wins_and_old_series_leave(store, server) -> None:
     # an older window recomputed later does not replace the newest one
     older = window_ending(now - timedelta(hours=1))
     seed_results(store, [{**base, **older, "feature": "age", "value": 0.9, "status": "drift"}])
-    text = httpx.get(f"{server.url}/metrics").text
+    text = httpx.get(f"{server.url}/metrics", timeout=60).text
     assert series(text, "ml_drift_score") == {
         key(ml_feature_name="age", ml_drift_method="psi"): 0.07
     }
 
 
 def test_metrics_endpoint_speaks_prometheus_text(server) -> None:
-    response = httpx.get(f"{server.url}/metrics")
+    response = httpx.get(f"{server.url}/metrics", timeout=60)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
     # an empty store publishes no ml_* series (and the page still parses)

@@ -197,7 +197,7 @@ def test_model_relying_on_another_feature_is_detected(server, churn_model) -> No
     snapshot = build_snapshot(to_records(drift_results))
     assert [o.value for o in snapshot.values("ml.attribution.drift")] == [1.0]
     assert len(snapshot.values("ml.attribution.importance")) == len(FEATURES)
-    answer = httpx.get(f"{server.url}/api/models/churn/attribution").json()
+    answer = httpx.get(f"{server.url}/api/models/churn/attribution", timeout=60).json()
     assert {r["metric"] for r in answer} >= {"importance", "rank", "rank_correlation", "drift"}
     assert {r["window_end"][:19] for r in answer} == {d1.replace(tzinfo=None).isoformat()[:19]}
 

@@ -70,7 +70,7 @@ def seeded(store_url: str):
 
 
 def test_metrics_api_and_health(seeded) -> None:
-    text = httpx.get(f"{seeded.url}/metrics").text
+    text = httpx.get(f"{seeded.url}/metrics", timeout=60).text
     key = (("ml_model_name", "loans"), ("ml_model_version", "1"))
     method = (("ml_drift_method", "pca_reconstruction"),)
     assert series(text, "ml_drift_multivariate_detected") == {tuple(sorted(key + method)): 1.0}
@@ -79,12 +79,12 @@ def test_metrics_api_and_health(seeded) -> None:
     assert series(text, "ml_attribution_rank_correlation") == {key: -1.0}
     importance = series(text, "ml_attribution_importance")
     assert importance[tuple(sorted((*key, ("ml_feature_name", "x4"))))] == 4.0
-    multivariate = httpx.get(f"{seeded.url}/api/models/loans/multivariate").json()
+    multivariate = httpx.get(f"{seeded.url}/api/models/loans/multivariate", timeout=60).json()
     assert {(r["metric"], r["status"]) for r in multivariate} == {
         ("reconstruction_error", "drift"),
         ("outlier_ratio", "alert"),
     }
-    attribution = httpx.get(f"{seeded.url}/api/models/loans/attribution").json()
+    attribution = httpx.get(f"{seeded.url}/api/models/loans/attribution", timeout=60).json()
     assert {r["metric"] for r in attribution} == {
         "importance",
         "rank",
@@ -100,10 +100,11 @@ def test_metrics_api_and_health(seeded) -> None:
             "start": (T0 + HOUR).isoformat(),
             "end": (T0 + 2 * HOUR).isoformat(),
         },
+        timeout=60,
     ).json()
     assert len(worst) == 5 and all(w["prediction_id"].startswith("f") for w in worst)
     assert worst[0]["score"] >= worst[-1]["score"] and worst[0]["severity"] > 1
-    bad = httpx.get(f"{seeded.url}/api/models/loans/outliers", params={"method": "pca"})
+    bad = httpx.get(f"{seeded.url}/api/models/loans/outliers", params={"method": "pca"}, timeout=60)
     assert bad.status_code == 400 and "method" in bad.json()["detail"]
     everything = Analyzer(seeded.store, {}).analyze(
         "loans", window=Window(T0 + HOUR, T0 + 2 * HOUR), write=False
@@ -117,7 +118,7 @@ def test_metrics_api_and_health(seeded) -> None:
 
 
 def test_web_page_and_report_show_both_sections(seeded) -> None:
-    page = httpx.get(f"{seeded.url}/models/loans").text
+    page = httpx.get(f"{seeded.url}/models/loans", timeout=60).text
     assert "Multivariate drift and outlier predictions" in page
     assert "PCA reconstruction error per window" in page and "f" in page
     worst = json.loads(
@@ -129,7 +130,7 @@ def test_web_page_and_report_show_both_sections(seeded) -> None:
     assert all(w["prediction_id"] in page for w in worst)
     assert "Feature attributions" in page and "ranking vs the reference period" in page
     assert page.count("<code>x4</code>") >= 1
-    report = httpx.get(f"{seeded.url}/models/loans/report", params={"period": "week"})
+    report = httpx.get(f"{seeded.url}/models/loans/report", params={"period": "week"}, timeout=60)
     assert report.status_code == 200
     assert "Multivariate drift and outlier predictions" in report.text
     assert "The inputs drifted jointly" in report.text

@@ -78,7 +78,7 @@ def test_hand_written_otlp_json_request(server) -> None:
             }
         ]
     }
-    response = httpx.post(server.url + "/v1/traces", json=body)
+    response = httpx.post(server.url + "/v1/traces", json=body, timeout=60)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/json"
     assert response.json() == {}
@@ -116,7 +116,10 @@ def test_gzip_protobuf_and_partial_success(server) -> None:
         )
     )
     response = httpx.post(
-        server.url + "/v1/traces", content=body, headers={**PROTO, "Content-Encoding": "gzip"}
+        server.url + "/v1/traces",
+        content=body,
+        headers={**PROTO, "Content-Encoding": "gzip"},
+        timeout=60,
     )
     assert response.status_code == 200
     reply = ExportTraceServiceResponse.FromString(response.content)
@@ -167,7 +170,7 @@ MALFORMED_BODIES = [
     ids=[needle for _, _, needle in MALFORMED_BODIES],
 )
 def test_malformed_bodies_get_400_with_a_message(server, body, headers, needle) -> None:
-    response = httpx.post(server.url + "/v1/traces", content=body, headers=headers)
+    response = httpx.post(server.url + "/v1/traces", content=body, headers=headers, timeout=60)
     assert response.status_code == 400
     assert needle in status_of(response).message
     assert server.store.query_rows("SELECT count() FROM otel_traces") == [(0,)]
@@ -175,11 +178,11 @@ def test_malformed_bodies_get_400_with_a_message(server, body, headers, needle) 
 
 def test_wrong_media_type_and_method(server) -> None:
     response = httpx.post(
-        server.url + "/v1/logs", content=b"x", headers={"Content-Type": "text/plain"}
+        server.url + "/v1/logs", content=b"x", headers={"Content-Type": "text/plain"}, timeout=60
     )
     assert response.status_code == 415
     assert "application/x-protobuf" in response.json()["message"]
-    assert httpx.get(server.url + "/v1/metrics").status_code == 405
+    assert httpx.get(server.url + "/v1/metrics", timeout=60).status_code == 405
 
 
 def test_oversize_bodies_get_413_before_and_after_decompression(store) -> None:
@@ -187,16 +190,21 @@ def test_oversize_bodies_get_413_before_and_after_decompression(store) -> None:
     try:
         big = request(*(span(span_id=i.to_bytes(8, "big")) for i in range(200)))
         assert len(big) > 4096
-        response = httpx.post(running.url + "/v1/traces", content=big, headers=PROTO)
+        response = httpx.post(running.url + "/v1/traces", content=big, headers=PROTO, timeout=60)
         assert response.status_code == 413
         bomb = gzip.compress(b"\0" * 1_000_000)
         assert len(bomb) < 4096
         response = httpx.post(
-            running.url + "/v1/traces", content=bomb, headers={**PROTO, "Content-Encoding": "gzip"}
+            running.url + "/v1/traces",
+            content=bomb,
+            headers={**PROTO, "Content-Encoding": "gzip"},
+            timeout=60,
         )
         assert response.status_code == 413
         assert "decompressed" in status_of(response).message
-        small = httpx.post(running.url + "/v1/traces", content=request(span()), headers=PROTO)
+        small = httpx.post(
+            running.url + "/v1/traces", content=request(span()), headers=PROTO, timeout=60
+        )
         assert small.status_code == 200
     finally:
         stop()
@@ -204,13 +212,17 @@ def test_oversize_bodies_get_413_before_and_after_decompression(store) -> None:
 
 def test_store_failure_answers_503_and_nothing_is_acknowledged(server) -> None:
     server.store.command("DROP TABLE otel_traces_ingest")
-    response = httpx.post(server.url + "/v1/traces", content=request(span()), headers=PROTO)
+    response = httpx.post(
+        server.url + "/v1/traces", content=request(span()), headers=PROTO, timeout=60
+    )
     assert response.status_code == 503
     assert response.headers["Retry-After"]
     # the staging table comes from migration 3; migration 7 adds its attribution columns
     server.store.command("DELETE FROM modeltel_migrations WHERE version IN (3, 7)")
     server.store.migrate()
-    response = httpx.post(server.url + "/v1/traces", content=request(span()), headers=PROTO)
+    response = httpx.post(
+        server.url + "/v1/traces", content=request(span()), headers=PROTO, timeout=60
+    )
     assert response.status_code == 200
     assert server.store.query_rows("SELECT count() FROM otel_traces") == [(1,)]
 
@@ -245,7 +257,9 @@ def test_full_write_queue_answers_429_with_retry_after(store) -> None:
         while pipeline.pending_rows == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert pipeline.pending_rows == 1, "the first request never reached the write queue"
-        second = httpx.post(running.url + "/v1/traces", content=request(span()), headers=PROTO)
+        second = httpx.post(
+            running.url + "/v1/traces", content=request(span()), headers=PROTO, timeout=60
+        )
         assert second.status_code == 429
         assert int(second.headers["Retry-After"]) >= 1
         pipeline.release.set()

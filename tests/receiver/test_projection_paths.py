@@ -150,6 +150,7 @@ def test_receiver_and_collector_paths_project_identically(server, store_url) -> 
         server.url + "/v1/traces",
         content=request.SerializeToString(),
         headers={"Content-Type": "application/x-protobuf"},
+        timeout=60,
     )
     assert response.status_code == 200
     received = server.store

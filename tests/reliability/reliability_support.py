@@ -204,7 +204,7 @@ class ServeProcess:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-        conn = self.connection(5)
+        conn = self.connection(30)
         try:
             conn.request("GET", path, headers=headers or {})
             response = conn.getresponse()

@@ -93,8 +93,8 @@ def test_sdk_exporter_with_standard_headers_gets_in_and_others_do_not(
 ) -> None:
     def exporter() -> SpanExporter:
         if transport == "http":
-            return OTLPSpanExporter(endpoint=guarded.url + "/v1/traces", timeout=5)
-        return GrpcSpanExporter(endpoint=guarded.grpc_endpoint, insecure=True, timeout=5)
+            return OTLPSpanExporter(endpoint=guarded.url + "/v1/traces", timeout=60)
+        return GrpcSpanExporter(endpoint=guarded.grpc_endpoint, insecure=True, timeout=60)
 
     # No header at all, then a wrong token: refused, nothing stored.
     assert not _export(exporter(), "no-token")
@@ -112,7 +112,10 @@ def test_sdk_exporter_with_standard_headers_gets_in_and_others_do_not(
 def test_otlp_http_refusal_is_401_with_challenge_and_status_body(guarded: Running) -> None:
     body = prediction_spans(["p1"])
     missing = httpx.post(
-        guarded.url + "/v1/traces", content=body, headers={"Content-Type": "application/x-protobuf"}
+        guarded.url + "/v1/traces",
+        content=body,
+        headers={"Content-Type": "application/x-protobuf"},
+        timeout=60,
     )
     assert missing.status_code == 401
     assert missing.headers["www-authenticate"] == 'Bearer realm="modeltel"'
@@ -123,6 +126,7 @@ def test_otlp_http_refusal_is_401_with_challenge_and_status_body(guarded: Runnin
         guarded.url + "/v1/traces",
         content=body,
         headers={"Content-Type": "application/json", "Authorization": "Bearer nope"},
+        timeout=60,
     )
     assert wrong.status_code == 401
     assert 'error="invalid_token"' in wrong.headers["www-authenticate"]
@@ -132,6 +136,7 @@ def test_otlp_http_refusal_is_401_with_challenge_and_status_body(guarded: Runnin
         guarded.url + "/v1/traces",
         content=body,
         headers={"Content-Type": "application/x-protobuf", "Authorization": f"Bearer {TOKEN}"},
+        timeout=60,
     )
     assert ok.status_code == 200
 
@@ -144,9 +149,9 @@ def test_grpc_refusal_is_unauthenticated(guarded: Running) -> None:
         stub = trace_service_pb2_grpc.TraceServiceStub(channel)
         for metadata in [(), (("authorization", "Bearer bad"),), (("authorization", TOKEN),)]:
             with pytest.raises(grpc.RpcError) as refused:
-                stub.Export(request, metadata=metadata, timeout=5)
+                stub.Export(request, metadata=metadata, timeout=60)
             assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
-        stub.Export(request, metadata=(("authorization", f"Bearer {TOKEN}"),), timeout=5)
+        stub.Export(request, metadata=(("authorization", f"Bearer {TOKEN}"),), timeout=60)
     assert _stored(guarded.store, "churn") == 1
 
 
@@ -159,38 +164,45 @@ def test_api_needs_token_page_and_metrics_open_by_default(guarded: Running) -> N
         ("GET", "/openapi.json"),
         ("GET", "/docs"),
     ]:
-        answer = httpx.request(method, guarded.url + path, json={"query": "SELECT 1"})
+        answer = httpx.request(method, guarded.url + path, json={"query": "SELECT 1"}, timeout=60)
         assert answer.status_code == 401, path
         assert answer.json()["detail"].startswith("this endpoint needs a token")
         challenges = answer.headers.get_list("www-authenticate")
         assert 'Bearer realm="modeltel"' in challenges
-    assert httpx.get(guarded.url + "/api/models", headers=bearer).status_code == 200
-    sql = httpx.post(guarded.url + "/api/sql", json={"query": "SELECT 41 + 1"}, headers=bearer)
+    assert httpx.get(guarded.url + "/api/models", headers=bearer, timeout=60).status_code == 200
+    sql = httpx.post(
+        guarded.url + "/api/sql", json={"query": "SELECT 41 + 1"}, headers=bearer, timeout=60
+    )
     assert sql.json()["rows"] == [[42]]
     for path in ["/", "/metrics", "/healthz", "/static/modeltel.css"]:
-        assert httpx.get(guarded.url + path).status_code == 200, path
+        assert httpx.get(guarded.url + path, timeout=60).status_code == 200, path
 
 
 def test_protected_page_and_metrics(locked_down: Running) -> None:
     for path in ["/", "/models/churn", "/static/modeltel.js", "/metrics"]:
-        answer = httpx.get(locked_down.url + path)
+        answer = httpx.get(locked_down.url + path, timeout=60)
         assert answer.status_code == 401, path
         # Browsers show a login prompt for the Basic challenge.
         assert any(c.startswith("Basic ") for c in answer.headers.get_list("www-authenticate"))
-    assert httpx.get(locked_down.url + "/healthz").status_code == 200
+    assert httpx.get(locked_down.url + "/healthz", timeout=60).status_code == 200
     # A browser's Basic credentials (any user, the token as password) and a bearer both work.
     basic = "Basic " + base64.b64encode(f"me:{TOKEN}".encode()).decode()
-    page = httpx.get(locked_down.url + "/", headers={"Authorization": basic})
+    page = httpx.get(locked_down.url + "/", headers={"Authorization": basic}, timeout=60)
     assert page.status_code == 200 and "modeltel" in page.text
-    metrics = httpx.get(locked_down.url + "/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    metrics = httpx.get(
+        locked_down.url + "/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
+    )
     assert metrics.status_code == 200
     # The page's SQL form posts with the browser's cached credentials.
     sql = httpx.post(
-        locked_down.url + "/api/sql", json={"query": "SELECT 1"}, headers={"Authorization": basic}
+        locked_down.url + "/api/sql",
+        json={"query": "SELECT 1"},
+        headers={"Authorization": basic},
+        timeout=60,
     )
     assert sql.status_code == 200
     wrong_basic = "Basic " + base64.b64encode(b"me:guess").decode()
-    refused = httpx.get(locked_down.url + "/", headers={"Authorization": wrong_basic})
+    refused = httpx.get(locked_down.url + "/", headers={"Authorization": wrong_basic}, timeout=60)
     assert refused.status_code == 401
 
 
@@ -237,8 +249,8 @@ def test_policy_from_environment_and_repr_hides_token(monkeypatch: pytest.Monkey
 
 
 def test_without_a_token_nothing_is_checked(server) -> None:
-    assert httpx.get(server.url + "/api/models").status_code == 200
-    answer = httpx.post(server.url + "/api/sql", json={"query": "SELECT 1"})
+    assert httpx.get(server.url + "/api/models", timeout=60).status_code == 200
+    answer = httpx.post(server.url + "/api/sql", json={"query": "SELECT 1"}, timeout=60)
     assert json.loads(answer.text)["rows"] == [[1]]
 
 
@@ -255,10 +267,10 @@ def test_analyzer_service_metrics_follow_the_same_policy(store, monkeypatch) -> 
     server = serve_asgi(metrics_app(store, publisher))
     url = server.url
     try:
-        assert httpx.get(url + "/metrics").status_code == 401
+        assert httpx.get(url + "/metrics", timeout=60).status_code == 401
         bearer = {"Authorization": f"Bearer {TOKEN}"}
-        assert httpx.get(url + "/metrics", headers=bearer).status_code == 200
-        assert httpx.get(url + "/healthz").status_code == 200
+        assert httpx.get(url + "/metrics", headers=bearer, timeout=60).status_code == 200
+        assert httpx.get(url + "/healthz", timeout=60).status_code == 200
     finally:
         server.stop(timeout_s=20)
         publisher.shutdown()

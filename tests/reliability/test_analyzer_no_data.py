@@ -141,19 +141,25 @@ def test_http_and_cli_say_the_same(store, capsys) -> None:
     try:
         body = prediction_spans([f"h{i}" for i in range(20)], model="thin")
         assert (
-            httpx.post(running.url + "/v1/traces", content=body, headers=PROTOBUF).status_code
+            httpx.post(
+                running.url + "/v1/traces", content=body, headers=PROTOBUF, timeout=60
+            ).status_code
             == 200
         )
-        drift = httpx.get(running.url + "/api/models/thin/drift", params={"version": "1"})
+        drift = httpx.get(
+            running.url + "/api/models/thin/drift", params={"version": "1"}, timeout=60
+        )
         assert drift.status_code == 404 and "no reference" in drift.json()["detail"]
         for endpoint in ("performance", "service", "quality"):
             answer = httpx.get(
-                running.url + f"/api/models/thin/{endpoint}", params={"compute": "true"}
+                running.url + f"/api/models/thin/{endpoint}", params={"compute": "true"}, timeout=60
             )
             assert answer.status_code == 200, (endpoint, answer.text[:300])
-        ghost = httpx.get(running.url + "/api/models/ghost/performance", params={"compute": "true"})
+        ghost = httpx.get(
+            running.url + "/api/models/ghost/performance", params={"compute": "true"}, timeout=60
+        )
         assert ghost.status_code == 404 and "ghost" in ghost.json()["detail"]
-        assert httpx.get(running.url + "/models/ghost").status_code == 404
+        assert httpx.get(running.url + "/models/ghost", timeout=60).status_code == 404
         assert main(["analyze", "--model", "thin", "--only", "drift", "--server", running.url]) == 4
         assert "no reference" in capsys.readouterr().err
         assert (

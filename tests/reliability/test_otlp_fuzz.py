@@ -120,7 +120,7 @@ def receiver(store_url: str) -> Iterator[str]:
     running = start_app(store, ServerConfig(max_body_bytes=LIMIT), pipeline)
     try:
         yield running.url
-        assert httpx.get(running.url + "/healthz").status_code == 200
+        assert httpx.get(running.url + "/healthz", timeout=60).status_code == 200
     finally:
         running.stop()
         store.command(f"DROP DATABASE IF EXISTS `{store.database}`")

@@ -26,7 +26,10 @@ def seeded(store_url: str):
     server, stop = start_server(store)
     try:
         answer = httpx.post(
-            server.url + "/v1/traces", content=prediction_spans(["a", "b", "c"]), headers=PROTOBUF
+            server.url + "/v1/traces",
+            content=prediction_spans(["a", "b", "c"]),
+            headers=PROTOBUF,
+            timeout=60,
         )
         assert answer.status_code == 200
         yield server

@@ -53,13 +53,16 @@ def down_server():
 
 def test_receiver_answers_503_with_retry_after_and_nothing_is_acknowledged(down_server) -> None:
     answer = httpx.post(
-        down_server.url + "/v1/traces", content=prediction_spans(["x1"]), headers=PROTOBUF
+        down_server.url + "/v1/traces",
+        content=prediction_spans(["x1"]),
+        headers=PROTOBUF,
+        timeout=60,
     )
     assert answer.status_code == 503
     assert answer.headers["retry-after"] == "1"
     status = status_pb2.Status.FromString(answer.content)
     assert status.code == 14 and "unreachable" in status.message
-    health = httpx.get(down_server.url + "/healthz")
+    health = httpx.get(down_server.url + "/healthz", timeout=60)
     assert health.status_code == 503 and health.json()["status"] == "unavailable"
     # Every other endpoint says the store is unavailable instead of failing with a 500.
     for method, path, body in [

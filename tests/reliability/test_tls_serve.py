@@ -110,7 +110,7 @@ def test_clients_that_do_not_trust_the_certificate_or_lack_the_token_are_refused
     with pytest.raises(ssl.SSLCertVerificationError):
         import http.client
 
-        conn = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=5, context=context)
+        conn = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=60, context=context)
         try:
             conn.request("GET", "/healthz")
         finally:
@@ -119,7 +119,7 @@ def test_clients_that_do_not_trust_the_certificate_or_lack_the_token_are_refused
     trusted = ssl.create_default_context(cafile=str(cert))
     import http.client
 
-    conn = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=5, context=trusted)
+    conn = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=60, context=trusted)
     try:
         conn.request("GET", "/api/models")
         assert conn.getresponse().status == 401
@@ -129,7 +129,7 @@ def test_clients_that_do_not_trust_the_certificate_or_lack_the_token_are_refused
     assert answer.returncode == 2
     assert "MODELTEL_API_TOKEN" in answer.stderr and "needs a token" in answer.stderr
     # Plain HTTP against the TLS port gets nowhere.
-    plain = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    plain = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
     try:
         with pytest.raises((ConnectionError, http.client.HTTPException, OSError)):
             plain.request("GET", "/healthz")

@@ -46,7 +46,9 @@ def drifted_now(store: Store) -> set[str]:
 
 
 def test_html_is_self_contained_and_tells_the_story(demo) -> None:
-    answer = httpx.get(f"{demo.url}/models/{MODEL_NAME}/report", params={"period": "week"})
+    answer = httpx.get(
+        f"{demo.url}/models/{MODEL_NAME}/report", params={"period": "week"}, timeout=60
+    )
     assert answer.status_code == 200
     html = answer.text
     assert "<script" not in html

@@ -165,17 +165,24 @@ def test_api_answers_rows_and_refusals(server) -> None:
             "query": "SELECT prediction_id FROM ml_predictions ORDER BY prediction_id",
             "max_rows": 5,
         },
+        timeout=60,
     )
     assert answer.status_code == 200
     body = answer.json()
     assert body["columns"] == ["prediction_id"]
     assert body["rows"] == [["p000"], ["p001"], ["p002"], ["p003"], ["p004"]]
     assert body["truncated"] is True and body["row_count"] == 5
-    refused = httpx.post(server.url + "/api/sql", json={"query": "DROP TABLE ml_labels"})
+    refused = httpx.post(
+        server.url + "/api/sql", json={"query": "DROP TABLE ml_labels"}, timeout=60
+    )
     assert refused.status_code == 400
     assert "read-only" in refused.json()["detail"]
-    assert httpx.post(server.url + "/api/sql", json={"sql": "SELECT 1"}).status_code == 422
-    too_many = httpx.post(server.url + "/api/sql", json={"query": "SELECT 1", "max_rows": 10**9})
+    assert (
+        httpx.post(server.url + "/api/sql", json={"sql": "SELECT 1"}, timeout=60).status_code == 422
+    )
+    too_many = httpx.post(
+        server.url + "/api/sql", json={"query": "SELECT 1", "max_rows": 10**9}, timeout=60
+    )
     assert too_many.status_code == 422
 
 

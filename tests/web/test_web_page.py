@@ -59,7 +59,7 @@ def latest_window(store: Store, kind: str) -> tuple:
 
 def test_api_models_matches_the_store(demo) -> None:
     store = demo.store
-    answer = httpx.get(demo.url + "/api/models")
+    answer = httpx.get(demo.url + "/api/models", timeout=60)
     assert answer.status_code == 200
     (entry,) = answer.json()
     count, last = store.query_rows(
@@ -173,7 +173,7 @@ def test_page_refreshes_itself_in_place(demo, page) -> None:
             ]
         ),
     )
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # a ceiling for a busy machine; the loop ends when it holds
     after = before
     while time.monotonic() < deadline and after == before:
         page.pump(0.5)
@@ -191,7 +191,7 @@ def test_sql_box_runs_a_query(demo, page) -> None:
         '"SELECT count() AS n FROM ml_predictions";'
         "document.querySelector('#sql-form button').click(); true"
     )
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # a ceiling for a busy machine; the loop ends when it holds
     cells: list = []
     while time.monotonic() < deadline and not cells:
         page.pump(0.3)
@@ -223,16 +223,16 @@ def test_index_lists_the_model_with_its_health(demo, page) -> None:
     )
     assert links == [f"/models/{MODEL_NAME}?version=1"]
     shown = page.evaluate("document.querySelector('table.models .health').textContent")
-    score = httpx.get(demo.url + "/api/models").json()[0]["health_score"]
+    score = httpx.get(demo.url + "/api/models", timeout=60).json()[0]["health_score"]
     assert shown == f"{score:.0f}"
 
 
 def test_unknown_pages_answer_404_with_a_sentence(demo) -> None:
-    missing = httpx.get(demo.url + "/models/nope")
+    missing = httpx.get(demo.url + "/models/nope", timeout=60)
     assert missing.status_code == 404
     assert "no model named 'nope'" in html.unescape(missing.text)
-    assert httpx.get(demo.url + "/static/evil.js").status_code == 404
-    version = httpx.get(f"{demo.url}/models/{MODEL_NAME}?version=9")
+    assert httpx.get(demo.url + "/static/evil.js", timeout=60).status_code == 404
+    version = httpx.get(f"{demo.url}/models/{MODEL_NAME}?version=9", timeout=60)
     assert version.status_code == 404 and "has no version '9'" in html.unescape(version.text)
 
 
@@ -249,7 +249,7 @@ def test_readme_sql_examples_run_on_the_demo_data(demo, repo_root) -> None:
 
 
 def test_a_fresh_server_explains_how_to_start(server, page) -> None:
-    assert httpx.get(server.url + "/api/models").json() == []
+    assert httpx.get(server.url + "/api/models", timeout=60).json() == []
     page.goto(server.url + "/")
     assert page.errors == []
     text = page.evaluate("document.querySelector('main').innerText")
