@@ -35,7 +35,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError
 
 from modeltel.analyzer.drift.profiles import store_reference_profiles
 from modeltel.analyzer.drift.sources import (
@@ -48,7 +47,7 @@ from modeltel.analyzer.drift.sources import (
     ReferenceSource,
 )
 from modeltel.analyzer.errors import InputError, NotFoundError
-from modeltel.analyzer.store import Store, translate
+from modeltel.analyzer.store import Store
 from modeltel.instrumentation import attributes
 
 logger = logging.getLogger(__name__)
@@ -330,10 +329,7 @@ def _insert_part(
     table = pa.table(columns)
     for start in range(0, n, _INSERT_CHUNK):
         chunk = table.slice(start, _INSERT_CHUNK)
-        try:
-            store.client.insert_arrow("ml_reference", chunk, database=store.database)
-        except (ClickHouseError, DatabaseError) as exc:
-            raise translate(exc, "insert into ml_reference failed") from exc
+        store.insert_arrow("ml_reference", chunk)
 
 
 def _check_name(value: str, what: str) -> str:

@@ -29,11 +29,9 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 from uuid import UUID
 
-from clickhouse_connect.driver.exceptions import ClickHouseError
-
 from modeltel.analyzer import sql_guard
-from modeltel.analyzer.errors import ConfigError, QueryError, StoreUnavailableError
-from modeltel.analyzer.store import Store, translate
+from modeltel.analyzer.errors import ConfigError, QueryError, StoreError, StoreUnavailableError
+from modeltel.analyzer.store import Store
 
 DEFAULT_MAX_ROWS = 10_000
 DEFAULT_TIMEOUT_S = 30.0
@@ -124,7 +122,11 @@ def _reason(exc: Exception) -> str:
 
 
 def query_error(exc: Exception, timeout_s: float) -> QueryError | StoreUnavailableError:
-    """One sentence for a refused or failed user query."""
+    """One sentence for a refused or failed user query (``exc``: the store's error, which
+    carries ClickHouse's own as its cause)."""
+    translated = exc if isinstance(exc, StoreError) else None
+    if translated is not None and translated.__cause__ is not None:
+        exc = translated.__cause__
     code = _error_code(exc)
     reason = _reason(exc)
     if code == _READONLY:
@@ -148,10 +150,8 @@ def query_error(exc: Exception, timeout_s: float) -> QueryError | StoreUnavailab
         return QueryError(f"the query has a syntax error: {reason}")
     if code in (_UNKNOWN_TABLE, _UNKNOWN_IDENTIFIER, _UNKNOWN_FUNCTION):
         return QueryError(f"the query names something that does not exist: {reason}")
-    if code is None:
-        translated = translate(exc, "query failed")
-        if isinstance(translated, StoreUnavailableError):
-            return translated
+    if code is None and isinstance(translated, StoreUnavailableError):
+        return translated
     return QueryError(f"the query failed: {reason}")
 
 
@@ -161,8 +161,13 @@ def _explain(store: Store, text: str, settings: dict[str, Any]) -> list[str]:
     The client appends ``FORMAT Native`` to a query, which an unfinished one (``SELECT 1 +``)
     swallows as a name; parsed as a string the same text fails as the syntax error it is.
     """
-    store.client.query("SELECT formatQuery({text:String})", parameters={"text": text})
-    return sql_guard.explain_lines(store.client.query("EXPLAIN AST " + text, settings=settings))
+    try:
+        store.query_rows("SELECT formatQuery({text:String})", parameters={"text": text})
+        return [str(row[0]) for row in store.query_rows("EXPLAIN AST " + text, settings=settings)]
+    except StoreUnavailableError:
+        raise
+    except StoreError as exc:  # the parser's own message, as ClickHouse gave it
+        raise exc.__cause__ or exc from None
 
 
 def run_sql(
@@ -187,17 +192,17 @@ def run_sql(
     )
     started = time.perf_counter()
     try:
-        result = store.client.query(text, settings=settings)
-    except ClickHouseError as exc:
+        result = store.query_table(text, settings=settings)
+    except StoreError as exc:
         raise query_error(exc, timeout_s) from exc
     elapsed = time.perf_counter() - started
-    rows = [tuple(row) for row in result.result_rows]
+    rows = result.rows
     truncated = len(rows) > max_rows
     if truncated:
         rows = rows[:max_rows]
-    types = [t.name for t in (result.column_types or ())]
+    types = result.types
     return SqlResult(
-        columns=list(result.column_names or ()),
+        columns=result.columns,
         types=types,
         rows=rows,
         truncated=truncated,

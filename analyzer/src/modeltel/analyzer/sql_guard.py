@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from modeltel.analyzer.errors import QueryError, StoreError
 
@@ -139,8 +138,3 @@ def check_query(
             ) from exc
         raise on_error(exc) from exc
     check_tree(lines)
-
-
-def explain_lines(result: Any) -> list[str]:
-    """The text lines of an ``EXPLAIN AST`` query result."""
-    return [str(row[0]) for row in result.result_rows]

@@ -15,12 +15,14 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import clickhouse_connect
 import pandas as pd
+import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import (
     ClickHouseError,
@@ -119,6 +121,15 @@ def _first_line(text: str) -> str:
         if line.strip():
             return line.strip()[:500]
     return text[:500]
+
+
+@dataclass
+class QueryTable:
+    """A query's answer with its shape: column names, ClickHouse type names, rows."""
+
+    columns: list[str]
+    types: list[str]
+    rows: list[tuple[Any, ...]]
 
 
 class Store:
@@ -329,6 +340,35 @@ class Store:
         except ClickHouseError as exc:
             raise translate(exc, "query failed") from exc
 
+    def query_table(
+        self,
+        sql: str,
+        parameters: dict[str, Any] | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> QueryTable:
+        """Run a query and return its rows with their column names and types."""
+        try:
+            result = self.client.query(sql, parameters=parameters, settings=settings)
+        except ClickHouseError as exc:
+            raise translate(exc, "query failed") from exc
+        return QueryTable(
+            columns=list(result.column_names or ()),
+            types=[t.name for t in (result.column_types or ())],
+            rows=[tuple(row) for row in result.result_rows],
+        )
+
+    def query_arrow(
+        self,
+        sql: str,
+        parameters: dict[str, Any] | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> pa.Table:
+        """Run a query and return an Arrow table (arrays arrive without Python objects)."""
+        try:
+            return self.client.query_arrow(sql, parameters=parameters, settings=settings)
+        except ClickHouseError as exc:
+            raise translate(exc, "query failed") from exc
+
     def query_df(
         self,
         sql: str,
@@ -360,6 +400,15 @@ class Store:
                 column_oriented=column_oriented,
                 settings=settings,
             )
+        except (ClickHouseError, DatabaseError) as exc:
+            raise translate(exc, f"insert into {table} failed") from exc
+
+    def insert_arrow(
+        self, table: str, data: pa.Table, settings: dict[str, Any] | None = None
+    ) -> None:
+        """Insert an Arrow table whose columns are named like the table's (the bulk path)."""
+        try:
+            self.client.insert_arrow(table, data, database=self.database, settings=settings)
         except (ClickHouseError, DatabaseError) as exc:
             raise translate(exc, f"insert into {table} failed") from exc
 

@@ -28,13 +28,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from clickhouse_connect.driver.exceptions import ClickHouseError
 from numpy.typing import NDArray
 
 from modeltel.analyzer.drift.grid import SLOTS, Grid
 from modeltel.analyzer.drift.sources import Params, Source
 from modeltel.analyzer.drift.stats import reference_std
-from modeltel.analyzer.store import Store, translate
+from modeltel.analyzer.store import Store
 
 EXACT_LIMIT = 10_000
 """Default ``drift.exact_limit``: a numeric reference feature with at most this many distinct
@@ -207,7 +206,7 @@ def binned_counts(
             f"SELECT seg, feature, {_AGGREGATES.format(slots=SLOTS, slot='slot', std=std)} "
             f"FROM (SELECT seg, feature, x, {slot} AS slot FROM ({sub})) GROUP BY seg, feature"
         )
-        out.update(_binned_sides(_query_arrow(store, sql, params.values)))
+        out.update(_binned_sides(store.query_arrow(sql, params.values)))
         return out
     for start in range(0, len(features), BINNED_BATCH):
         # One branch per feature: the grid's numbers are literals, so no per-row lookup of
@@ -223,7 +222,7 @@ def binned_counts(
                 f"FROM ({source.sql([feature], params)})"
             )
         sql = "\nUNION ALL\n".join(branches)
-        out.update(_binned_sides(_query_arrow(store, sql, params.values)))
+        out.update(_binned_sides(store.query_arrow(sql, params.values)))
     return out
 
 
@@ -252,14 +251,6 @@ def _binned_sides(table: pa.Table) -> dict[tuple[str, str], Side]:
             std=_float(columns["std"][i]) if valid else math.nan,
         )
     return out
-
-
-def _query_arrow(store: Store, sql: str, parameters: dict[str, Any]) -> pa.Table:
-    """Run ``sql`` and return an Arrow table (arrays arrive without Python objects)."""
-    try:
-        return store.client.query_arrow(sql, parameters=parameters)
-    except ClickHouseError as exc:
-        raise translate(exc, "drift query failed") from exc
 
 
 def exact_counts(
@@ -307,7 +298,7 @@ FROM (
     )
 )
 GROUP BY seg, feature, binned, slot, kx_out, ks_out"""
-    return _sides_from_exact(_query_arrow(store, sql, params.values), plan)
+    return _sides_from_exact(store.query_arrow(sql, params.values), plan)
 
 
 def _sides_from_exact(table: pa.Table, plan: Plan) -> dict[tuple[str, str], Side]:
