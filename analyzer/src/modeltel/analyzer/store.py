@@ -315,6 +315,15 @@ class Store:
         """Fully qualified, quoted name of a table in this store's database."""
         return f"{quote_ident(self.database)}.{quote_ident(name)}"
 
+    @staticmethod
+    @contextmanager
+    def _translated(action: str) -> Iterator[None]:
+        """clickhouse-connect's errors inside the block leave as :class:`StoreError`."""
+        try:
+            yield
+        except (ClickHouseError, DatabaseError) as exc:
+            raise translate(exc, action) from exc
+
     def command(
         self,
         sql: str,
@@ -322,10 +331,8 @@ class Store:
         settings: dict[str, Any] | None = None,
     ) -> Any:
         """Run a statement that returns no rows (DDL, INSERT … SELECT)."""
-        try:
+        with self._translated("statement failed"):
             return self.client.command(sql, parameters=parameters, settings=settings)
-        except ClickHouseError as exc:
-            raise translate(exc, "statement failed") from exc
 
     def query_rows(
         self,
@@ -334,11 +341,7 @@ class Store:
         settings: dict[str, Any] | None = None,
     ) -> list[tuple[Any, ...]]:
         """Run a query and return its rows as tuples."""
-        try:
-            result = self.client.query(sql, parameters=parameters, settings=settings)
-            return [tuple(row) for row in result.result_rows]
-        except ClickHouseError as exc:
-            raise translate(exc, "query failed") from exc
+        return self.query_table(sql, parameters, settings).rows
 
     def query_table(
         self,
@@ -347,15 +350,13 @@ class Store:
         settings: dict[str, Any] | None = None,
     ) -> QueryTable:
         """Run a query and return its rows with their column names and types."""
-        try:
+        with self._translated("query failed"):
             result = self.client.query(sql, parameters=parameters, settings=settings)
-        except ClickHouseError as exc:
-            raise translate(exc, "query failed") from exc
-        return QueryTable(
-            columns=list(result.column_names or ()),
-            types=[t.name for t in (result.column_types or ())],
-            rows=[tuple(row) for row in result.result_rows],
-        )
+            return QueryTable(
+                columns=list(result.column_names or ()),
+                types=[t.name for t in (result.column_types or ())],
+                rows=[tuple(row) for row in result.result_rows],
+            )
 
     def query_arrow(
         self,
@@ -364,10 +365,8 @@ class Store:
         settings: dict[str, Any] | None = None,
     ) -> pa.Table:
         """Run a query and return an Arrow table (arrays arrive without Python objects)."""
-        try:
+        with self._translated("query failed"):
             return self.client.query_arrow(sql, parameters=parameters, settings=settings)
-        except ClickHouseError as exc:
-            raise translate(exc, "query failed") from exc
 
     def query_df(
         self,
@@ -376,10 +375,8 @@ class Store:
         settings: dict[str, Any] | None = None,
     ) -> pd.DataFrame:
         """Run a query and return a pandas DataFrame."""
-        try:
+        with self._translated("query failed"):
             return self.client.query_df(sql, parameters=parameters, settings=settings)
-        except ClickHouseError as exc:
-            raise translate(exc, "query failed") from exc
 
     def insert(
         self,
@@ -391,7 +388,7 @@ class Store:
         settings: dict[str, Any] | None = None,
     ) -> None:
         """Insert rows (or columns, with ``column_oriented=True``) into ``table``."""
-        try:
+        with self._translated(f"insert into {table} failed"):
             self.client.insert(
                 table,
                 data,
@@ -400,24 +397,18 @@ class Store:
                 column_oriented=column_oriented,
                 settings=settings,
             )
-        except (ClickHouseError, DatabaseError) as exc:
-            raise translate(exc, f"insert into {table} failed") from exc
 
     def insert_arrow(
         self, table: str, data: pa.Table, settings: dict[str, Any] | None = None
     ) -> None:
         """Insert an Arrow table whose columns are named like the table's (the bulk path)."""
-        try:
+        with self._translated(f"insert into {table} failed"):
             self.client.insert_arrow(table, data, database=self.database, settings=settings)
-        except (ClickHouseError, DatabaseError) as exc:
-            raise translate(exc, f"insert into {table} failed") from exc
 
     def insert_df(self, table: str, df: pd.DataFrame) -> None:
         """Insert a DataFrame whose columns are named like the table's."""
-        try:
+        with self._translated(f"insert into {table} failed"):
             self.client.insert_df(table, df, database=self.database)
-        except ClickHouseError as exc:
-            raise translate(exc, f"insert into {table} failed") from exc
 
     @contextmanager
     def session_settings(self, **values: Any) -> Iterator[None]:
