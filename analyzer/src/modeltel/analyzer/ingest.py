@@ -9,6 +9,12 @@ Back-pressure: when more than ``max_pending_rows`` rows wait, ``submit`` raises
 :class:`Overloaded` (HTTP 429 / gRPC UNAVAILABLE, with a retry delay); when the store fails
 with a retryable error, the batch's future raises :class:`StoreUnavailableError` (503).
 After :meth:`close` new batches are refused and queued ones are still written.
+
+Sizes: conversion applies the pipeline's :class:`~modeltel.analyzer.otlp.limits.Limits`
+before anything is exploded (see :mod:`.otlp.rows`); a batch of spans counts, for the write
+queue and the insert size, as its spans plus the ml rows they project, so memory follows what
+is stored, not the number of spans. :attr:`IngestStats.rejected` counts refused records per
+signal and reason.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import logging
 import queue
 import threading
 import time
+from collections import Counter
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from itertools import chain
@@ -27,6 +34,7 @@ import pyarrow as pa
 
 from modeltel.analyzer.errors import ModeltelError, StoreError, StoreUnavailableError
 from modeltel.analyzer.otlp.decode import Signal
+from modeltel.analyzer.otlp.limits import BATCH_SIZE_MISMATCH, DEFAULT_LIMITS, Limits, Rejections
 from modeltel.analyzer.otlp.rows import (
     Columns,
     log_columns,
@@ -82,6 +90,10 @@ class IngestStats:
     insert_seconds: float = 0.0
     overloaded: int = 0
     store_failures: int = 0
+    rejected: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """Records rejected, by (signal, reason): refused, or stored but not projected."""
+    batch_size_mismatches: int = 0
+    """Prediction spans whose ``ml.batch.size`` differs from the rows they carry."""
 
 
 def _map_array(dicts: list[dict[str, str]]) -> pa.Array:
@@ -156,6 +168,11 @@ def _projection_arrays(projections: list[Any]) -> dict[str, pa.Array]:
         "MlAttributions": _lists([p.attributions for p in projections], string),
         "MlAttributionNum": _nested_lists([p.attribution_numbers for p in projections], double),
         "MlAttributionText": _nested_lists([p.attribution_texts for p in projections], string),
+        "MlRows": pa.array([p.rows for p in projections], pa.uint64()),
+        "MlDeclaredSize": pa.array([p.declared_size for p in projections], pa.uint64()),
+        "MlIssue": pa.array([p.issue for p in projections], string),
+        "MlIssueSize": pa.array([p.issue_size for p in projections], pa.uint64()),
+        "MlIssueLimit": pa.array([p.issue_limit for p in projections], pa.uint64()),
     }
 
 
@@ -205,8 +222,10 @@ class IngestPipeline:
         max_insert_rows: int = 200_000,
         linger: float = 0.05,
         retry_after: float = 1.0,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.store = store
+        self.limits = limits
         self.max_pending_rows = max_pending_rows
         self.max_insert_rows = max_insert_rows
         self.linger = linger
@@ -244,20 +263,32 @@ class IngestPipeline:
         """Convert and queue one decoded OTLP request; wait on the futures before acking."""
         self.stats.requests += 1
         futures: list[Future[None]] = []
+        tally = Rejections()
+        mismatches = 0
         if signal == "traces":
-            cols, rejected, message = trace_columns(request)
+            cols, rejected, message = trace_columns(request, self.limits, tally)
             tables = {TRACES_TABLE: cols} if cols["Timestamp"] else {}
+            mismatches = sum(p.issue == BATCH_SIZE_MISMATCH for p in cols["Ml"])
         elif signal == "logs":
-            cols, rejected, message = log_columns(request)
+            cols, rejected, message = log_columns(request, self.limits, tally)
             tables = {LOGS_TABLE: cols} if cols["Timestamp"] else {}
         else:
-            tables, rejected, message = metric_columns(request)
+            tables, rejected, message = metric_columns(request, self.limits, tally)
         accepted = 0
         for table, columns in tables.items():
             rows = len(next(iter(columns.values())))
             accepted += rows
+            if table == TRACES_TABLE:  # weighed with the ml rows the spans project
+                rows += sum(
+                    len(p.ids) * (1 + len(p.numbers) + len(p.attribution_numbers))
+                    for p in columns["Ml"]
+                )
             futures.append(self._enqueue(table, columns, rows))
-        self.stats.rows_rejected += rejected
+        with self._lock:
+            self.stats.rows_rejected += rejected
+            self.stats.batch_size_mismatches += mismatches
+            for reason, count in tally.counts.items():
+                self.stats.rejected[(signal, reason)] += count
         return futures, IngestResult(accepted, rejected, message)
 
     def store_request(self, signal: Signal, request: Any, timeout: float = 60.0) -> IngestResult:
@@ -356,6 +387,11 @@ class IngestPipeline:
             finally:
                 with self._lock:
                     self._pending_rows -= rows
+
+    def rejected_counts(self) -> dict[tuple[str, str], int]:
+        """A copy of :attr:`IngestStats.rejected`, taken consistently."""
+        with self._lock:
+            return dict(self.stats.rejected)
 
     @property
     def pending_rows(self) -> int:

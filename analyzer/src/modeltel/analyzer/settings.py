@@ -36,6 +36,25 @@ MODELTEL_TLS_KEY = "MODELTEL_TLS_KEY"
 MODELTEL_MAX_BODY_BYTES = "MODELTEL_MAX_BODY_BYTES"
 """Largest accepted OTLP body in bytes, before and after decompression (default 20 MiB)."""
 
+MODELTEL_MAX_SPAN_ROWS = "MODELTEL_MAX_SPAN_ROWS"
+"""Predictions one span may carry (default 100,000); a prediction span with more is stored in
+``otel_traces`` but not projected."""
+
+MODELTEL_MAX_PROJECTED_ROWS = "MODELTEL_MAX_PROJECTED_ROWS"
+"""Rows one span, and one OTLP request, may write into the ml tables (default 2,000,000)."""
+
+MODELTEL_MAX_SPAN_ATTRIBUTES = "MODELTEL_MAX_SPAN_ATTRIBUTES"
+"""Attributes of one span, resource, event, link, log record or data point (default 4,096)."""
+
+MODELTEL_MAX_ATTRIBUTE_KEY_BYTES = "MODELTEL_MAX_ATTRIBUTE_KEY_BYTES"
+"""UTF-8 bytes of one attribute key (default 1,024)."""
+
+MODELTEL_MAX_ATTRIBUTE_VALUE_BYTES = "MODELTEL_MAX_ATTRIBUTE_VALUE_BYTES"
+"""Bytes of one string attribute value, array element or kvlist text (default 1 MiB)."""
+
+MODELTEL_MAX_VALUE_DEPTH = "MODELTEL_MAX_VALUE_DEPTH"
+"""Arrays/kvlists nested inside one attribute value (default 16)."""
+
 MODELTEL_SERVER = "MODELTEL_SERVER"
 """URL of a running ``modeltel serve`` that CLI commands talk to instead of opening the store."""
 

@@ -4,7 +4,9 @@ Accepts ``application/x-protobuf`` and ``application/json`` (OTLP/JSON: lowerCam
 snake_case keys, trace/span ids as **hex** strings — not protobuf-JSON base64 — int64 as
 strings or numbers, enums as integers), optionally ``Content-Encoding: gzip``/``deflate``.
 Every failure raises :class:`InputError` (400) or :class:`PayloadTooLargeError` (413) with a
-message naming the problem.
+message naming the problem. Nesting beyond what the decoders take (protobuf: 100 messages,
+about 47 levels of arrays/kvlists in an attribute) is refused with a message naming the value
+depth limit; shallower values are checked per record by :mod:`.rows`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from modeltel.analyzer.errors import InputError, PayloadTooLargeError
+from modeltel.analyzer.otlp.limits import DEFAULT_LIMITS, Limits
 
 Signal = Literal["traces", "logs", "metrics"]
 M = TypeVar("M", bound=Message)
@@ -108,26 +111,47 @@ def _convert_ids(node: Any, path: str = "$") -> Any:
     return node
 
 
-def parse_request(signal: Signal, body: bytes, content_type: str) -> Message:
+def _too_deep(limits: Limits) -> str:
+    return (
+        f"it nests deeper than the decoder takes; attribute values may nest at most "
+        f"{limits.max_value_depth} arrays/kvlists (MODELTEL_MAX_VALUE_DEPTH)"
+    )
+
+
+def parse_request(
+    signal: Signal, body: bytes, content_type: str, limits: Limits = DEFAULT_LIMITS
+) -> Message:
     """Decode an OTLP export request of ``signal`` from ``body`` in ``content_type``."""
     message = REQUEST_TYPES[signal]()
     if content_type == PROTOBUF:
         try:
             message.ParseFromString(body)
         except (DecodeError, RuntimeError, ValueError) as exc:
-            raise InputError(f"body is not a valid OTLP {signal} protobuf message: {exc}") from exc
+            detail = _too_deep(limits) if "upb_DecodeOptions" in str(exc) else str(exc)
+            raise InputError(
+                f"body is not a valid OTLP {signal} protobuf message: {detail}"
+            ) from exc
         return message
     if content_type == JSON:
         try:
             document = json.loads(body.decode("utf-8-sig"))  # UTF-8, strictly (BOM allowed)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        except RecursionError as exc:
+            raise InputError(f"body is not valid JSON: {_too_deep(limits)}") from exc
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InputError(f"body is not valid JSON: {exc}") from exc
         if not isinstance(document, dict):
             raise InputError("OTLP/JSON body must be a JSON object")
         try:
             json_format.ParseDict(_convert_ids(document), message, ignore_unknown_fields=True)
-        except (json_format.ParseError, RecursionError, TypeError, ValueError) as exc:
-            raise InputError(f"body is not a valid OTLP/JSON {signal} request: {exc}") from exc
+        except RecursionError as exc:
+            raise InputError(
+                f"body is not a valid OTLP/JSON {signal} request: {_too_deep(limits)}"
+            ) from exc
+        except (json_format.ParseError, TypeError, ValueError) as exc:
+            text = str(exc)
+            if "too deep" in text.lower() or "upb_DecodeOptions" in text or "recursion" in text:
+                text = _too_deep(limits)
+            raise InputError(f"body is not a valid OTLP/JSON {signal} request: {text}") from exc
         except SystemError as exc:  # upb on a key with an unpaired surrogate ("\ud800")
             raise InputError(
                 f"body is not a valid OTLP/JSON {signal} request: a key is not valid Unicode"

@@ -7,6 +7,13 @@ columns: ``SpanAttributesF64`` hands double arrays to ClickHouse as numbers, for
 (the staging view writes the same strings into ``otel_traces``), because formatting thousands
 of floats per span in Python would cap batch ingest; the ``Ml*`` columns carry the span's
 typed ml projection (:mod:`.projection`), so ClickHouse need not parse it back from strings.
+
+Every function takes the :class:`~modeltel.analyzer.otlp.limits.Limits` to apply and,
+optionally, a :class:`~modeltel.analyzer.otlp.limits.Rejections` that receives the per-reason
+counts. A record (or the records of a resource or scope) breaking an attribute limit is
+refused before it is converted; a prediction span breaking a row limit (its own, or the
+request's share of ``max_projected_rows``, spent in order) keeps its ``otel_traces`` row and
+gets an empty projection carrying the reason, so memory never follows what a span declares.
 """
 
 from __future__ import annotations
@@ -20,12 +27,22 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from modeltel.analyzer.otlp.projection import project
+from modeltel.analyzer.otlp.limits import (
+    DEFAULT_LIMITS,
+    SKIPPED_REASONS,
+    LimitExceeded,
+    Limits,
+    Rejections,
+    exceeded,
+)
+from modeltel.analyzer.otlp.projection import Projection, project, shape, skipped, span_issue
 from modeltel.analyzer.otlp.values import (
     SPAN_KINDS,
     STATUS_CODES,
     as_string,
     attributes_map,
+    check_key,
+    check_text,
     go_float,
     service_name,
 )
@@ -59,30 +76,37 @@ def _double_array(value: Any) -> np.ndarray | None:
 
 
 def _span_attributes(
-    attributes: Any,
+    attributes: Any, limits: Limits = DEFAULT_LIMITS
 ) -> tuple[dict[str, str], dict[str, np.ndarray], dict[str, float]]:
     """Split span attributes into exporter strings and double arrays left for ClickHouse;
-    also return the value of each scalar double attribute."""
+    also return the value of each scalar double attribute. LimitExceeded past ``limits``."""
+    if len(attributes) > limits.max_attributes:
+        raise exceeded(limits, "attributes", "span has", len(attributes), " attributes")
     strings: dict[str, str] = {}
     doubles: dict[str, np.ndarray] = {}
     scalars: dict[str, float] = {}
+    max_rows = limits.max_span_rows
     for kv in attributes:
+        key = kv.key
+        check_key(key, limits)
         value = kv.value
         kind = value.WhichOneof("value")
         if kind == "string_value":
-            strings[kv.key] = value.string_value
+            text = value.string_value
+            check_text(text, key, limits)
+            strings[key] = text
         elif kind == "double_value":
             number = value.double_value
-            strings[kv.key] = go_float(number)
-            scalars[kv.key] = number
+            strings[key] = go_float(number)
+            scalars[key] = number
         elif kind == "array_value":
-            fast = _double_array(value)
+            fast = _double_array(value) if len(value.array_value.values) <= max_rows else None
             if fast is None:
-                strings[kv.key] = as_string(value)
+                strings[key] = as_string(value, key, limits)
             else:
-                doubles[kv.key] = fast
+                doubles[key] = fast
         else:
-            strings[kv.key] = as_string(value)
+            strings[key] = as_string(value, key, limits)
     if doubles and len(doubles) + len(strings) > len(attributes):
         # A key repeated with different kinds: the last occurrence wins, as in pdata.
         for kv in attributes:
@@ -135,14 +159,51 @@ TRACE_COLUMNS = (
 """Staging columns; ``Ml`` holds each span's :class:`Projection` (expanded when encoding)."""
 
 
-def trace_columns(request: ExportTraceServiceRequest) -> tuple[Columns, int, str]:
+def _projection(
+    span_id: str,
+    attributes: tuple[dict[str, str], dict[str, np.ndarray], dict[str, float]],
+    limits: Limits,
+    budget: list[int],
+    tally: Rejections,
+) -> Projection:
+    """The span's projection within its row limits and the request's remaining ``budget``."""
+    strings, doubles, scalars = attributes
+    if not strings.get("ml.model.name"):
+        return Projection()
+    found = shape(strings, doubles)
+    reason, size, limit, message = span_issue(found, limits)
+    if reason not in SKIPPED_REASONS and found.projected > budget[0]:
+        spent = limits.max_projected_rows - budget[0]
+        reason, size, limit = "request_rows", spent + found.projected, limits.max_projected_rows
+        message = exceeded(
+            limits, reason, "the prediction spans of one request would write", size, " ml rows"
+        ).message
+    if reason in SKIPPED_REASONS:
+        tally.add(reason, f"{message}: stored in otel_traces, not projected")
+        return skipped(strings, found, reason, size, limit)
+    budget[0] -= found.projected
+    return project(span_id, strings, doubles, scalars, found)
+
+
+def trace_columns(
+    request: ExportTraceServiceRequest,
+    limits: Limits = DEFAULT_LIMITS,
+    rejections: Rejections | None = None,
+) -> tuple[Columns, int, str]:
     """Spans → columns of ``otel_traces_ingest``."""
     cols: Columns = {name: [] for name in TRACE_COLUMNS}
-    rejected = 0
-    problem = ""
+    tally = rejections if rejections is not None else Rejections()
+    budget = [limits.max_projected_rows]
     for resource_spans in request.resource_spans:
-        resource_attrs = attributes_map(resource_spans.resource.attributes)
-        service = service_name(resource_spans.resource.attributes)
+        try:
+            resource_attrs = attributes_map(
+                resource_spans.resource.attributes, limits, "a resource"
+            )
+            service = service_name(resource_spans.resource.attributes, limits)
+        except LimitExceeded as exc:
+            count = sum(len(scope.spans) for scope in resource_spans.scope_spans)
+            tally.add(exc.reason, f"{exc.message} (every span of it refused)", count)
+            continue
         for scope_spans in resource_spans.scope_spans:
             scope_name = scope_spans.scope.name
             scope_version = scope_spans.scope.version
@@ -152,17 +213,31 @@ def trace_columns(request: ExportTraceServiceRequest) -> tuple[Columns, int, str
                     and len(span.span_id) == 8
                     and _valid_id(span.parent_span_id, 8)
                 ):
-                    rejected += 1
-                    problem = "span with a trace id not of 16 bytes or a span id not of 8 bytes"
+                    tally.add(
+                        "invalid_id",
+                        "span with a trace id not of 16 bytes or a span id not of 8 bytes",
+                    )
                     continue
                 if span.start_time_unix_nano > MAX_TIME_NS or any(
                     e.time_unix_nano > MAX_TIME_NS for e in span.events
                 ):
-                    rejected += 1
-                    problem = f"span with {_LATE}"
+                    tally.add("time", f"span with {_LATE}")
                     continue
-                strings, doubles, scalars = _span_attributes(span.attributes)
+                events = span.events
+                links = span.links
+                try:
+                    attributes = _span_attributes(span.attributes, limits)
+                    event_attributes = [
+                        attributes_map(e.attributes, limits, "an event") for e in events
+                    ]
+                    link_attributes = [
+                        attributes_map(x.attributes, limits, "a link") for x in links
+                    ]
+                except LimitExceeded as exc:
+                    tally.add(exc.reason, exc.message)
+                    continue
                 span_id = span.span_id.hex()
+                ml = _projection(span_id, attributes, limits, budget, tally)
                 start = span.start_time_unix_nano
                 end = span.end_time_unix_nano
                 cols["Timestamp"].append(start)
@@ -177,23 +252,21 @@ def trace_columns(request: ExportTraceServiceRequest) -> tuple[Columns, int, str
                 cols["ResourceAttributes"].append(resource_attrs)
                 cols["ScopeName"].append(scope_name)
                 cols["ScopeVersion"].append(scope_version)
-                cols["SpanAttributes"].append(strings)
-                cols["SpanAttributesF64"].append(doubles)
+                cols["SpanAttributes"].append(attributes[0])
+                cols["SpanAttributesF64"].append(attributes[1])
                 cols["Duration"].append(end - start if end > start else 0)
                 code = span.status.code
                 cols["StatusCode"].append(STATUS_CODES[code] if 0 <= code < 3 else "Unset")
                 cols["StatusMessage"].append(span.status.message)
-                events = span.events
                 cols["Events.Timestamp"].append([e.time_unix_nano for e in events])
                 cols["Events.Name"].append([e.name for e in events])
-                cols["Events.Attributes"].append([attributes_map(e.attributes) for e in events])
-                links = span.links
+                cols["Events.Attributes"].append(event_attributes)
                 cols["Links.TraceId"].append([link.trace_id.hex() for link in links])
                 cols["Links.SpanId"].append([link.span_id.hex() for link in links])
                 cols["Links.TraceState"].append([link.trace_state for link in links])
-                cols["Links.Attributes"].append([attributes_map(link.attributes) for link in links])
-                cols["Ml"].append(project(span_id, strings, doubles, scalars))
-    return cols, rejected, problem
+                cols["Links.Attributes"].append(link_attributes)
+                cols["Ml"].append(ml)
+    return cols, tally.total, tally.message("spans")
 
 
 LOG_COLUMNS = (
@@ -216,26 +289,46 @@ LOG_COLUMNS = (
 )
 
 
-def log_columns(request: ExportLogsServiceRequest) -> tuple[Columns, int, str]:
+def log_columns(
+    request: ExportLogsServiceRequest,
+    limits: Limits = DEFAULT_LIMITS,
+    rejections: Rejections | None = None,
+) -> tuple[Columns, int, str]:
     """Log records → columns of ``otel_logs`` (``TimestampTime`` is the table's DEFAULT)."""
     cols: Columns = {name: [] for name in LOG_COLUMNS}
-    rejected = 0
-    problem = ""
+    tally = rejections if rejections is not None else Rejections()
     for resource_logs in request.resource_logs:
-        resource_attrs = attributes_map(resource_logs.resource.attributes)
-        service = service_name(resource_logs.resource.attributes)
+        try:
+            resource_attrs = attributes_map(resource_logs.resource.attributes, limits, "a resource")
+            service = service_name(resource_logs.resource.attributes, limits)
+        except LimitExceeded as exc:
+            count = sum(len(scope.log_records) for scope in resource_logs.scope_logs)
+            tally.add(exc.reason, f"{exc.message} (every log record of it refused)", count)
+            continue
         for scope_logs in resource_logs.scope_logs:
             scope = scope_logs.scope
-            scope_attrs = attributes_map(scope.attributes)
+            try:
+                scope_attrs = attributes_map(scope.attributes, limits, "a scope")
+            except LimitExceeded as exc:
+                message = f"{exc.message} (every log record of it refused)"
+                tally.add(exc.reason, message, len(scope_logs.log_records))
+                continue
             for record in scope_logs.log_records:
                 if not (_valid_id(record.trace_id, 16) and _valid_id(record.span_id, 8)):
-                    rejected += 1
-                    problem = "log record with a trace id not of 16 bytes or a span id not of 8"
+                    tally.add(
+                        "invalid_id",
+                        "log record with a trace id not of 16 bytes or a span id not of 8",
+                    )
                     continue
                 timestamp = record.time_unix_nano or record.observed_time_unix_nano
                 if timestamp > MAX_TIME_NS:
-                    rejected += 1
-                    problem = f"log record with {_LATE}"
+                    tally.add("time", f"log record with {_LATE}")
+                    continue
+                try:
+                    body = as_string(record.body, "body", limits)
+                    log_attrs = attributes_map(record.attributes, limits, "a log record")
+                except LimitExceeded as exc:
+                    tally.add(exc.reason, exc.message)
                     continue
                 cols["Timestamp"].append(timestamp)
                 cols["TraceId"].append(record.trace_id.hex())
@@ -244,16 +337,16 @@ def log_columns(request: ExportLogsServiceRequest) -> tuple[Columns, int, str]:
                 cols["SeverityText"].append(record.severity_text)
                 cols["SeverityNumber"].append(max(0, min(255, record.severity_number)))
                 cols["ServiceName"].append(service)
-                cols["Body"].append(as_string(record.body))
+                cols["Body"].append(body)
                 cols["ResourceSchemaUrl"].append(resource_logs.schema_url)
                 cols["ResourceAttributes"].append(resource_attrs)
                 cols["ScopeSchemaUrl"].append(scope_logs.schema_url)
                 cols["ScopeName"].append(scope.name)
                 cols["ScopeVersion"].append(scope.version)
                 cols["ScopeAttributes"].append(scope_attrs)
-                cols["LogAttributes"].append(attributes_map(record.attributes))
+                cols["LogAttributes"].append(log_attrs)
                 cols["EventName"].append(getattr(record, "event_name", ""))
-    return cols, rejected, problem
+    return cols, tally.total, tally.message("log records")
 
 
 _METRIC_HEAD = (
@@ -328,14 +421,19 @@ METRIC_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
+_WITH_EXEMPLARS = ("gauge", "sum", "histogram", "exponential_histogram")
+
+
 def _number(point: Any) -> float:
     return float(point.as_int) if point.WhichOneof("value") == "as_int" else point.as_double
 
 
-def _exemplars(point: Any) -> dict[str, list[Any]]:
+def _exemplars(point: Any, limits: Limits) -> dict[str, list[Any]]:
     items = point.exemplars
     return {
-        "Exemplars.FilteredAttributes": [attributes_map(e.filtered_attributes) for e in items],
+        "Exemplars.FilteredAttributes": [
+            attributes_map(e.filtered_attributes, limits, "an exemplar") for e in items
+        ],
         "Exemplars.TimeUnix": [e.time_unix_nano for e in items],
         "Exemplars.Value": [_number(e) for e in items],
         "Exemplars.SpanId": [e.span_id.hex() for e in items],
@@ -343,24 +441,49 @@ def _exemplars(point: Any) -> dict[str, list[Any]]:
     }
 
 
-def metric_columns(request: ExportMetricsServiceRequest) -> tuple[dict[str, Columns], int, str]:
+def _points(metrics: Any) -> int:
+    """Data points of the metrics ``metrics`` (to count what a refusal drops)."""
+    count = 0
+    for metric in metrics:
+        kind = metric.WhichOneof("data")
+        count += len(getattr(metric, kind).data_points) if kind else 1
+    return count
+
+
+def metric_columns(
+    request: ExportMetricsServiceRequest,
+    limits: Limits = DEFAULT_LIMITS,
+    rejections: Rejections | None = None,
+) -> tuple[dict[str, Columns], int, str]:
     """Metric data points → columns per ``otel_metrics_*`` table."""
     tables: dict[str, Columns] = {
         name: {col: [] for col in cols} for name, cols in METRIC_COLUMNS.items()
     }
-    rejected = 0
-    problem = ""
+    tally = rejections if rejections is not None else Rejections()
     for resource_metrics in request.resource_metrics:
-        resource_attrs = attributes_map(resource_metrics.resource.attributes)
-        service = service_name(resource_metrics.resource.attributes)
+        try:
+            resource_attrs = attributes_map(
+                resource_metrics.resource.attributes, limits, "a resource"
+            )
+            service = service_name(resource_metrics.resource.attributes, limits)
+        except LimitExceeded as exc:
+            count = sum(_points(scope.metrics) for scope in resource_metrics.scope_metrics)
+            tally.add(exc.reason, f"{exc.message} (every data point of it refused)", count)
+            continue
         for scope_metrics in resource_metrics.scope_metrics:
             scope = scope_metrics.scope
+            try:
+                scope_attrs = attributes_map(scope.attributes, limits, "a scope")
+            except LimitExceeded as exc:
+                message = f"{exc.message} (every data point of it refused)"
+                tally.add(exc.reason, message, _points(scope_metrics.metrics))
+                continue
             head_common = {
                 "ResourceAttributes": resource_attrs,
                 "ResourceSchemaUrl": resource_metrics.schema_url,
                 "ScopeName": scope.name,
                 "ScopeVersion": scope.version,
-                "ScopeAttributes": attributes_map(scope.attributes),
+                "ScopeAttributes": scope_attrs,
                 "ScopeDroppedAttrCount": scope.dropped_attributes_count,
                 "ScopeSchemaUrl": scope_metrics.schema_url,
                 "ServiceName": service,
@@ -368,8 +491,7 @@ def metric_columns(request: ExportMetricsServiceRequest) -> tuple[dict[str, Colu
             for metric in scope_metrics.metrics:
                 kind = metric.WhichOneof("data")
                 if kind is None:
-                    rejected += 1
-                    problem = f"metric {metric.name!r} has no data"
+                    tally.add("no_data", f"metric {metric.name!r} has no data")
                     continue
                 head = {
                     **head_common,
@@ -387,17 +509,22 @@ def metric_columns(request: ExportMetricsServiceRequest) -> tuple[dict[str, Colu
                         )
                         > MAX_TIME_NS
                     ):
-                        rejected += 1
-                        problem = f"data point of {metric.name!r} with {_LATE}"
+                        tally.add("time", f"data point of {metric.name!r} with {_LATE}")
+                        continue
+                    try:
+                        point_attrs = attributes_map(point.attributes, limits, "a data point")
+                        exemplars = _exemplars(point, limits) if kind in _WITH_EXEMPLARS else {}
+                    except LimitExceeded as exc:
+                        tally.add(exc.reason, exc.message)
                         continue
                     row = dict(head)
-                    row["Attributes"] = attributes_map(point.attributes)
+                    row["Attributes"] = point_attrs
                     row["StartTimeUnix"] = point.start_time_unix_nano
                     row["TimeUnix"] = point.time_unix_nano
                     row["Flags"] = point.flags
                     if kind in ("gauge", "sum"):
                         row["Value"] = _number(point)
-                        row.update(_exemplars(point))
+                        row.update(exemplars)
                         if kind == "sum":
                             row["AggregationTemporality"] = data.aggregation_temporality
                             row["IsMonotonic"] = data.is_monotonic
@@ -412,7 +539,7 @@ def metric_columns(request: ExportMetricsServiceRequest) -> tuple[dict[str, Colu
                             Max=point.max,
                             AggregationTemporality=data.aggregation_temporality,
                         )
-                        row.update(_exemplars(point))
+                        row.update(exemplars)
                         table = "otel_metrics_histogram"
                     elif kind == "exponential_histogram":
                         row.update(
@@ -428,7 +555,7 @@ def metric_columns(request: ExportMetricsServiceRequest) -> tuple[dict[str, Colu
                             Max=point.max,
                             AggregationTemporality=data.aggregation_temporality,
                         )
-                        row.update(_exemplars(point))
+                        row.update(exemplars)
                         table = "otel_metrics_exponential_histogram"
                     else:  # summary
                         quantiles = point.quantile_values
@@ -444,4 +571,5 @@ def metric_columns(request: ExportMetricsServiceRequest) -> tuple[dict[str, Colu
                     target = tables[table]
                     for col in target:
                         target[col].append(row[col])
-    return {name: cols for name, cols in tables.items() if cols["MetricName"]}, rejected, problem
+    kept = {name: cols for name, cols in tables.items() if cols["MetricName"]}
+    return kept, tally.total, tally.message("data points")

@@ -6,6 +6,10 @@ digits; exponent form only below 1e-6 or from 1e21 on, as ``1e-7`` / ``1e+21``),
 standard base64, arrays and maps as compact JSON (map keys sorted, no HTML escaping), and a
 NaN/Inf scalar as ``json: unsupported value: NaN``. An array or map holding NaN/Inf cannot be
 marshalled and becomes the empty string. Ids are lowercase hex; enums use fixed names.
+
+Conversions check the value limits of :class:`~modeltel.analyzer.otlp.limits.Limits` as they
+go (string and bytes lengths, key lengths inside kvlists, nesting depth) and raise
+:class:`~modeltel.analyzer.otlp.limits.LimitExceeded` naming the limit.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from decimal import Decimal
 from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+from modeltel.analyzer.otlp.limits import DEFAULT_LIMITS, Limits, exceeded
 
 SPAN_KINDS = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")
 STATUS_CODES = ("Unset", "Ok", "Error")
@@ -89,11 +95,59 @@ def _go_json(value: Any) -> str:
     raise TypeError(f"unexpected value {value!r}")
 
 
-def as_raw(value: AnyValue) -> Any:
-    """The plain Python value of an OTLP ``AnyValue`` (pdata's ``AsRaw``)."""
+def _name(key: str) -> str:
+    return repr(key if len(key) <= 60 else key[:60] + "…")
+
+
+def check_key(key: str, limits: Limits, what: str = "an attribute") -> None:
+    """LimitExceeded when ``key`` has more UTF-8 bytes than ``limits.max_key_bytes``."""
+    if len(key) > limits.max_key_bytes // 4:
+        size = len(key.encode())
+        if size > limits.max_key_bytes:
+            raise exceeded(limits, "key_length", f"{what} key {_name(key)} has", size, " bytes")
+
+
+def check_text(text: str, key: str, limits: Limits) -> None:
+    """LimitExceeded when the string value ``text`` of ``key`` is longer than allowed."""
+    if len(text) > limits.max_value_bytes // 4:
+        size = len(text.encode())
+        if size > limits.max_value_bytes:
+            raise exceeded(
+                limits, "value_length", f"attribute {_name(key)} has a value of", size, " bytes"
+            )
+
+
+def _check_bytes(raw: bytes, key: str, limits: Limits) -> None:
+    size = 4 * ((len(raw) + 2) // 3)  # stored as base64
+    if size > limits.max_value_bytes:
+        raise exceeded(
+            limits,
+            "value_length",
+            f"attribute {_name(key)} has a value of",
+            size,
+            " bytes (base64)",
+        )
+
+
+def _check_depth(key: str, limits: Limits, depth: int) -> None:
+    if depth > limits.max_value_depth:
+        raise exceeded(
+            limits,
+            "value_depth",
+            f"attribute {_name(key)} nests arrays/kvlists",
+            depth,
+            " levels deep",
+        )
+
+
+def as_raw(value: AnyValue, key: str = "", limits: Limits = DEFAULT_LIMITS, depth: int = 0) -> Any:
+    """The plain Python value of an OTLP ``AnyValue`` (pdata's ``AsRaw``), within ``limits``
+    (``depth``: containers around ``value``)."""
     kind = value.WhichOneof("value")
     if kind == "string_value":
-        return value.string_value
+        text = value.string_value
+        check_text(text, key, limits)
+        return text
     if kind == "int_value":
         return value.int_value
     if kind == "double_value":
@@ -101,19 +155,29 @@ def as_raw(value: AnyValue) -> Any:
     if kind == "bool_value":
         return value.bool_value
     if kind == "array_value":
-        return [as_raw(item) for item in value.array_value.values]
+        _check_depth(key, limits, depth + 1)
+        return [as_raw(item, key, limits, depth + 1) for item in value.array_value.values]
     if kind == "kvlist_value":
-        return {kv.key: as_raw(kv.value) for kv in value.kvlist_value.values}
+        _check_depth(key, limits, depth + 1)
+        out = {}
+        for kv in value.kvlist_value.values:
+            check_key(kv.key, limits, "a kvlist")
+            out[kv.key] = as_raw(kv.value, key, limits, depth + 1)
+        return out
     if kind == "bytes_value":
+        _check_bytes(value.bytes_value, key, limits)
         return value.bytes_value
     return None
 
 
-def as_string(value: AnyValue) -> str:
-    """``AnyValue`` → the string the exporter stores (pdata ``Value.AsString``)."""
+def as_string(value: AnyValue, key: str = "", limits: Limits = DEFAULT_LIMITS) -> str:
+    """``AnyValue`` → the string the exporter stores (pdata ``Value.AsString``), within
+    ``limits`` (``key`` names the attribute in the error)."""
     kind = value.WhichOneof("value")
     if kind == "string_value":
-        return value.string_value
+        text = value.string_value
+        check_text(text, key, limits)
+        return text
     if kind == "int_value":
         return str(value.int_value)
     if kind == "double_value":
@@ -121,18 +185,33 @@ def as_string(value: AnyValue) -> str:
     if kind == "bool_value":
         return "true" if value.bool_value else "false"
     if kind == "bytes_value":
+        _check_bytes(value.bytes_value, key, limits)
         return base64.b64encode(value.bytes_value).decode("ascii")
     if kind in ("array_value", "kvlist_value"):
+        raw = as_raw(value, key, limits)
         try:
-            return _go_json(as_raw(value))
+            text = _go_json(raw)
         except _Unmarshallable:
             return ""
+        if kind == "kvlist_value":
+            check_text(text, key, limits)  # stored as one JSON text, as a string would be
+        return text
     return ""
 
 
-def attributes_map(attributes: Any) -> dict[str, str]:
-    """Repeated ``KeyValue`` → ``{key: AsString(value)}`` (a later duplicate key wins)."""
-    return {kv.key: as_string(kv.value) for kv in attributes}
+def attributes_map(
+    attributes: Any, limits: Limits = DEFAULT_LIMITS, what: str = "record"
+) -> dict[str, str]:
+    """Repeated ``KeyValue`` → ``{key: AsString(value)}`` (a later duplicate key wins), within
+    ``limits``: LimitExceeded names the first one broken (``what`` names the record)."""
+    if len(attributes) > limits.max_attributes:
+        raise exceeded(limits, "attributes", f"{what} has", len(attributes), " attributes")
+    out = {}
+    for kv in attributes:
+        key = kv.key
+        check_key(key, limits)
+        out[key] = as_string(kv.value, key, limits)
+    return out
 
 
 def hex_id(raw: bytes) -> str:
@@ -140,11 +219,11 @@ def hex_id(raw: bytes) -> str:
     return raw.hex()
 
 
-def service_name(resource_attributes: Any) -> str:
+def service_name(resource_attributes: Any, limits: Limits = DEFAULT_LIMITS) -> str:
     """``service.name`` of a resource, or the empty string."""
     for kv in resource_attributes:
         if kv.key == "service.name":
-            return as_string(kv.value)
+            return as_string(kv.value, kv.key, limits)
     return ""
 
 
@@ -154,6 +233,8 @@ __all__ = [
     "as_raw",
     "as_string",
     "attributes_map",
+    "check_key",
+    "check_text",
     "go_float",
     "hex_id",
     "service_name",

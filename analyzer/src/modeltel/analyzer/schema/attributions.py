@@ -4,13 +4,14 @@ Prediction spans carry ``ml.attribution.<feature>`` attributes (a number, or an 
 element per row for batch spans; see :mod:`modeltel.instrumentation._attributions`). They are
 projected beside ``ml_features`` by the same two paths:
 
-- ``ml_attributions_mv`` parses the exporter's strings in ``otel_traces`` (rows written by a
-  Collector), with the explode of ``ml_features_mv`` (one ``ARRAY JOIN`` over the attribution
+- ``ml_attributions_mv`` parses the exporter's strings of ``otel_traces`` rows written by a
+  Collector (the spans of ``ml_spans``), with the explode of ``ml_features_mv`` (one ``ARRAY JOIN`` over the attribution
   map, a second over the values in parallel with the ids);
 - ``ml_attributions_ingest_mv`` reads the typed ``MlAttribution*`` columns that modeltel's
   receiver adds to ``otel_traces_ingest`` (:mod:`modeltel.analyzer.otlp.projection`).
 
 Only finite numbers are stored: a missing, non-numeric or infinite attribution has no row.
+Spans a limit stops are left out as in ``ml_features`` (:mod:`.ingest_limits`).
 The table is ordered like ``ml_features`` (model, version, feature, time) for per-feature,
 per-window scans.
 """
@@ -18,8 +19,7 @@ per-window scans.
 from __future__ import annotations
 
 from modeltel.analyzer.schema.layout import Layout, Table, View
-from modeltel.analyzer.schema.ml import _SPAN_ROWS
-from modeltel.analyzer.schema.staging import OTEL_TRACES_INGEST, RECEIVER_MARKER
+from modeltel.analyzer.schema.staging import OTEL_TRACES_INGEST
 
 PREFIX = "ml.attribution."
 
@@ -43,21 +43,16 @@ SETTINGS index_granularity = 8192""",
 ML_ATTRIBUTIONS_MV = View(
     name="ml_attributions_mv",
     target="ml_attributions",
-    source="otel_traces",
+    source="ml_spans",
+    source_local=False,
     select="""SELECT
     model, version, substring(attribution_key, 16) AS feature, timestamp, prediction_id,
     assumeNotNull(toFloat64OrNull(raw_value)) AS value
 FROM
 (
-    SELECT"""
-    + _SPAN_ROWS
-    + """,
-        mapFilter((k, v) -> startsWith(k, 'ml.attribution.'), SpanAttributes) AS attribution_map
+    SELECT model, version, Timestamp AS timestamp, is_batch, rows, ids, attribution_map
     FROM {source}
-    WHERE SpanAttributes['ml.model.name'] != ''
-      AND getSetting('log_comment') != '"""
-    + RECEIVER_MARKER
-    + """'
+    WHERE projectable
 )
 ARRAY JOIN
     mapKeys(attribution_map) AS attribution_key,
@@ -70,7 +65,7 @@ ARRAY JOIN
                   substring(attribution_raw, 2, length(attribution_raw) - 2)),
                   'Array(Nullable(String))')),
               JSONExtract(attribution_raw, 'Array(Nullable(String))')),
-           n),
+           rows),
        [if(startsWith(attribution_raw, 'json: unsupported value'), NULL, attribution_raw)])
        AS raw_value,
     ids AS prediction_id

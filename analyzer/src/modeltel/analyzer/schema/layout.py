@@ -4,12 +4,16 @@ A :class:`Table` is declared once. :class:`Layout` renders it either as a plain 
 table (single server, chDB) or, for a ClickHouse cluster, as a ``<name>_local`` table with the
 Replicated engine ``ON CLUSTER`` plus a ``Distributed`` table under the public name. Views
 always read from and write to the local tables, so a row inserted through the Distributed
-table is projected on the shard that stores it.
+table is projected on the shard that stores it. A ``shared`` table (small settings read by the
+views) is one replicated copy on every node: a cluster-wide path, no Distributed front.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+LIMITS_TABLE = "modeltel_limits"
+"""The table of limits the views read (``{limits}`` in a view's select)."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,8 @@ class Table:
     sharding_key: str = "rand()"
     replicated: bool = True
     """False for engines without a Replicated variant (``Null``): created on every node."""
+    shared: bool = False
+    """One copy replicated to every node under its own name (no shard in the path)."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,10 @@ class Layout:
     def _engine(self, table: Table) -> str:
         if not self.cluster or not table.replicated:
             return f"{table.engine}({table.engine_args})"
-        path = f"'/clickhouse/tables/{{shard}}/{self.database}/{self.local_name(table.name)}'"
+        if table.shared:
+            path = f"'/clickhouse/tables/all/{self.database}/{table.name}'"
+        else:
+            path = f"'/clickhouse/tables/{{shard}}/{self.database}/{self.local_name(table.name)}'"
         args = f"{path}, '{{replica}}'" + (f", {table.engine_args}" if table.engine_args else "")
         return f"Replicated{table.engine}({args})"
 
@@ -82,13 +91,14 @@ class Layout:
 
     def create_table(self, table: Table) -> list[str]:
         """Statements creating ``table`` (and its Distributed front on a cluster)."""
+        local = table.replicated and not table.shared
         statements = [
             f"CREATE TABLE IF NOT EXISTS "
-            f"{self.qualified(table.name, local=table.replicated)}{self.on_cluster} "
+            f"{self.qualified(table.name, local=local)}{self.on_cluster} "
             f"({table.columns.rstrip().rstrip(',')}\n) ENGINE = {self._engine(table)}\n"
             f"{self._tail(table)}"
         ]
-        if self.cluster and table.replicated:
+        if self.cluster and local:
             statements.append(
                 f"CREATE TABLE IF NOT EXISTS {self.qualified(table.name)}{self.on_cluster} "
                 f"AS {self.qualified(table.name, local=True)} "
@@ -97,13 +107,26 @@ class Layout:
             )
         return statements
 
+    def _select(self, view: View) -> str:
+        return view.select.format(
+            source=self.qualified(view.source, local=view.source_local),
+            limits=self.qualified(LIMITS_TABLE),
+        )
+
     def create_view(self, view: View) -> list[str]:
         """Statement creating a materialized view between the local tables."""
-        select = view.select.format(source=self.qualified(view.source, local=view.source_local))
         target = self.qualified(view.target, local=view.target_local)
         return [
             f"CREATE MATERIALIZED VIEW IF NOT EXISTS {self.qualified(view.name)}{self.on_cluster} "
-            f"TO {target} AS\n{select}"
+            f"TO {target} AS\n{self._select(view)}"
+        ]
+
+    def modify_view(self, view: View) -> list[str]:
+        """Statement replacing the query of an existing materialized view in place (atomic:
+        no insert is missed or projected twice)."""
+        return [
+            f"ALTER TABLE {self.qualified(view.name)}{self.on_cluster} "
+            f"MODIFY QUERY\n{self._select(view)}"
         ]
 
     def drop_view(self, name: str) -> list[str]:

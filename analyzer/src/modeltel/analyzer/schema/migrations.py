@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from modeltel.analyzer.schema import attributions, id_keys, reference_profiles, results_latest
+from modeltel.analyzer.schema import (
+    attributions,
+    id_keys,
+    ingest_limits,
+    reference_profiles,
+    results_latest,
+)
 from modeltel.analyzer.schema.layout import Layout, Table, View, quote_ident
 from modeltel.analyzer.schema.ml import ML_TABLES, ML_VIEWS
 from modeltel.analyzer.schema.otel import OTEL_TABLES, OTEL_VIEWS
@@ -79,14 +85,16 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "ml_features time codec for window scans", _features_time_codec),
     Migration(7, "feature attributions", attributions.statements),
     Migration(8, "reference profiles for drift", reference_profiles.statements),
+    Migration(9, "span limits in the views and ingest issues", ingest_limits.statements),
 )
 
 
 def bootstrap_statements(layout: Layout) -> list[str]:
-    """Statements creating the database and the migrations ledger."""
+    """Statements creating the database, the migrations ledger and the limits the views read."""
     return [
         f"CREATE DATABASE IF NOT EXISTS {quote_ident(layout.database)}{layout.on_cluster}",
         *layout.create_table(MIGRATIONS_TABLE),
+        *ingest_limits.bootstrap_statements(layout),
     ]
 
 

@@ -4,9 +4,15 @@ The views read ``otel_traces``/``otel_logs`` as the clickhouseexporter writes th
 attribute a string, arrays as compact JSON), so rows sent through a Collector are projected
 exactly like rows sent to modeltel's receiver.
 
-Batch spans: when ``ml.prediction.id`` is a JSON array (or ``ml.batch.size`` > 1), every
-``ml.prediction.*`` and ``ml.feature.*`` attribute is read as an array with one element per
-row; arrays are padded/truncated to the id count so a malformed span never fails the insert.
+Batch spans: when ``ml.prediction.id`` is a JSON array (or ``ml.batch.size`` > 1 and the
+span carries value arrays), every ``ml.prediction.*`` and ``ml.feature.*`` attribute is read as
+an array with one element per row. The row count comes from what the span carries, never from
+what it declares: the id array's length; for a batch declared by ``ml.batch.size`` alone, its
+longest value array cut to that size; else one. Arrays are padded (missing) or cut to it. A
+span breaking a limit of ``modeltel_limits`` (rows, projected rows, attribute count, key or
+non-array value length; :mod:`.ingest_limits`) is left out by the views' ``WHERE`` — its
+``otel_traces`` row stays — and recorded in ``ml_ingest_issues`` with the reason, so one bad
+span never fails the insert of its neighbours.
 Features are exploded with one ``ARRAY JOIN`` over the feature map and a second over that
 feature's values in parallel with the ids (linear in batch size; see DESIGN pitfalls).
 Whether a feature is categorical comes from ``ml.feature.categorical``, never from the look
@@ -18,6 +24,7 @@ numeric feature that received a non-number has ``value`` set and ``value_num`` N
 
 from __future__ import annotations
 
+from modeltel.analyzer.otlp.limits import DEFAULT_LIMITS
 from modeltel.analyzer.schema.layout import Table, View
 from modeltel.analyzer.schema.staging import RECEIVER_MARKER
 
@@ -134,29 +141,196 @@ SETTINGS index_granularity = 8192, allow_nullable_key = 1""",
     sharding_key="cityHash64(model)",
 )
 
-# Expressions shared by both span views: which rows a span holds and their ids.
-_SPAN_ROWS = """
-        SpanAttributes['ml.model.name'] AS model,
-        if(SpanAttributes['ml.model.version'] = '', 'unversioned',
-           SpanAttributes['ml.model.version']) AS version,
-        Timestamp AS timestamp,
-        SpanAttributes['ml.prediction.id'] AS ids_raw,
-        startsWith(ids_raw, '[') AND isValidJSON(ids_raw) AS ids_is_array,
-        toUInt32OrZero(SpanAttributes['ml.batch.size']) AS declared_size,
-        ids_is_array OR declared_size > 1 AS is_batch,
-        if(ids_is_array, JSONExtract(ids_raw, 'Array(String)'), []) AS id_array,
-        if(ids_is_array, length(id_array), greatest(declared_size, 1)) AS n,
-        if(ids_is_array,
-           arrayMap((id, i) -> if(id = '', concat(SpanId, '-', toString(i)), id),
-                    id_array, range(length(id_array))),
-           if(is_batch,
-              arrayMap(i -> concat(SpanId, '-', toString(i)), range(n)),
-              [if(ids_raw = '', SpanId, ids_raw)])) AS ids"""
+VIEW_LIMITS = (
+    "max_span_rows",
+    "max_projected_rows",
+    "max_attributes",
+    "max_key_bytes",
+    "max_value_bytes",
+)
+"""The :class:`~modeltel.analyzer.otlp.limits.Limits` fields the views apply."""
+
+
+def _limit(name: str) -> str:
+    """SQL of one limit in the span computation (``limits`` is a constant named tuple)."""
+    return f"limits.{name}"
+
+
+# One scalar subquery: the limits as a named tuple, each the latest stored value or its default.
+_LIMITS = (
+    "(SELECT CAST(tuple("
+    + ", ".join(
+        f"ifNull(argMaxIfOrNull(value, updated_at, name = '{name}'), "
+        f"{getattr(DEFAULT_LIMITS, name)})"
+        for name in VIEW_LIMITS
+    )
+    + "), 'Tuple("
+    + ", ".join(f"{name} UInt64" for name in VIEW_LIMITS)
+    + ")') FROM {limits})"
+)
+
+# The checks in the order both paths apply them: (reason, measured size, limit field).
+ISSUE_CHECKS = (
+    ("attributes", "attribute_count", "max_attributes"),
+    ("key_length", "longest_key", "max_key_bytes"),
+    ("value_length", "longest_value", "max_value_bytes"),
+    ("span_rows", "n", "max_span_rows"),
+    ("projected_rows", "projected", "max_projected_rows"),
+)
+_ISSUE = (
+    "multiIf("
+    + ", ".join(f"{size} > {_limit(limit)}, '{reason}'" for reason, size, limit in ISSUE_CHECKS)
+    + ", has_declared AND (declared IS NULL OR declared != n), 'batch_size_mismatch', '')"
+)
+_ISSUE_SIZE = (
+    "multiIf("
+    + ", ".join(f"issue = '{reason}', {size}" for reason, size, _ in ISSUE_CHECKS)
+    + ", ifNull(declared, 0))"
+)
+_ISSUE_LIMIT = (
+    "multiIf("
+    + ", ".join(f"issue = '{reason}', {_limit(limit)}" for reason, _, limit in ISSUE_CHECKS)
+    + ", 0)"
+)
+
+_SPAN_COLUMNS = """
+    Timestamp DateTime64(9),
+    TraceId String,
+    SpanId String,
+    ServiceName LowCardinality(String),
+    Duration UInt64,
+    StatusCode LowCardinality(String),
+    SpanAttributes Map(LowCardinality(String), String)"""
+
+ML_SPAN_SOURCE = Table(
+    name="ml_span_source",
+    columns=_SPAN_COLUMNS,
+    engine="Null",
+    tail="",
+    replicated=False,
+)
+"""Prediction spans other writers put in ``otel_traces`` (engine ``Null``: stores nothing). The
+trivial view in front of it leaves out the receiver's blocks, so the receiver's inserts never
+plan the projection views' queries."""
+
+ML_SPAN_SOURCE_MV = View(
+    name="ml_span_source_mv",
+    target="ml_span_source",
+    source="otel_traces",
+    target_local=False,
+    select="""SELECT Timestamp, TraceId, SpanId, ServiceName, Duration, StatusCode, SpanAttributes
+FROM {source}
+WHERE SpanAttributes['ml.model.name'] != ''
+  AND getSetting('log_comment') != '"""
+    + RECEIVER_MARKER
+    + """'""",
+)
+
+ML_SPANS = Table(
+    name="ml_spans",
+    columns=_SPAN_COLUMNS
+    + """,
+    model String,
+    version String,
+    feature_map Map(LowCardinality(String), String),
+    attribution_map Map(LowCardinality(String), String),
+    is_batch UInt8,
+    n UInt64,
+    rows UInt64,
+    ids Array(String),
+    projectable UInt8,
+    issue String,
+    issue_size UInt64,
+    issue_limit UInt64,
+    declared_size UInt64
+""",
+    engine="Null",
+    tail="",
+    replicated=False,
+)
+"""Each prediction span of ``ml_span_source`` once, with the rows it holds (``n``; ``rows`` is
+``n`` when the limits let it be projected, else 0), their ids, and the first limit it breaks
+(``issue``, ``issue_size``, ``issue_limit``) or ``batch_size_mismatch``. The projection views
+and ``ml_ingest_issues_mv`` read it."""
+
+# Computed in three steps: an alias used twice in one SELECT is expanded twice, so each step
+# reads the previous one's columns instead. ``{limits}`` is the ``modeltel_limits`` table. No
+# function here may throw on any input (an exception would fail the whole insert).
+ML_SPANS_MV = View(
+    name="ml_spans_mv",
+    target="ml_spans",
+    source="ml_span_source",
+    source_local=False,
+    target_local=False,
+    select=f"""SELECT
+    Timestamp, TraceId, SpanId, ServiceName, Duration, StatusCode, SpanAttributes, model,
+    version, feature_map, attribution_map, is_batch, n, rows,
+    if(ids_is_array AND projectable,
+       arrayMap((id, i) -> if(id = '', concat(SpanId, '-', toString(i - 1)), id),
+                JSONExtract(ids_raw, 'Array(String)') AS id_array, arrayEnumerate(id_array)),
+       if(is_batch,
+          arrayMap(i -> concat(SpanId, '-', toString(i)), range(rows)),
+          [if(ids_raw = '', SpanId, ids_raw)])) AS ids,
+    projectable, issue, {_ISSUE_SIZE} AS issue_size, {_ISSUE_LIMIT} AS issue_limit,
+    ifNull(declared, 0) AS declared_size
+FROM
+(
+    SELECT *,
+        {_ISSUE} AS issue,
+        issue IN ('', 'batch_size_mismatch') AS projectable,
+        if(projectable, n, 0) AS rows
+    FROM
+    (
+        SELECT *,
+            toUInt64(if(ids_is_array, JSONLength(ids_raw),
+                        if(is_batch, least(ifNull(declared, 0), longest), 1))) AS n,
+            n * (1 + length(feature_map) + length(attribution_map)) AS projected
+        FROM
+        (
+            SELECT
+                Timestamp, TraceId, SpanId, ServiceName, Duration, StatusCode, SpanAttributes,
+                SpanAttributes['ml.model.name'] AS model,
+                if(SpanAttributes['ml.model.version'] = '', 'unversioned',
+                   SpanAttributes['ml.model.version']) AS version,
+                {_LIMITS} AS limits,
+                SpanAttributes['ml.prediction.id'] AS ids_raw,
+                startsWith(ids_raw, '[') AND isValidJSON(ids_raw) AS ids_is_array,
+                mapContains(SpanAttributes, 'ml.batch.size') AS has_declared,
+                SpanAttributes['ml.batch.size'] AS declared_raw,
+                if(match(declared_raw, '^[0-9]+$') AND length(declared_raw) <= 18,
+                   toUInt64OrNull(declared_raw), NULL) AS declared,
+                mapFilter((k, v) -> startsWith(k, 'ml.feature.')
+                                    AND k != 'ml.feature.categorical', SpanAttributes)
+                    AS feature_map,
+                mapFilter((k, v) -> startsWith(k, 'ml.attribution.'), SpanAttributes)
+                    AS attribution_map,
+                NOT ids_is_array AND ifNull(declared, 0) > 1 AS size_only,
+                -- a batch declared by size alone holds as many rows as its longest value array
+                if(size_only,
+                   arrayMax(mapValues(mapApply((k, v) -> (k,
+                       if(startsWith(v, '['), JSONLength(v), 0)), mapFilter((k, v) ->
+                           (startsWith(k, 'ml.feature.') AND k != 'ml.feature.categorical')
+                           OR startsWith(k, 'ml.attribution.')
+                           OR k IN ('ml.prediction.label', 'ml.prediction.score',
+                                    'ml.prediction.value'), SpanAttributes)))),
+                   0) AS longest,
+                ids_is_array OR (size_only AND longest > 0) AS is_batch,
+                toUInt64(length(SpanAttributes)) AS attribute_count,
+                toUInt64(arrayMax(arrayMap(k -> length(k), mapKeys(SpanAttributes))))
+                    AS longest_key,
+                toUInt64(arrayMax(arrayMap(v -> if(startsWith(v, '['), 0, length(v)),
+                                           mapValues(SpanAttributes)))) AS longest_value
+            FROM {{source}}
+        )
+    )
+)""",
+)
 
 ML_PREDICTIONS_MV = View(
     name="ml_predictions_mv",
     target="ml_predictions",
-    source="otel_traces",
+    source="ml_spans",
+    source_local=False,
     select="""SELECT
     model, version, timestamp, prediction_id, task, prediction_label, prediction_score,
     prediction_value, latency_s, n AS batch_size, toUInt32(row_number - 1) AS row_index,
@@ -164,18 +338,17 @@ ML_PREDICTIONS_MV = View(
     trace_id, span_id
 FROM
 (
-    SELECT"""
-    + _SPAN_ROWS
-    + """,
+    SELECT
+        model, version, Timestamp AS timestamp, n, ids,
         SpanAttributes['ml.task'] AS task,
         SpanAttributes['ml.prediction.label'] AS label_raw,
         SpanAttributes['ml.prediction.score'] AS score_raw,
         SpanAttributes['ml.prediction.value'] AS value_raw,
-        if(is_batch, arrayResize(JSONExtract(label_raw, 'Array(Nullable(String))'), n),
+        if(is_batch, arrayResize(JSONExtract(label_raw, 'Array(Nullable(String))'), rows),
            [if(has(mapKeys(SpanAttributes), 'ml.prediction.label'), label_raw, NULL)]) AS labels,
-        if(is_batch, arrayResize(JSONExtract(score_raw, 'Array(Nullable(Float64))'), n),
+        if(is_batch, arrayResize(JSONExtract(score_raw, 'Array(Nullable(Float64))'), rows),
            [toFloat64OrNull(score_raw)]) AS scores,
-        if(is_batch, arrayResize(JSONExtract(value_raw, 'Array(Nullable(Float64))'), n),
+        if(is_batch, arrayResize(JSONExtract(value_raw, 'Array(Nullable(Float64))'), rows),
            [toFloat64OrNull(value_raw)]) AS values,
         Duration / 1e9 AS latency_s,
         toUInt8(StatusCode = 'Error') AS is_error,
@@ -183,10 +356,7 @@ FROM
         TraceId AS trace_id,
         SpanId AS span_id
     FROM {source}
-    WHERE SpanAttributes['ml.model.name'] != ''
-      AND getSetting('log_comment') != '"""
-    + RECEIVER_MARKER
-    + """'
+    WHERE projectable
 )
 ARRAY JOIN
     ids AS prediction_id,
@@ -199,7 +369,8 @@ ARRAY JOIN
 ML_FEATURES_MV = View(
     name="ml_features_mv",
     target="ml_features",
-    source="otel_traces",
+    source="ml_spans",
+    source_local=False,
     select="""SELECT
     model, version, substring(feature_key, 12) AS feature, timestamp, prediction_id,
     toFloat64OrNull(raw_value) AS value_num,
@@ -207,17 +378,11 @@ ML_FEATURES_MV = View(
     toUInt8(has(categorical_names, feature)) AS categorical
 FROM
 (
-    SELECT"""
-    + _SPAN_ROWS
-    + """,
-        JSONExtract(SpanAttributes['ml.feature.categorical'], 'Array(String)') AS categorical_names,
-        mapFilter((k, v) -> startsWith(k, 'ml.feature.') AND k != 'ml.feature.categorical',
-                  SpanAttributes) AS feature_map
+    SELECT
+        model, version, Timestamp AS timestamp, is_batch, rows, ids, feature_map,
+        JSONExtract(SpanAttributes['ml.feature.categorical'], 'Array(String)') AS categorical_names
     FROM {source}
-    WHERE SpanAttributes['ml.model.name'] != ''
-      AND getSetting('log_comment') != '"""
-    + RECEIVER_MARKER
-    + """'
+    WHERE projectable
 )
 ARRAY JOIN
     mapKeys(feature_map) AS feature_key,
@@ -230,7 +395,7 @@ ARRAY JOIN
               arrayMap(x -> if(x = 'null', NULL, x), CAST(splitByChar(',',
                   substring(feature_raw, 2, length(feature_raw) - 2)), 'Array(Nullable(String))')),
               JSONExtract(feature_raw, 'Array(Nullable(String))')),
-           n),
+           rows),
        [if(startsWith(feature_raw, 'json: unsupported value'), NULL, feature_raw)]) AS raw_value,
     ids AS prediction_id""",
 )
@@ -273,5 +438,13 @@ ARRAY JOIN
 WHERE prediction_id != ''""",
 )
 
-ML_TABLES = (ML_PREDICTIONS, ML_FEATURES, ML_LABELS, ML_REFERENCE, ML_RESULTS)
-ML_VIEWS = (ML_PREDICTIONS_MV, ML_FEATURES_MV, ML_LABELS_MV)
+ML_TABLES = (
+    ML_SPAN_SOURCE,
+    ML_SPANS,
+    ML_PREDICTIONS,
+    ML_FEATURES,
+    ML_LABELS,
+    ML_REFERENCE,
+    ML_RESULTS,
+)
+ML_VIEWS = (ML_SPANS_MV, ML_SPAN_SOURCE_MV, ML_PREDICTIONS_MV, ML_FEATURES_MV, ML_LABELS_MV)

@@ -2,11 +2,15 @@
 ``/metrics`` and the web page, all on one port.
 
 ``create_app`` takes an open :class:`Store`; it owns an :class:`IngestPipeline` whose queued
-rows are written before the app finishes shutting down.
+rows are written before the app finishes shutting down. ``ServerConfig.limits`` bound what one
+OTLP payload may declare or imply (``docs/limits.md``); when the app starts it records the
+limits the views share in the store's ``modeltel_limits`` (retried while the store is down).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -14,9 +18,13 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from modeltel.analyzer import settings
+from modeltel.analyzer.errors import StoreError
 from modeltel.analyzer.ingest import IngestPipeline
+from modeltel.analyzer.otlp.limits import Limits
+from modeltel.analyzer.schema.ingest_limits import record_limits
 from modeltel.analyzer.server.api_drift import drift_router
 from modeltel.analyzer.server.api_model import model_router
 from modeltel.analyzer.server.api_performance import performance_router
@@ -25,6 +33,8 @@ from modeltel.analyzer.server.metrics_endpoint import metrics_router
 from modeltel.analyzer.server.otlp_http import otlp_router
 from modeltel.analyzer.store import Store
 from modeltel.analyzer.web import web_router
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,6 +48,26 @@ class ServerConfig:
     """Token check of OTLP, API, page and /metrics (see :mod:`.auth`)."""
     store_retry_after: float = 5.0
     """Seconds clients are told to wait (``Retry-After``) when the store is unavailable."""
+    limits: Limits = field(default_factory=Limits.from_settings)
+    """Sizes one OTLP payload may declare or imply (``MODELTEL_MAX_*``; ``docs/limits.md``)."""
+
+
+def _record_limits(store: Store, limits: Limits) -> bool:
+    """Write the limits the views apply into the store; False while it is unavailable."""
+    try:
+        changed = record_limits(store, limits)
+    except StoreError as exc:
+        logger.debug("limits not recorded yet: %s", exc)
+        return False
+    if changed:
+        logger.info("limits recorded for the views: %s", changed)
+    return True
+
+
+def _retry_record_limits(store: Store, limits: Limits, stop: threading.Event, every: float) -> None:
+    while not stop.wait(every):
+        if _record_limits(store, limits):
+            return
 
 
 def create_app(
@@ -45,15 +75,30 @@ def create_app(
     config: ServerConfig | None = None,
     pipeline: IngestPipeline | None = None,
 ) -> FastAPI:
-    """Build the app. ``app.state`` holds ``store``, ``pipeline`` and ``config``."""
+    """Build the app. ``app.state`` holds ``store``, ``pipeline`` and ``config``; the
+    pipeline applies ``config.limits``."""
     config = config or ServerConfig()
     pipeline = pipeline or IngestPipeline(
-        store, writers=config.writers, max_pending_rows=config.max_pending_rows
+        store,
+        writers=config.writers,
+        max_pending_rows=config.max_pending_rows,
+        limits=config.limits,
     )
+    pipeline.limits = config.limits  # a pipeline given by the caller receives them too
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        if not await run_in_threadpool(_record_limits, store, pipeline.limits):
+            retry = max(config.store_retry_after, 0.5)
+            threading.Thread(
+                target=_retry_record_limits,
+                args=(store, pipeline.limits, stop, retry),
+                name="modeltel-limits",
+                daemon=True,
+            ).start()
         yield
+        stop.set()
         pipeline.close()
 
     app = FastAPI(

@@ -4,25 +4,111 @@
 (kept as ``app.state.metrics``, where the analysis loop finds it) and shuts it down with the
 app. Without a loop in the process, each scrape re-reads ``ml_results`` when the snapshot is
 older than ten seconds, so results written by ``modeltel analyze`` show up as well.
+
+Ingest counters follow the analyzer's metrics (:class:`IngestMetrics`):
+
+- ``modeltel_ingest_rejected_total{path, signal, reason}``: records rejected because of their
+  size (``docs/limits.md``) or form. ``path="receiver"``: refused or stored-but-not-projected
+  by this process's OTLP receiver since it started (the counts of the OTLP partial success);
+  ``path="otel_traces"``: prediction spans other writers (a Collector) stored that the views
+  did not project, counted from ``ml_ingest_issues``;
+- ``modeltel_ingest_batch_size_mismatch_total{path}``: prediction spans whose ``ml.batch.size``
+  differs from the rows they carry (projected from what they carry).
+
+The ``otel_traces`` counts are re-read from the store at most every ten seconds; while the
+store does not answer they are left out.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
 
+from modeltel.analyzer.errors import StoreError
 from modeltel.analyzer.export.publisher import PROMETHEUS_CONTENT_TYPE, MetricsPublisher
+from modeltel.analyzer.otlp.limits import BATCH_SIZE_MISMATCH
 from modeltel.analyzer.server.auth import AccessPolicy, TokenMiddleware
 from modeltel.analyzer.store import Store
 
 if TYPE_CHECKING:
+    from modeltel.analyzer.ingest import IngestPipeline
     from modeltel.analyzer.loop import AnalysisLoop
+
+logger = logging.getLogger(__name__)
+
+
+class IngestMetrics:
+    """The ingest counters of ``/metrics``: the receiver's (from ``pipeline``, when this
+    process receives OTLP) and those of rows other writers put in ``otel_traces`` (from
+    ``store``'s ``ml_ingest_issues``, cached ``refresh_s`` seconds). Thread-safe."""
+
+    def __init__(
+        self, store: Store | None, pipeline: IngestPipeline | None, refresh_s: float = 10.0
+    ) -> None:
+        self.store = store
+        self.pipeline = pipeline
+        self.refresh_s = refresh_s
+        self._lock = threading.Lock()
+        self._stored: list[tuple[str, int, int]] = []  # (reason, skipped, count)
+        self._read_at = float("-inf")
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self)
+
+    def _stored_counts(self) -> list[tuple[str, int, int]]:
+        with self._lock:
+            if self.store is None or time.monotonic() - self._read_at < self.refresh_s:
+                return self._stored
+            try:
+                rows = self.store.query_rows(
+                    "SELECT reason, skipped, count() FROM ml_ingest_issues "
+                    "WHERE source = 'otel_traces' GROUP BY reason, skipped ORDER BY reason"
+                )
+            except StoreError as exc:
+                logger.debug("ingest issues not read: %s", exc)
+                return []
+            self._stored = [(str(r), int(s), int(c)) for r, s, c in rows]
+            self._read_at = time.monotonic()
+            return self._stored
+
+    def collect(self) -> Iterator[Metric]:
+        rejected = CounterMetricFamily(
+            "modeltel_ingest_rejected",
+            "Records rejected because of their size or form: refused, or stored but not "
+            "projected (path: receiver = this OTLP receiver, otel_traces = other writers)",
+            labels=["path", "signal", "reason"],
+        )
+        mismatched = CounterMetricFamily(
+            "modeltel_ingest_batch_size_mismatch",
+            "Prediction spans whose ml.batch.size differs from the rows they carry",
+            labels=["path"],
+        )
+        if self.pipeline is not None:
+            for (signal, reason), count in sorted(self.pipeline.rejected_counts().items()):
+                rejected.add_metric(["receiver", signal, reason], count)
+            mismatched.add_metric(["receiver"], self.pipeline.stats.batch_size_mismatches)
+        stored_mismatches = 0
+        for reason, skipped, count in self._stored_counts():
+            if reason == BATCH_SIZE_MISMATCH and not skipped:
+                stored_mismatches += count
+            elif skipped:
+                rejected.add_metric(["otel_traces", "traces", reason], count)
+        if self.store is not None:
+            mismatched.add_metric(["otel_traces"], stored_mismatches)
+        yield rejected
+        yield mismatched
+
+    def prometheus_text(self) -> bytes:
+        return generate_latest(self.registry)
 
 
 def metrics_router(app: FastAPI, publisher: MetricsPublisher | None = None) -> APIRouter:
@@ -30,6 +116,8 @@ def metrics_router(app: FastAPI, publisher: MetricsPublisher | None = None) -> A
     if publisher is None:
         publisher = MetricsPublisher(getattr(app.state, "store", None))
     app.state.metrics = publisher
+    ingest = IngestMetrics(getattr(app.state, "store", None), getattr(app.state, "pipeline", None))
+    app.state.ingest_metrics = ingest
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -40,8 +128,11 @@ def metrics_router(app: FastAPI, publisher: MetricsPublisher | None = None) -> A
 
     @router.get("/metrics", tags=["metrics"], response_class=Response)
     async def metrics() -> Response:
-        """Analyzer gauges (``ml_*``) and loop metrics (``modeltel_analyzer_*``)."""
-        body = await run_in_threadpool(publisher.prometheus_text)
+        """Analyzer gauges (``ml_*``), loop metrics (``modeltel_analyzer_*``) and ingest
+        counters (``modeltel_ingest_*``)."""
+        body = await run_in_threadpool(
+            lambda: publisher.prometheus_text() + ingest.prometheus_text()
+        )
         return Response(content=body, media_type=PROMETHEUS_CONTENT_TYPE)
 
     return router

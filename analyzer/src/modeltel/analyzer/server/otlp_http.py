@@ -1,7 +1,9 @@
 """OTLP/HTTP receiver: ``POST /v1/traces``, ``/v1/logs``, ``/v1/metrics``.
 
 Answers follow the OTLP/HTTP specification: 200 with an export response (``partial_success``
-when records were rejected) only after the rows are stored; 400 for malformed bodies, 413 for
+when records were rejected: refused, or stored but not projected because a size limit of
+``docs/limits.md`` was exceeded, with a message naming each limit) only after the rows are
+stored; 400 for malformed bodies, 413 for
 bodies over the limit (before and after decompression), 415 for other media types, 429 when
 the write queue is full and 503 when the store is unavailable, both with ``Retry-After``.
 Error bodies are ``google.rpc.Status`` messages in the request's encoding.
@@ -73,7 +75,9 @@ def otlp_router(
         try:
             body = await read_body(request, max_body_bytes, "body")
             body = decompress(body, request.headers.get("content-encoding"), max_body_bytes)
-            message = await run_in_threadpool(parse_request, signal, body, content_type)
+            message = await run_in_threadpool(
+                parse_request, signal, body, content_type, pipeline.limits
+            )
             futures, result = await run_in_threadpool(pipeline.submit, signal, message)
             await asyncio.wait_for(
                 asyncio.gather(*(asyncio.wrap_future(f) for f in futures)), timeout

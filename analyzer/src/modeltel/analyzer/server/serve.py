@@ -81,7 +81,10 @@ def serve(
     sock = listen_socket(host, port)
     port = bound_port(sock)
     pipeline = IngestPipeline(
-        store, writers=config.writers, max_pending_rows=config.max_pending_rows
+        store,
+        writers=config.writers,
+        max_pending_rows=config.max_pending_rows,
+        limits=config.limits,
     )
     app = create_app(store, config, pipeline)
     loop = None
