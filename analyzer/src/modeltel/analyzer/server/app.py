@@ -25,9 +25,8 @@ from modeltel.analyzer.errors import StoreError
 from modeltel.analyzer.ingest import IngestPipeline
 from modeltel.analyzer.otlp.limits import Limits
 from modeltel.analyzer.schema.ingest_limits import record_limits
-from modeltel.analyzer.server.api_drift import drift_router
-from modeltel.analyzer.server.api_model import model_router
-from modeltel.analyzer.server.api_performance import performance_router
+from modeltel.analyzer.server.api_analyses import analyses_router
+from modeltel.analyzer.server.api_uploads import uploads_router
 from modeltel.analyzer.server.auth import AccessPolicy, TokenMiddleware
 from modeltel.analyzer.server.metrics_endpoint import metrics_router
 from modeltel.analyzer.server.otlp_http import otlp_router
@@ -115,9 +114,8 @@ def create_app(
         otlp_router(pipeline, config.max_body_bytes, store_retry_after=config.store_retry_after)
     )
     app.include_router(web_router())
-    app.include_router(drift_router())
-    app.include_router(performance_router())
-    app.include_router(model_router())
+    app.include_router(uploads_router())
+    app.include_router(analyses_router())
     app.include_router(metrics_router(app))
 
     @app.get("/healthz", tags=["health"])

@@ -1,0 +1,110 @@
+"""Uploads over HTTP: references and labels.
+
+- ``POST /api/references`` — store a reference. The body is a CSV or Parquet file, either as a
+  multipart form field ``file`` (``curl -F file=@train.csv``) or as the raw body
+  (``Content-Type: text/csv`` or ``application/vnd.apache.parquet``), or JSON:
+  ``{"records": [{"age": 31, "plan": "gold"}, …]}`` (or a bare list of records). ``model``,
+  ``version``, ``name``, ``categorical``, ``numerical``, ``prediction_column``,
+  ``score_column``, ``value_column`` and ``exclude`` come as query parameters, form fields or
+  JSON keys. Answers 201 with what was stored; 400 names what is wrong with the file.
+- ``POST /api/labels`` — store ground truth for a model: a CSV or Parquet file as above, or
+  JSON ``{"model": "churn", "labels": [{"prediction_id": "a1", "label": "1"}, …]}``.
+  ``model``, ``id_column``, ``label_column``, ``value_column``, ``timestamp_column`` and
+  ``format`` come as query parameters, form fields or JSON keys. Answers 201 with the counts
+  stored, repeated and unknown; 400 names the problem with the file.
+
+The store is ``request.app.state.store``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from modeltel.analyzer.errors import ModeltelError
+from modeltel.analyzer.server.answers import error_response, json_answer
+from modeltel.analyzer.server.uploads import UploadKind, upload_payload
+
+REFERENCE_UPLOAD = UploadKind(
+    options=(
+        "version",
+        "name",
+        "categorical",
+        "numerical",
+        "prediction_column",
+        "score_column",
+        "value_column",
+        "exclude",
+        "format",
+    ),
+    records_keys=("records",),
+    json_hint='JSON uploads need "records": a list of objects, one per row',
+    empty="the upload has no rows",
+    no_model="say which model the reference is for: ?model=NAME",
+)
+LABELS_UPLOAD = UploadKind(
+    options=("id_column", "label_column", "value_column", "timestamp_column", "format"),
+    records_keys=("labels", "records"),
+    json_hint=(
+        'JSON label uploads need "labels": a list of objects such as '
+        '{"prediction_id": "a1", "label": "1"}'
+    ),
+    empty="the upload has no labels",
+    no_model="say which model the labels are for: ?model=NAME",
+)
+
+
+def uploads_router() -> APIRouter:
+    """``POST /api/references`` and ``POST /api/labels``."""
+    router = APIRouter(tags=["uploads"])
+
+    @router.post("/api/references", status_code=201)
+    async def upload(request: Request) -> JSONResponse:
+        """Store a reference (CSV/Parquet file or JSON records) for a model version."""
+        from modeltel.analyzer.reference import upload_reference
+
+        try:
+            model, data, options = await upload_payload(request, REFERENCE_UPLOAD)
+            summary = await run_in_threadpool(
+                upload_reference,
+                request.app.state.store,
+                str(model),
+                data,
+                version=options.get("version"),
+                name=options.get("name") or "default",
+                categorical=options.get("categorical"),
+                numerical=options.get("numerical"),
+                prediction_column=options.get("prediction_column"),
+                score_column=options.get("score_column"),
+                value_column=options.get("value_column"),
+                exclude=options.get("exclude"),
+                format=options.get("format"),
+            )
+        except ModeltelError as exc:
+            return error_response(exc)
+        return JSONResponse(summary.as_dict(), status_code=201)
+
+    @router.post("/api/labels", status_code=201)
+    async def labels(request: Request) -> JSONResponse:
+        """Store labels (CSV/Parquet file or JSON records) for a model; report what happened."""
+        from modeltel.analyzer.labels import upload_labels
+
+        try:
+            model, data, options = await upload_payload(request, LABELS_UPLOAD)
+            summary = await run_in_threadpool(
+                upload_labels,
+                request.app.state.store,
+                str(model),
+                data,
+                id_column=options.get("id_column") or "prediction_id",
+                label_column=options.get("label_column") or "label",
+                value_column=options.get("value_column"),
+                timestamp_column=options.get("timestamp_column"),
+                format=options.get("format"),
+            )
+        except ModeltelError as exc:
+            return error_response(exc)
+        return json_answer(summary.as_dict(), status_code=201)
+
+    return router
