@@ -278,7 +278,8 @@ def catalogue(kind: str) -> tuple[MetricSpec, ...]:
 
 def metric_spec(kind: str, metric: str) -> MetricSpec:
     """The catalogue entry of ``metric`` (an undirected, unbounded one when undeclared)."""
-    found = next((spec for spec in catalogue(kind) if spec.name == metric), None)
+    analysis = ANALYSES.get(kind)
+    found = analysis.metric(metric) if analysis is not None else None
     return found if found is not None else MetricSpec(metric)
 
 
