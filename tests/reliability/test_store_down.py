@@ -106,8 +106,9 @@ def test_sdk_grpc_exporter_retries_after_the_given_delay(
     assert result.name == "FAILURE"
     retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
     assert retries
-    # Every attempt reached the receiver (gRPC's channel may add its own retries).
-    assert down_server.pipeline.stats.requests >= len(retries) + 1
+    # Every retry follows an answer of the receiver's (its RetryInfo gives the delay). The last
+    # attempt may not reach it: the exporter gives that call only what is left of its timeout.
+    assert down_server.pipeline.stats.requests >= len(retries)
     # The delay comes from the server's google.rpc.RetryInfo, not the exporter's backoff.
     assert all("retrying in 1.00s" in message for message in retries), retries
     assert down_server.pipeline.stats.rows_stored == 0
