@@ -256,7 +256,8 @@ def test_full_write_queue_answers_429_with_retry_after(store) -> None:
         deadline = time.monotonic() + 60  # a ceiling on a busy machine; the writer is held
         while pipeline.pending_rows == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert pipeline.pending_rows == 1, "the first request never reached the write queue"
+        # one span, weighed with its bytes (ingest.BYTES_PER_ROW)
+        assert pipeline.pending_rows > 0, "the first request never reached the write queue"
         second = httpx.post(
             running.url + "/v1/traces", content=request(span()), headers=PROTO, timeout=60
         )

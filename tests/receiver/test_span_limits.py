@@ -513,3 +513,94 @@ def test_both_paths_bound_hostile_spans_identically(server, store_url) -> None:
     finally:
         collector.command(f"DROP DATABASE IF EXISTS `{collector.database}`")
         collector.close()
+
+
+# -- the other signals and the gRPC answer ------------------------------------------------------
+
+
+def test_log_records_and_data_points_over_a_limit_are_refused_alone(server) -> None:
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+        ExportLogsServiceRequest,
+        ExportLogsServiceResponse,
+    )
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+        ExportMetricsServiceRequest,
+        ExportMetricsServiceResponse,
+    )
+    from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
+    from opentelemetry.proto.metrics.v1.metrics_pb2 import (
+        Gauge,
+        Metric,
+        NumberDataPoint,
+        ResourceMetrics,
+        ScopeMetrics,
+    )
+
+    def attrs(items: dict) -> list[KeyValue]:
+        return [KeyValue(key=k, value=value(v)) for k, v in items.items()]
+
+    label = {"ml.model.name": "m", "ml.prediction.id": "p1", "ml.label": "1"}
+    records = [
+        LogRecord(time_unix_nano=1_700_000_000_000_000_000, event_name="ml.label",
+                  attributes=attrs(label)),
+        LogRecord(time_unix_nano=1_700_000_000_000_000_000, event_name="ml.label",
+                  attributes=attrs({**label, "ml.prediction.id": "p2", "k" * 2_000: "x"})),
+    ]  # fmt: skip
+    logs = ExportLogsServiceRequest(
+        resource_logs=[ResourceLogs(scope_logs=[ScopeLogs(log_records=records)])]
+    )
+    response = httpx.post(
+        server.url + "/v1/logs", content=logs.SerializeToString(), headers=PROTO, timeout=60
+    )
+    reply = ExportLogsServiceResponse.FromString(response.content)
+    assert reply.partial_success.rejected_log_records == 1
+    assert "1 log record: " in reply.partial_success.error_message
+    assert "MODELTEL_MAX_ATTRIBUTE_KEY_BYTES" in reply.partial_success.error_message
+    assert server.store.query_rows("SELECT prediction_id FROM ml_labels") == [("p1",)]
+
+    points = [
+        NumberDataPoint(time_unix_nano=1_700_000_000_000_000_000, as_double=1.0),
+        NumberDataPoint(
+            time_unix_nano=1_700_000_000_000_000_000,
+            as_double=2.0,
+            attributes=attrs({"deep": nested(20)}),
+        ),
+    ]
+    metrics = ExportMetricsServiceRequest(
+        resource_metrics=[
+            ResourceMetrics(
+                scope_metrics=[
+                    ScopeMetrics(metrics=[Metric(name="g", gauge=Gauge(data_points=points))])
+                ]
+            )
+        ]
+    )
+    response = httpx.post(
+        server.url + "/v1/metrics", content=metrics.SerializeToString(), headers=PROTO, timeout=60
+    )
+    reply = ExportMetricsServiceResponse.FromString(response.content)
+    assert reply.partial_success.rejected_data_points == 1
+    assert "MODELTEL_MAX_VALUE_DEPTH" in reply.partial_success.error_message
+    assert server.store.query_rows("SELECT Value FROM otel_metrics_gauge") == [(1.0,)]
+    assert server.pipeline.rejected_counts() == {
+        ("logs", "key_length"): 1,
+        ("metrics", "value_depth"): 1,
+    }
+
+
+def test_grpc_answers_a_partial_success_naming_the_limit(server) -> None:
+    import grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+
+    rows = Limits().max_span_rows + 1
+    req = request(
+        span(0, good("grpc-ok")),
+        span(1, {"ml.model.name": "m", "ml.prediction.id": [f"g{k}" for k in range(rows)]}),
+        span(2, {**good("grpc-bad"), "ml.feature." + "k" * 5_000: 1.0}),
+    )
+    with grpc.insecure_channel(server.grpc_endpoint) as channel:
+        reply = trace_service_pb2_grpc.TraceServiceStub(channel).Export(req, timeout=120)
+    assert reply.partial_success.rejected_spans == 2
+    message = reply.partial_success.error_message
+    assert "MODELTEL_MAX_SPAN_ROWS" in message and "MODELTEL_MAX_ATTRIBUTE_KEY_BYTES" in message
+    assert ids_of(server.store) == ["grpc-ok"]

@@ -11,9 +11,10 @@ with a retryable error, the batch's future raises :class:`StoreUnavailableError`
 After :meth:`close` new batches are refused and queued ones are still written.
 
 Sizes: conversion applies the pipeline's :class:`~modeltel.analyzer.otlp.limits.Limits`
-before anything is exploded (see :mod:`.otlp.rows`); a batch of spans counts, for the write
-queue and the insert size, as its spans plus the ml rows they project, so memory follows what
-is stored, not the number of spans. :attr:`IngestStats.rejected` counts refused records per
+before anything is exploded (see :mod:`.otlp.rows`); for the write queue and the insert size a
+batch weighs its records, the ml rows its spans project and one row per
+:data:`BYTES_PER_ROW` bytes of the request, so memory follows what is stored, not the number
+of records. :attr:`IngestStats.rejected` counts refused records per
 signal and reason.
 """
 
@@ -47,6 +48,9 @@ from modeltel.analyzer.store import Store
 logger = logging.getLogger(__name__)
 
 TRACES_TABLE = "otel_traces_ingest"
+BYTES_PER_ROW = 64
+"""A request weighs on the write queue as one row per this many bytes of it, on top of its
+records and the ml rows they project."""
 LOGS_TABLE = "otel_logs"
 
 
@@ -218,7 +222,7 @@ class IngestPipeline:
         store: Store,
         *,
         writers: int = 2,
-        max_pending_rows: int = 2_000_000,
+        max_pending_rows: int = 4_000_000,
         max_insert_rows: int = 200_000,
         linger: float = 0.05,
         retry_after: float = 1.0,
@@ -275,15 +279,18 @@ class IngestPipeline:
         else:
             tables, rejected, message = metric_columns(request, self.limits, tally)
         accepted = 0
+        size_weight = request.ByteSize() // BYTES_PER_ROW if tables else 0
         for table, columns in tables.items():
             rows = len(next(iter(columns.values())))
             accepted += rows
-            if table == TRACES_TABLE:  # weighed with the ml rows the spans project
-                rows += sum(
+            weight = rows + size_weight
+            size_weight = 0  # the request's bytes weigh on its first table only
+            if table == TRACES_TABLE:  # and spans with the ml rows they project
+                weight += sum(
                     len(p.ids) * (1 + len(p.numbers) + len(p.attribution_numbers))
                     for p in columns["Ml"]
                 )
-            futures.append(self._enqueue(table, columns, rows))
+            futures.append(self._enqueue(table, columns, weight))
         with self._lock:
             self.stats.rows_rejected += rejected
             self.stats.batch_size_mismatches += mismatches

@@ -42,13 +42,18 @@ class ServerConfig:
 
     max_body_bytes: int = field(default_factory=settings.max_body_bytes)
     writers: int = 2
-    max_pending_rows: int = 2_000_000
+    max_pending_rows: int = 4_000_000
+    """Rows waiting to be written before OTLP requests get 429, weighed as in
+    :mod:`modeltel.analyzer.ingest` (records + projected ml rows + bytes / 64): about two
+    requests at ``limits.max_projected_rows``."""
     access: AccessPolicy = field(default_factory=AccessPolicy.from_settings)
     """Token check of OTLP, API, page and /metrics (see :mod:`.auth`)."""
     store_retry_after: float = 5.0
     """Seconds clients are told to wait (``Retry-After``) when the store is unavailable."""
     limits: Limits = field(default_factory=Limits.from_settings)
     """Sizes one OTLP payload may declare or imply (``MODELTEL_MAX_*``; ``docs/limits.md``)."""
+    decode_slots: int = 2
+    """OTLP/HTTP requests decoded and converted at once (bounds the memory decoding takes)."""
 
 
 def _record_limits(store: Store, limits: Limits) -> bool:
@@ -111,7 +116,12 @@ def create_app(
     if config.access.enabled:
         app.add_middleware(TokenMiddleware, policy=config.access)
     app.include_router(
-        otlp_router(pipeline, config.max_body_bytes, store_retry_after=config.store_retry_after)
+        otlp_router(
+            pipeline,
+            config.max_body_bytes,
+            store_retry_after=config.store_retry_after,
+            decode_slots=config.decode_slots,
+        )
     )
     app.include_router(web_router())
     app.include_router(uploads_router())

@@ -57,11 +57,15 @@ def otlp_router(
     max_body_bytes: int,
     timeout: float = 120.0,
     store_retry_after: float = 5.0,
+    decode_slots: int = 2,
 ) -> APIRouter:
     """Routes that store OTLP/HTTP exports through ``pipeline``; ``store_retry_after`` is the
-    ``Retry-After`` of 503 answers (store unavailable, shutting down)."""
+    ``Retry-After`` of 503 answers (store unavailable, shutting down). At most
+    ``decode_slots`` requests are decoded and converted at once (the others wait their turn),
+    which bounds the memory decoding takes (``docs/limits.md``)."""
     router = APIRouter()
     unavailable_retry = str(max(1, math.ceil(store_retry_after)))
+    slots = asyncio.Semaphore(decode_slots)
 
     async def receive(signal: Signal, request: Request) -> Response:
         content_type = media_type(request.headers.get("content-type"))
@@ -75,10 +79,13 @@ def otlp_router(
         try:
             body = await read_body(request, max_body_bytes, "body")
             body = decompress(body, request.headers.get("content-encoding"), max_body_bytes)
-            message = await run_in_threadpool(
-                parse_request, signal, body, content_type, pipeline.limits
-            )
-            futures, result = await run_in_threadpool(pipeline.submit, signal, message)
+            async with slots:
+                message = await run_in_threadpool(
+                    parse_request, signal, body, content_type, pipeline.limits
+                )
+                del body
+                futures, result = await run_in_threadpool(pipeline.submit, signal, message)
+                del message  # only the queued columns are kept while the store writes
             await asyncio.wait_for(
                 asyncio.gather(*(asyncio.wrap_future(f) for f in futures)), timeout
             )
