@@ -100,7 +100,7 @@ def _clean_query(query: str) -> str:
     return text
 
 
-def _error_code(exc: Exception) -> int | None:
+def _error_code(exc: BaseException) -> int | None:
     code = getattr(exc, "code", None)
     if isinstance(code, int):
         return code
@@ -108,7 +108,7 @@ def _error_code(exc: Exception) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _reason(exc: Exception) -> str:
+def _reason(exc: BaseException) -> str:
     """The ClickHouse message without codes, stack traces or version noise."""
     text = str(exc)
     match = re.search(r"DB::Exception: (?:Code: \d+\. DB::Exception: )?(.*)", text, re.S)
@@ -121,7 +121,7 @@ def _reason(exc: Exception) -> str:
     return message.rstrip(". ")[:400]
 
 
-def query_error(exc: Exception, timeout_s: float) -> QueryError | StoreUnavailableError:
+def query_error(exc: BaseException, timeout_s: float) -> QueryError | StoreUnavailableError:
     """One sentence for a refused or failed user query (``exc``: the store's error, which
     carries ClickHouse's own as its cause)."""
     translated = exc if isinstance(exc, StoreError) else None
