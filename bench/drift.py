@@ -63,7 +63,7 @@ def _category_sql(shifted: bool) -> str:
 
 
 def generate(url: str, reference_rows: int, current_rows: int) -> None:
-    from modeltel.analyzer.store import Store
+    from modeltel.analyzer.base.store import Store
 
     store = Store(url)
     for table in (
@@ -119,8 +119,8 @@ def generate(url: str, reference_rows: int, current_rows: int) -> None:
         store.command(f"OPTIMIZE TABLE {table} FINAL")
     merged = time.perf_counter() - started
     # What an upload does last: profile the reference once and keep the profile.
-    from modeltel.analyzer.drift.profiles import store_reference_profiles
-    from modeltel.analyzer.drift.sources import ReferenceSource
+    from modeltel.analyzer.analyses.drift.profiles import store_reference_profiles
+    from modeltel.analyzer.base.sources import ReferenceSource
 
     started = time.perf_counter()
     store_reference_profiles(store, ReferenceSource(MODEL, VERSION))
@@ -145,8 +145,8 @@ def _cpu() -> float:
 def measure_modeltel(url: str) -> dict[str, float]:
     from datetime import UTC, datetime
 
-    from modeltel.analyzer.analyzer import Analyzer
-    from modeltel.analyzer.store import Store
+    from modeltel.analyzer.base.store import Store
+    from modeltel.analyzer.orchestration.analyzer import Analyzer
 
     store = Store(url)
     analyzer = Analyzer(store)
@@ -180,7 +180,7 @@ def _load_frames(url: str) -> tuple[object, object, float]:
     import numpy as np
     import pandas as pd
 
-    from modeltel.analyzer.store import Store
+    from modeltel.analyzer.base.store import Store
 
     store = Store(url)
     t0 = time.perf_counter()

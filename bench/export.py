@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from modeltel.analyzer.base.results import RESULT_COLUMNS, read_results
+from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.export import MetricsPublisher
 from modeltel.analyzer.export.snapshot import latest_records, read_snapshot
-from modeltel.analyzer.loop import AnalysisLoop
-from modeltel.analyzer.results import RESULT_COLUMNS, read_results
-from modeltel.analyzer.store import Store
+from modeltel.analyzer.orchestration.loop import AnalysisLoop
 
 
 def history(models: int, features: int, hours: int, end: datetime) -> pd.DataFrame:

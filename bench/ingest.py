@@ -230,7 +230,7 @@ def run(scenario: str, seconds: float, clients: int) -> None:
         if server.poll() is None:
             server.kill()
             server.wait()
-    from modeltel.analyzer.store import Store
+    from modeltel.analyzer.base.store import Store
 
     store = Store(f"chdb://{data}")
     stored_spans = store.query_rows("SELECT count() FROM otel_traces")[0][0]

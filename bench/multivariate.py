@@ -118,8 +118,8 @@ def main() -> None:
     parser.add_argument("--store", default=None, help="embedded store folder (default: a temp one)")
     args = parser.parse_args()
 
-    from modeltel.analyzer.analyzer import Analyzer
-    from modeltel.analyzer.store import Store
+    from modeltel.analyzer.base.store import Store
+    from modeltel.analyzer.orchestration.analyzer import Analyzer
 
     folder = Path(args.store or tempfile.mkdtemp(prefix="modeltel-mv-bench-"))
     store = Store(f"chdb://{folder.resolve()}", "bench")

@@ -45,7 +45,7 @@ def _u(seed: int) -> str:
 
 
 def generate(url: str, rows: int) -> dict[str, float]:
-    from modeltel.analyzer.store import Store
+    from modeltel.analyzer.base.store import Store
 
     store = Store(url)
     started = time.perf_counter()
@@ -91,9 +91,9 @@ def _timed(fn, repeat: int) -> tuple[list[float], list[float], object]:
 
 
 def run_modeltel(url: str, rows: int, repeat: int) -> dict[str, object]:
-    from modeltel.analyzer.performance import TimeWindows, compute_performance
-    from modeltel.analyzer.performance.config import PerformanceConfig
-    from modeltel.analyzer.store import Store
+    from modeltel.analyzer.analyses.performance import TimeWindows, compute_performance
+    from modeltel.analyzer.analyses.performance.config import PerformanceConfig
+    from modeltel.analyzer.base.store import Store
 
     store = Store(url)
     end = START_NS + SPAN_NS + 1
@@ -143,7 +143,7 @@ def run_pandas(url: str, rows: int, repeat: int) -> dict[str, object]:
         roc_auc_score,
     )
 
-    from modeltel.analyzer.store import Store
+    from modeltel.analyzer.base.store import Store
 
     store = Store(url)
     started = time.perf_counter()

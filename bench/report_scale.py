@@ -29,10 +29,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.demo.analysis import analyse_history
-from modeltel.analyzer.reference import upload_reference
+from modeltel.analyzer.inputs.reference import upload_reference
 from modeltel.analyzer.report import build_report, render_html
-from modeltel.analyzer.store import Store
 from modeltel.analyzer.web import data as web_data
 from modeltel.analyzer.web.page import model_page
 

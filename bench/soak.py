@@ -197,7 +197,7 @@ def wait_healthy(port: int, server: subprocess.Popen, timeout: float = 120) -> N
 
 def stored_requests(store_url: str, spans: int) -> tuple[int, int, set[int]]:
     """(spans stored, distinct ids stored, request numbers with all their spans stored)."""
-    from modeltel.analyzer.store import Store
+    from modeltel.analyzer.base.store import Store
 
     store = Store(store_url)
     try:

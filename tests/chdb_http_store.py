@@ -43,7 +43,7 @@ from urllib.parse import parse_qsl, urlsplit
 import chdb
 import lz4.frame
 
-from modeltel.analyzer.schema.layout import quote_ident
+from modeltel.analyzer.base.schema.layout import quote_ident
 
 PROTOCOL_PARAMETERS = {
     "query",

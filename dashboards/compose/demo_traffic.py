@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # /app: example
 
 from examples.churn_service import MODEL_NAME, MODEL_VERSION, training_data
 
-from modeltel.analyzer.durations import parse_duration
+from modeltel.analyzer.base.durations import parse_duration
 
 PLANS = ["basic", "standard", "premium"]
 

@@ -13,10 +13,10 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
+from modeltel.analyzer.base.errors import InputError, NotFoundError, QueryError
 from modeltel.analyzer.cli.backend import DriftQuery, OutlierQuery
 from modeltel.analyzer.cli.local import LocalBackend
 from modeltel.analyzer.cli.remote import ServerBackend
-from modeltel.analyzer.errors import InputError, NotFoundError, QueryError
 from modeltel.instrumentation import last_prediction_ids, monitor
 
 

@@ -26,8 +26,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
-from modeltel.analyzer.reference import upload_reference
-from modeltel.analyzer.store import Store
+from modeltel.analyzer.base.store import Store
+from modeltel.analyzer.inputs.reference import upload_reference
 from modeltel.instrumentation import log_labels
 
 NUMERIC = ("age", "income", "tenure", "calls")

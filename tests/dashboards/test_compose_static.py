@@ -11,12 +11,12 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from modeltel.analyzer import settings
+from modeltel.analyzer.base import settings
+from modeltel.analyzer.base.config import load_config
+from modeltel.analyzer.base.schema.otel import OTEL_TABLES
 from modeltel.analyzer.cli import build_parser
-from modeltel.analyzer.config import load_config
-from modeltel.analyzer.loop import LoopSettings
-from modeltel.analyzer.retrain import RetrainPolicy
-from modeltel.analyzer.schema.otel import OTEL_TABLES
+from modeltel.analyzer.orchestration.loop import LoopSettings
+from modeltel.analyzer.orchestration.retrain import RetrainPolicy
 
 
 @pytest.fixture(scope="module")

@@ -28,8 +28,8 @@ from live_traffic import send_scenario, upload_calm_reference, utc_now
 from prometheus_process import PrometheusProcess
 
 import conftest
-from modeltel.analyzer.loop import AnalysisLoop, default_runners
-from modeltel.analyzer.store import Store
+from modeltel.analyzer.base.store import Store
+from modeltel.analyzer.orchestration.loop import AnalysisLoop, default_runners
 
 VALUES = {"model": "churn", "version": "1", "feature": "age"}
 RATE_INTERVAL = "10s"

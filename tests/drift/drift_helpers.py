@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from modeltel.analyzer.store import Store
+from modeltel.analyzer.base.store import Store
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ import pytest
 from drift_helpers import module_store, write_production
 
 from conftest import start_server
-from modeltel.analyzer import settings
+from modeltel.analyzer.base import settings
 
 RNG = np.random.default_rng(4)
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -12,9 +12,9 @@ from drift_helpers import T0, binned_like, by_key, module_store, write_productio
 from scipy import stats as sps
 
 from modeltel.analyzer import Analyzer
-from modeltel.analyzer.drift import stats
-from modeltel.analyzer.drift.grid import SLOTS, Grid
-from modeltel.analyzer.reference import upload_reference
+from modeltel.analyzer.analyses.drift import stats
+from modeltel.analyzer.analyses.drift.grid import SLOTS, Grid
+from modeltel.analyzer.inputs.reference import upload_reference
 
 RNG = np.random.default_rng(5)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from modeltel.analyzer import Analyzer
-from modeltel.analyzer.config import load_config
-from modeltel.analyzer.drift.config import load_drift_config
-from modeltel.analyzer.errors import ConfigError
+from modeltel.analyzer.analyses.drift.config import load_drift_config
+from modeltel.analyzer.base.config import load_config
+from modeltel.analyzer.base.errors import ConfigError
 
 YAML = """
 drift:

@@ -12,8 +12,8 @@ import pytest
 from drift_helpers import T0, by_key, module_store, write_production
 
 from modeltel.analyzer import Analyzer
-from modeltel.analyzer.drift.methods import auto_method
-from modeltel.analyzer.reference import upload_reference
+from modeltel.analyzer.analyses.drift.methods import auto_method
+from modeltel.analyzer.inputs.reference import upload_reference
 
 HOUR = timedelta(hours=1)
 

@@ -14,7 +14,7 @@ from drift_helpers import T0, by_key, module_store, write_production
 from scipy import stats as sps
 
 from modeltel.analyzer import Analyzer
-from modeltel.analyzer.reference import upload_reference
+from modeltel.analyzer.inputs.reference import upload_reference
 
 RNG = np.random.default_rng(3)
 N = 400

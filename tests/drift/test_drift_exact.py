@@ -20,8 +20,8 @@ from scipy import stats as sps
 from scipy.spatial.distance import jensenshannon
 
 from modeltel.analyzer import Analyzer
-from modeltel.analyzer.drift import stats
-from modeltel.analyzer.reference import upload_reference
+from modeltel.analyzer.analyses.drift import stats
+from modeltel.analyzer.inputs.reference import upload_reference
 
 RNG = np.random.default_rng(11)
 N_REF, N_CUR = 900, 700
@@ -135,7 +135,7 @@ def test_records_carry_window_sizes_and_reasons(store, exact_data) -> None:
 
 
 def test_results_are_written_to_ml_results(store, exact_data) -> None:
-    from modeltel.analyzer.results import read_results
+    from modeltel.analyzer.base.results import read_results
 
     Analyzer(store).drift("churn", "1", start=T0, end=T0 + timedelta(hours=1))
     stored = read_results(store, model="churn", kind="drift")

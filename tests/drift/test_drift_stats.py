@@ -9,7 +9,7 @@ import pytest
 from scipy import stats as sps
 from scipy.spatial import distance
 
-from modeltel.analyzer.drift import stats
+from modeltel.analyzer.analyses.drift import stats
 
 RNG = np.random.default_rng(7)
 

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from drift_helpers import T0, module_store, write_production
 
-from modeltel.analyzer.analyzer import Analyzer
-from modeltel.analyzer.drift.histogram import profile
-from modeltel.analyzer.drift.sources import ReferenceSource
-from modeltel.analyzer.reference import reference_from_window, upload_reference
+from modeltel.analyzer.analyses.drift.histogram import profile
+from modeltel.analyzer.base.sources import ReferenceSource
+from modeltel.analyzer.inputs.reference import reference_from_window, upload_reference
+from modeltel.analyzer.orchestration.analyzer import Analyzer
 
 WINDOW = {"start": T0, "end": T0 + timedelta(hours=1)}
 

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from drift_helpers import T0, module_store, write_production
 
-from modeltel.analyzer.errors import InputError, NotFoundError
-from modeltel.analyzer.reference import (
+from modeltel.analyzer.base.errors import InputError, NotFoundError
+from modeltel.analyzer.inputs.reference import (
     find_reference,
     list_references,
     read_table,

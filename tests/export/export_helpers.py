@@ -10,8 +10,8 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from modeltel.analyzer.results import make_results, write_results
-from modeltel.analyzer.store import Store
+from modeltel.analyzer.base.results import make_results, write_results
+from modeltel.analyzer.base.store import Store
 
 
 def window_ending(end: datetime, hours: float = 1.0) -> dict[str, datetime]:

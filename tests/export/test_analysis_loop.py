@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from export_helpers import series
 
-from modeltel.analyzer.errors import ConfigError
+from modeltel.analyzer.base.errors import ConfigError
+from modeltel.analyzer.base.results import make_results, read_results, write_results
+from modeltel.analyzer.base.windows import Window
 from modeltel.analyzer.export import MetricsPublisher
-from modeltel.analyzer.loop import AnalysisLoop, LoopSettings, active_models
-from modeltel.analyzer.results import make_results, read_results, write_results
-from modeltel.analyzer.windows import Window
+from modeltel.analyzer.orchestration.loop import AnalysisLoop, LoopSettings, active_models
 
 COLUMNS = ["model", "version", "timestamp", "prediction_id", "latency_s", "batch_size", "row_index"]
 

@@ -17,18 +17,18 @@ from export_helpers import series
 
 import conftest
 from modeltel.analyzer.analyses import ANALYSES, metric_of, register
-from modeltel.analyzer.analysis import Analysis, MetricSpec, per_version
-from modeltel.analyzer.analyzer import Analyzer
-from modeltel.analyzer.config import Section, check_keys, expect
-from modeltel.analyzer.errors import ConfigError
+from modeltel.analyzer.analyses.performance.metrics import multiclass_metrics, regression_metrics
+from modeltel.analyzer.base.analysis import Analysis, MetricSpec, per_version
+from modeltel.analyzer.base.config import Section, check_keys, expect
+from modeltel.analyzer.base.errors import ConfigError
+from modeltel.analyzer.base.gauges import Gauge
+from modeltel.analyzer.base.results import Result, Status, read_results
+from modeltel.analyzer.base.store import Store
+from modeltel.analyzer.base.windows import Window
 from modeltel.analyzer.export import MetricsPublisher
-from modeltel.analyzer.gauges import Gauge
-from modeltel.analyzer.health import health_score
-from modeltel.analyzer.loop import AnalysisLoop
-from modeltel.analyzer.performance.metrics import multiclass_metrics, regression_metrics
-from modeltel.analyzer.results import Result, Status, read_results
-from modeltel.analyzer.store import Store
-from modeltel.analyzer.windows import Window
+from modeltel.analyzer.orchestration.analyzer import Analyzer
+from modeltel.analyzer.orchestration.health import health_score
+from modeltel.analyzer.orchestration.loop import AnalysisLoop
 
 KIND = "busy"
 GAUGE = Gauge("ml.test.busy.predictions", "", "Predictions in the window (test analysis)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from modeltel.analyzer.health import health_score, status_of
+from modeltel.analyzer.orchestration.health import health_score, status_of
 
 
 def drift(feature: str, status: str, method: str = "psi") -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from export_helpers import seed_results, utc_now, window_ending
 
-from modeltel.analyzer.errors import ConfigError
+from modeltel.analyzer.base.errors import ConfigError
 from modeltel.analyzer.export import MetricsPublisher
 from modeltel.analyzer.export.otlp import otlp_metric_exporter, otlp_protocol, otlp_push_enabled
 

@@ -12,9 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from export_helpers import seed_results, utc_now, window_ending
 
-from modeltel.analyzer.errors import ConfigError
-from modeltel.analyzer.results import make_results, write_results
-from modeltel.analyzer.retrain import (
+from modeltel.analyzer.base.errors import ConfigError
+from modeltel.analyzer.base.results import make_results, write_results
+from modeltel.analyzer.orchestration.retrain import (
     DEFAULT_RULES,
     DriftRule,
     MetricRule,

@@ -18,8 +18,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from conftest import new_database_name
-from modeltel.analyzer.labels import upload_labels
-from modeltel.analyzer.store import Store
+from modeltel.analyzer.base.store import Store
+from modeltel.analyzer.inputs.labels import upload_labels
 from modeltel.instrumentation import attributes as A
 from modeltel.instrumentation import log_labels, monitor, prediction_ids
 

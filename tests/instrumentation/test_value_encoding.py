@@ -11,7 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
-from modeltel.analyzer.otlp.values import as_string
+from modeltel.analyzer.ingest.values import as_string
 from modeltel.instrumentation import _inputs, attributes
 from modeltel.instrumentation import _values as V
 

@@ -21,18 +21,18 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from scipy.stats import spearmanr
 from sklearn.linear_model import LogisticRegression
 
-from modeltel.analyzer.analyzer import Analyzer
-from modeltel.analyzer.attribution import (
+from modeltel.analyzer.analyses.attribution import (
     AttributionConfig,
     load_attribution_config,
     rank_correlation,
     ranks,
     top_k_overlap,
 )
-from modeltel.analyzer.errors import ConfigError, NotFoundError
+from modeltel.analyzer.base.errors import ConfigError, NotFoundError
+from modeltel.analyzer.base.results import to_records
+from modeltel.analyzer.base.windows import Window
 from modeltel.analyzer.export.snapshot import build_snapshot
-from modeltel.analyzer.results import to_records
-from modeltel.analyzer.windows import Window
+from modeltel.analyzer.orchestration.analyzer import Analyzer
 from modeltel.instrumentation import instrument
 
 FEATURES = ["tenure", "charges", "calls", "age", "discount", "region_score"]

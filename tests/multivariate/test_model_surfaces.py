@@ -15,11 +15,11 @@ import pytest
 from model_helpers import HOUR, correlated, module_store, series, upload_matrix, write_matrix
 
 import conftest
-from modeltel.analyzer.analyzer import Analyzer
-from modeltel.analyzer.health import health_score
-from modeltel.analyzer.results import read_results
-from modeltel.analyzer.store import Store
-from modeltel.analyzer.windows import Window
+from modeltel.analyzer.base.results import read_results
+from modeltel.analyzer.base.store import Store
+from modeltel.analyzer.base.windows import Window
+from modeltel.analyzer.orchestration.analyzer import Analyzer
+from modeltel.analyzer.orchestration.health import health_score
 
 FEATURES = ["x1", "x2", "x3", "x4"]
 # two hours ending at the last full hour: recent enough for /metrics (max age one day)

@@ -12,15 +12,15 @@ import pytest
 from model_helpers import HOUR, T0, correlated, module_store, upload_matrix, write_matrix
 from sklearn.decomposition import PCA
 
-from modeltel.analyzer.analyzer import Analyzer
-from modeltel.analyzer.errors import ConfigError, NotFoundError
-from modeltel.analyzer.multivariate import (
+from modeltel.analyzer.analyses.multivariate import (
     MultivariateConfig,
     fit,
     load_multivariate_config,
     reference_model,
 )
-from modeltel.analyzer.store import Store
+from modeltel.analyzer.base.errors import ConfigError, NotFoundError
+from modeltel.analyzer.base.store import Store
+from modeltel.analyzer.orchestration.analyzer import Analyzer
 
 FEATURES = ["x1", "x2", "x3", "x4", "x5", "x6"]
 

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modeltel.analyzer.store import Store
-from modeltel.analyzer.windows import Window
+from modeltel.analyzer.base.store import Store
+from modeltel.analyzer.base.windows import Window
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 """A Monday 00:00 UTC: hourly and daily windows start here."""

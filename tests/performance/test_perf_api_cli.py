@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from perfdata import T0, at, insert_features, insert_predictions
 
-from modeltel.analyzer.reference import upload_reference
+from modeltel.analyzer.inputs.reference import upload_reference
 
 RANGE = {"start": T0.isoformat(), "end": at(3600).isoformat()}
 

@@ -17,11 +17,11 @@ from perfdata import T0, at, insert_predictions, value
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
 
-from modeltel.analyzer.analyzer import Analyzer
-from modeltel.analyzer.errors import InputError
-from modeltel.analyzer.labels import upload_labels
-from modeltel.analyzer.results import read_results
-from modeltel.analyzer.windows import Window
+from modeltel.analyzer.base.errors import InputError
+from modeltel.analyzer.base.results import read_results
+from modeltel.analyzer.base.windows import Window
+from modeltel.analyzer.inputs.labels import upload_labels
+from modeltel.analyzer.orchestration.analyzer import Analyzer
 from modeltel.instrumentation import instrument, last_prediction_ids, log_labels
 
 

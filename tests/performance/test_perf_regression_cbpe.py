@@ -20,8 +20,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from modeltel.analyzer.analyzer import Analyzer
-from modeltel.analyzer.labels import upload_labels
+from modeltel.analyzer.inputs.labels import upload_labels
+from modeltel.analyzer.orchestration.analyzer import Analyzer
 
 TOL = 1e-9
 

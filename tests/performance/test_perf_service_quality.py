@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from perfdata import T0, at, insert_features, insert_predictions, realized, value
 
-from modeltel.analyzer.analyzer import Analyzer
-from modeltel.analyzer.errors import ConfigError, NotFoundError
-from modeltel.analyzer.reference import upload_reference
-from modeltel.analyzer.windows import Window
+from modeltel.analyzer.base.errors import ConfigError, NotFoundError
+from modeltel.analyzer.base.windows import Window
+from modeltel.analyzer.inputs.reference import upload_reference
+from modeltel.analyzer.orchestration.analyzer import Analyzer
 
 HOUR_S = 3600
 

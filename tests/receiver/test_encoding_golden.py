@@ -9,7 +9,7 @@ import math
 import pytest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 
-from modeltel.analyzer.otlp.values import as_string, go_float
+from modeltel.analyzer.ingest.values import as_string, go_float
 
 # (value, string Go's strconv/encoding/json produce: ES6 number formatting)
 GO_FLOATS = [

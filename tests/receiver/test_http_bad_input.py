@@ -19,7 +19,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 from conftest import start_server
-from modeltel.analyzer.ingest import IngestPipeline
+from modeltel.analyzer.ingest.pipeline import IngestPipeline
 from modeltel.analyzer.server.app import ServerConfig
 
 PROTO = {"Content-Type": "application/x-protobuf"}

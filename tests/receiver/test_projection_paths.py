@@ -14,7 +14,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyVa
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
 from conftest import new_database_name
-from modeltel.analyzer.store import Store
+from modeltel.analyzer.base.store import Store
 
 
 def value(v) -> AnyValue:

@@ -20,10 +20,10 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyVa
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 from conftest import new_database_name, start_server
-from modeltel.analyzer.errors import ConfigError
-from modeltel.analyzer.otlp.limits import Limits
+from modeltel.analyzer.base.errors import ConfigError
+from modeltel.analyzer.base.limits import Limits
+from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.server.app import ServerConfig
-from modeltel.analyzer.store import Store
 
 PROTO = {"Content-Type": "application/x-protobuf"}
 MIB = 1 << 20

@@ -8,9 +8,9 @@ import textwrap
 
 import pytest
 
-from modeltel.analyzer.schema import Layout, all_statements
-from modeltel.analyzer.schema.migrations import MIGRATIONS
-from modeltel.analyzer.store import Store
+from modeltel.analyzer.base.schema import Layout, all_statements
+from modeltel.analyzer.base.schema.migrations import MIGRATIONS
+from modeltel.analyzer.base.store import Store
 
 
 def test_migrations_are_idempotent_and_recorded(store: Store) -> None:
@@ -139,7 +139,7 @@ def test_embedded_store_locked_by_another_process(tmp_path) -> None:
             textwrap.dedent(
                 f"""
                 import sys, time
-                from modeltel.analyzer.store import Store
+                from modeltel.analyzer.base.store import Store
                 Store("chdb://{path}")
                 print("ready", flush=True)
                 time.sleep(60)

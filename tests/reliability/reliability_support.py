@@ -32,10 +32,10 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.demo.servers import ThreadedServer
-from modeltel.analyzer.ingest import IngestPipeline
+from modeltel.analyzer.ingest.pipeline import IngestPipeline
 from modeltel.analyzer.server.app import ServerConfig, create_app
-from modeltel.analyzer.store import Store
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 

@@ -232,7 +232,7 @@ def test_only_the_exact_token_passes(header: str | None) -> None:
 
 
 def test_policy_from_environment_and_repr_hides_token(monkeypatch: pytest.MonkeyPatch) -> None:
-    from modeltel.analyzer.errors import ConfigError
+    from modeltel.analyzer.base.errors import ConfigError
 
     monkeypatch.setenv("MODELTEL_API_TOKEN", f"  {TOKEN}\n")
     monkeypatch.setenv("MODELTEL_PROTECT_METRICS", "yes")

@@ -15,10 +15,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from reliability_support import PROTOBUF, prediction_spans
 
 from conftest import start_server
-from modeltel.analyzer.analyzer import Analyzer
-from modeltel.analyzer.errors import NotFoundError
-from modeltel.analyzer.ingest import IngestPipeline
-from modeltel.analyzer.reference import upload_reference
+from modeltel.analyzer.base.errors import NotFoundError
+from modeltel.analyzer.ingest.pipeline import IngestPipeline
+from modeltel.analyzer.inputs.reference import upload_reference
+from modeltel.analyzer.orchestration.analyzer import Analyzer
 
 
 def _ingest(store, model: str, n: int = 40) -> None:

@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import new_database_name
-from modeltel.analyzer.analyzer import Analyzer
-from modeltel.analyzer.config import load_config
-from modeltel.analyzer.errors import ConfigError
-from modeltel.analyzer.loop import LoopSettings
-from modeltel.analyzer.retrain import RetrainPolicy
-from modeltel.analyzer.store import Store
+from modeltel.analyzer.base.config import load_config
+from modeltel.analyzer.base.errors import ConfigError
+from modeltel.analyzer.base.store import Store
+from modeltel.analyzer.orchestration.analyzer import Analyzer
+from modeltel.analyzer.orchestration.loop import LoopSettings
+from modeltel.analyzer.orchestration.retrain import RetrainPolicy
 
 
 @pytest.fixture(scope="module")

@@ -20,12 +20,12 @@ from otlp_fuzz_strategies import REQUESTS, compressed, json_bodies, mutated
 from reliability_support import start_app
 
 from conftest import new_database_name
-from modeltel.analyzer.errors import InputError
-from modeltel.analyzer.ingest import IngestPipeline, traces_arrow
-from modeltel.analyzer.otlp.decode import JSON, PROTOBUF, decompress, parse_request
-from modeltel.analyzer.otlp.rows import log_columns, metric_columns, trace_columns
+from modeltel.analyzer.base.errors import InputError
+from modeltel.analyzer.base.store import Store
+from modeltel.analyzer.ingest.decode import JSON, PROTOBUF, decompress, parse_request
+from modeltel.analyzer.ingest.pipeline import IngestPipeline, traces_arrow
+from modeltel.analyzer.ingest.rows import log_columns, metric_columns, trace_columns
 from modeltel.analyzer.server.app import ServerConfig
-from modeltel.analyzer.store import Store
 
 SIGNALS = ["traces", "logs", "metrics"]
 FAST = settings(

@@ -14,7 +14,7 @@ import pytest
 from reliability_support import PROTOBUF, prediction_spans
 
 from conftest import new_database_name, start_server
-from modeltel.analyzer.store import Store
+from modeltel.analyzer.base.store import Store
 
 SECRET = "TOPSECRET-4c1d"
 

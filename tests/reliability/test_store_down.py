@@ -27,10 +27,10 @@ from reliability_support import (
 )
 
 from conftest import new_database_name, start_server
-from modeltel.analyzer.errors import StoreUnavailableError
+from modeltel.analyzer.base.errors import StoreUnavailableError
+from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.server.app import ServerConfig
 from modeltel.analyzer.server.otlp_grpc import start_grpc_server
-from modeltel.analyzer.store import Store
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from reliability_support import (
 
 from chdb_http_store import HttpStore
 from conftest import free_port, new_database_name
-from modeltel.analyzer.store import Store
+from modeltel.analyzer.base.store import Store
 
 
 class Export(threading.Thread):

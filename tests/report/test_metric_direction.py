@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from modeltel.analyzer.base.results import make_results, write_results
+from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.report import build_report, recommendations, render_html
-from modeltel.analyzer.results import make_results, write_results
-from modeltel.analyzer.store import Store
 from modeltel.analyzer.web.data import model_view
 from modeltel.analyzer.web.page import model_page
 

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from modeltel.analyzer import sql
-from modeltel.analyzer.errors import ConfigError, QueryError
+from modeltel.analyzer.base.errors import ConfigError, QueryError
+from modeltel.analyzer.sql import console as sql
 
 COLUMNS = [
     "model",

@@ -15,9 +15,9 @@ import pytest
 from chromium_cdp import Browser, chromium_path, png_size
 
 from conftest import RunningServer, story_server
+from modeltel.analyzer.base.results import make_results, write_results
+from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.demo.scenario import MODEL_NAME
-from modeltel.analyzer.results import make_results, write_results
-from modeltel.analyzer.store import Store
 
 pytestmark = pytest.mark.skipif(chromium_path() is None, reason="needs chromium (apt-get)")
 

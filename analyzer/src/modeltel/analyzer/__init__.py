@@ -7,8 +7,7 @@ Public surface::
 ``Store`` opens the ClickHouse database (embedded chDB or a server) and applies migrations.
 """
 
-from modeltel.analyzer.analyzer import Analyzer
-from modeltel.analyzer.errors import (
+from modeltel.analyzer.base.errors import (
     ConfigError,
     InputError,
     ModeltelError,
@@ -18,7 +17,8 @@ from modeltel.analyzer.errors import (
     StoreLockedError,
     StoreUnavailableError,
 )
-from modeltel.analyzer.store import Store
+from modeltel.analyzer.base.store import Store
+from modeltel.analyzer.orchestration.analyzer import Analyzer
 
 __all__ = [
     "Analyzer",

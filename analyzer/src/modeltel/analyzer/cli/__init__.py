@@ -16,6 +16,14 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from modeltel.analyzer.base.errors import (
+    ConfigError,
+    InputError,
+    ModeltelError,
+    NotFoundError,
+    QueryError,
+    StoreError,
+)
 from modeltel.analyzer.cli import (
     analyze,
     analyzer_loop,
@@ -28,14 +36,6 @@ from modeltel.analyzer.cli import (
     report,
     serve,
     sql,
-)
-from modeltel.analyzer.errors import (
-    ConfigError,
-    InputError,
-    ModeltelError,
-    NotFoundError,
-    QueryError,
-    StoreError,
 )
 
 COMMANDS = [serve, analyzer_loop, demo, models, report, sql, reference, analyze, labels, outliers]

@@ -7,9 +7,9 @@ import json
 import sys
 from typing import Any
 
+from modeltel.analyzer.base.errors import ConfigError
 from modeltel.analyzer.cli import common
 from modeltel.analyzer.cli.backend import DriftQuery, add_backend_options, open_backend
-from modeltel.analyzer.errors import ConfigError
 
 EPILOG = """\
 examples:
@@ -109,7 +109,7 @@ def _records(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from modeltel.analyzer.sql import format_table, jsonable
+    from modeltel.analyzer.sql.console import format_table, jsonable
 
     records = _records(args)
     if args.format == "json":

@@ -6,14 +6,14 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from modeltel.analyzer.base.durations import parse_duration
+from modeltel.analyzer.base.errors import ConfigError
 from modeltel.analyzer.cli import common
-from modeltel.analyzer.durations import parse_duration
-from modeltel.analyzer.errors import ConfigError
 
 if TYPE_CHECKING:
+    from modeltel.analyzer.base.store import Store
     from modeltel.analyzer.export.publisher import MetricsPublisher
-    from modeltel.analyzer.loop import AnalysisLoop
-    from modeltel.analyzer.store import Store
+    from modeltel.analyzer.orchestration.loop import AnalysisLoop
 
 EPILOG = """\
 examples:
@@ -61,10 +61,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from modeltel.analyzer.config import load_config
+    from modeltel.analyzer.base.config import load_config
     from modeltel.analyzer.export.publisher import MetricsPublisher
-    from modeltel.analyzer.loop import AnalysisLoop, LoopSettings
-    from modeltel.analyzer.retrain import RetrainPolicy
+    from modeltel.analyzer.orchestration.loop import AnalysisLoop, LoopSettings
+    from modeltel.analyzer.orchestration.retrain import RetrainPolicy
 
     every = parse_duration(args.every, name="--every")
     if every <= 0:

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from modeltel.analyzer import settings
+from modeltel.analyzer.base import settings
 from modeltel.analyzer.cli import common
 
 Records = list[dict[str, Any]]
@@ -36,7 +36,7 @@ class SqlRows:
 @dataclass(frozen=True)
 class DriftQuery:
     """``modeltel analyze --only drift``: the options of
-    :meth:`modeltel.analyzer.analyzer.Analyzer.drift` (``None``: its default)."""
+    :meth:`modeltel.analyzer.orchestration.analyzer.Analyzer.drift` (``None``: its default)."""
 
     model: str
     version: str | None = None
@@ -58,7 +58,7 @@ class DriftQuery:
 @dataclass(frozen=True)
 class OutlierQuery:
     """``modeltel outliers``: the options of
-    :meth:`modeltel.analyzer.analyzer.Analyzer.outliers`."""
+    :meth:`modeltel.analyzer.orchestration.analyzer.Analyzer.outliers`."""
 
     model: str
     version: str | None = None
@@ -114,8 +114,9 @@ class Backend(ABC):
     @abstractmethod
     def upload(self, kind: str, model: str, path: Path, options: dict[str, Any]) -> dict[str, Any]:
         """Store the CSV/Parquet file at ``path`` as ``model``'s reference (``kind``
-        ``reference``: ``options`` of :func:`modeltel.analyzer.reference.upload_reference`)
-        or labels (``labels``: :func:`modeltel.analyzer.labels.upload_labels`); the summary."""
+        ``reference``: ``options`` of :func:`modeltel.analyzer.inputs.reference.upload_reference`)
+        or labels (``labels``: :func:`modeltel.analyzer.inputs.labels.upload_labels`); the
+        summary."""
 
 
 def add_backend_options(parser: argparse.ArgumentParser) -> None:

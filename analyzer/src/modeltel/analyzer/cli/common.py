@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from modeltel.analyzer import settings
-from modeltel.analyzer.errors import ConfigError
-from modeltel.analyzer.store import Store
+from modeltel.analyzer.base import settings
+from modeltel.analyzer.base.errors import ConfigError
+from modeltel.analyzer.base.store import Store
 
 
 def add_store_options(parser: argparse.ArgumentParser) -> None:

@@ -13,8 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.cli.backend import Backend, DriftQuery, OutlierQuery, Records, SqlRows
-from modeltel.analyzer.store import Store
 
 
 class LocalBackend(Backend):
@@ -36,12 +36,12 @@ class LocalBackend(Backend):
             store.close()
 
     def _config(self) -> dict[str, Any]:
-        from modeltel.analyzer.config import load_config
+        from modeltel.analyzer.base.config import load_config
 
         return load_config(self.config_path)
 
     def models(self) -> Records:
-        from modeltel.analyzer.sql import jsonable
+        from modeltel.analyzer.sql.console import jsonable
         from modeltel.analyzer.web.data import list_models
 
         with self._store() as store:
@@ -50,8 +50,8 @@ class LocalBackend(Backend):
     def analyze(
         self, model: str | None, *, window: str, end: datetime | None, write: bool
     ) -> Records:
-        from modeltel.analyzer.analyzer import Analyzer
-        from modeltel.analyzer.results import to_records
+        from modeltel.analyzer.base.results import to_records
+        from modeltel.analyzer.orchestration.analyzer import Analyzer
 
         config = self._config()
         with self._store() as store:
@@ -59,8 +59,8 @@ class LocalBackend(Backend):
             return to_records(frame)
 
     def drift(self, query: DriftQuery) -> Records:
-        from modeltel.analyzer.analyzer import Analyzer
-        from modeltel.analyzer.results import to_records
+        from modeltel.analyzer.base.results import to_records
+        from modeltel.analyzer.orchestration.analyzer import Analyzer
 
         config = self._config()
         with self._store() as store:
@@ -68,8 +68,8 @@ class LocalBackend(Backend):
             return to_records(analyzer.drift(query.model, query.version, **query.options()))
 
     def outliers(self, query: OutlierQuery) -> Records:
-        from modeltel.analyzer.analyzer import Analyzer
-        from modeltel.analyzer.sql import jsonable
+        from modeltel.analyzer.orchestration.analyzer import Analyzer
+        from modeltel.analyzer.sql.console import jsonable
 
         config = self._config()
         with self._store() as store:
@@ -77,7 +77,7 @@ class LocalBackend(Backend):
         return list(jsonable(frame.to_dict("records")))
 
     def sql(self, query: str, *, max_rows: int, timeout_s: float) -> SqlRows:
-        from modeltel.analyzer.sql import run_sql
+        from modeltel.analyzer.sql.console import run_sql
 
         with self._store() as store:
             result = run_sql(store, query, max_rows=max_rows, timeout_s=timeout_s)
@@ -93,8 +93,8 @@ class LocalBackend(Backend):
         return render_html(report)
 
     def upload(self, kind: str, model: str, path: Path, options: dict[str, Any]) -> dict[str, Any]:
-        from modeltel.analyzer.labels import upload_labels
-        from modeltel.analyzer.reference import upload_reference
+        from modeltel.analyzer.inputs.labels import upload_labels
+        from modeltel.analyzer.inputs.reference import upload_reference
 
         function: Any = {"reference": upload_reference, "labels": upload_labels}[kind]
         with self._store() as store:

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
             "no models yet: instrument a serving app (see the README) or run `modeltel demo`"
         )
         return 0
-    from modeltel.analyzer.sql import format_table
+    from modeltel.analyzer.sql.console import format_table
 
     rows = []
     for m in models:

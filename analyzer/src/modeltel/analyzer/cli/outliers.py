@@ -7,9 +7,9 @@ import json
 import sys
 from typing import Any
 
+from modeltel.analyzer.base.errors import ConfigError
 from modeltel.analyzer.cli import common
 from modeltel.analyzer.cli.backend import OutlierQuery, add_backend_options, open_backend
-from modeltel.analyzer.errors import ConfigError
 
 EPILOG = """\
 examples:
@@ -83,7 +83,7 @@ def _print(rows: list[dict[str, Any]], fmt: str, method: str = "range") -> None:
             else "no prediction in the window has numerical features to score"
         )
         return
-    from modeltel.analyzer.sql import format_table
+    from modeltel.analyzer.sql.console import format_table
 
     columns = ["version", "prediction_id", "timestamp", "score", "severity", "features"]
     table = [

@@ -13,7 +13,7 @@ import time
 from types import TracebackType
 from typing import TextIO
 
-from modeltel.analyzer import settings
+from modeltel.analyzer.base import settings
 
 WIDTH = 28
 

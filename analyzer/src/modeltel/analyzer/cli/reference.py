@@ -7,9 +7,9 @@ import json
 import sys
 from typing import Any
 
+from modeltel.analyzer.base.errors import ConfigError
 from modeltel.analyzer.cli import common, uploads
 from modeltel.analyzer.cli.backend import add_backend_options
-from modeltel.analyzer.errors import ConfigError
 
 EPILOG = """\
 examples:
@@ -114,7 +114,7 @@ def run_upload(args: argparse.Namespace) -> int:
 
 
 def run_capture(args: argparse.Namespace) -> int:
-    from modeltel.analyzer.reference import reference_from_window
+    from modeltel.analyzer.inputs.reference import reference_from_window
 
     start = common.parse_time(args.start, "--start")
     end = common.parse_time(args.end, "--end")
@@ -135,8 +135,8 @@ def run_capture(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from modeltel.analyzer.reference import list_references
-    from modeltel.analyzer.sql import format_table, jsonable
+    from modeltel.analyzer.inputs.reference import list_references
+    from modeltel.analyzer.sql.console import format_table, jsonable
 
     with common.store(args) as store:
         frame = list_references(store, args.model)

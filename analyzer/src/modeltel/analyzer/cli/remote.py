@@ -17,9 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from modeltel.analyzer import settings
-from modeltel.analyzer.cli.backend import Backend, DriftQuery, OutlierQuery, Records, SqlRows
-from modeltel.analyzer.errors import (
+from modeltel.analyzer.base import settings
+from modeltel.analyzer.base.errors import (
     ConfigError,
     InputError,
     ModeltelError,
@@ -27,6 +26,7 @@ from modeltel.analyzer.errors import (
     QueryError,
     StoreUnavailableError,
 )
+from modeltel.analyzer.cli.backend import Backend, DriftQuery, OutlierQuery, Records, SqlRows
 
 LONG = 600.0
 """Seconds an analysis or upload may take on the server."""

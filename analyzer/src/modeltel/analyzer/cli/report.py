@@ -6,9 +6,9 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
+from modeltel.analyzer.base.errors import ConfigError
 from modeltel.analyzer.cli import common
 from modeltel.analyzer.cli.backend import add_backend_options, open_backend
-from modeltel.analyzer.errors import ConfigError
 
 EPILOG = """\
 examples:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 
-from modeltel.analyzer import settings
+from modeltel.analyzer.base import settings
+from modeltel.analyzer.base.durations import parse_duration
 from modeltel.analyzer.cli import common
-from modeltel.analyzer.durations import parse_duration
 
 EPILOG = """\
 examples:

@@ -32,7 +32,7 @@ While `modeltel serve` owns the embedded store, pass --server (or set MODELTEL_S
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from modeltel.analyzer import sql
+    from modeltel.analyzer.sql import console as sql
 
     parser = subparsers.add_parser(
         "sql",
@@ -68,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from modeltel.analyzer import sql
+    from modeltel.analyzer.sql import console as sql
 
     query = sys.stdin.read() if args.query == "-" else args.query
     sql.check_limits(args.max_rows, args.timeout)

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from modeltel.analyzer.base.errors import InputError
 from modeltel.analyzer.cli.backend import open_backend
-from modeltel.analyzer.errors import InputError
 
 
 def add_file_arguments(parser: argparse.ArgumentParser, file_help: str) -> None:

@@ -6,10 +6,10 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
+from modeltel.analyzer.base.config import load_config
+from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.cli.progress import Progress
-from modeltel.analyzer.config import load_config
-from modeltel.analyzer.loop import AnalysisLoop
-from modeltel.analyzer.store import Store
+from modeltel.analyzer.orchestration.loop import AnalysisLoop
 
 
 def window_ends(start: datetime, end: datetime, window_hours: int) -> list[datetime]:

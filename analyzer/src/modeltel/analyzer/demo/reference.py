@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.demo.scenario import CATEGORICAL, MODEL_NAME, MODEL_VERSION, Dataset
-from modeltel.analyzer.reference import upload_reference
-from modeltel.analyzer.store import Store
+from modeltel.analyzer.inputs.reference import upload_reference
 
 
 def upload_training_reference(store: Store, data: Dataset, model: Any) -> int:

@@ -25,13 +25,13 @@ from typing import TextIO
 
 import yaml
 
+from modeltel.analyzer.base.errors import ConfigError
+from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.demo import scenario
 from modeltel.analyzer.demo.analysis import window_ends
 from modeltel.analyzer.demo.servers import ThreadedServer
 from modeltel.analyzer.demo.simulation import Simulation, SimulationSettings
 from modeltel.analyzer.demo.story import print_summary
-from modeltel.analyzer.errors import ConfigError
-from modeltel.analyzer.store import Store
 
 MARKER = ".modeltel-demo"
 DEFAULT_PORT = 4318
@@ -95,7 +95,7 @@ def run_demo(options: DemoOptions, out: TextIO | None = None) -> int:
     print(f"modeltel demo: {options.days} simulated days, seed {options.seed}", file=out)
 
     _step(out, f"starting the embedded modeltel server (store {data_dir / 'store'})")
-    from modeltel.analyzer.ingest import IngestPipeline
+    from modeltel.analyzer.ingest.pipeline import IngestPipeline
     from modeltel.analyzer.server.app import ServerConfig, create_app
 
     store = Store(store_url)
@@ -156,7 +156,7 @@ def _serve_forever(
     """Live traffic and the analysis loop until SIGINT/SIGTERM; then stop both at once: the
     loop finishes the analysis it is running (not its cycle) while the traffic stops."""
     from modeltel.analyzer.demo.scenario import CONFIG
-    from modeltel.analyzer.loop import AnalysisLoop
+    from modeltel.analyzer.orchestration.loop import AnalysisLoop
 
     loop = AnalysisLoop(
         store,

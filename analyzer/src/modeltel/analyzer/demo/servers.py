@@ -8,7 +8,7 @@ from typing import Any
 
 import uvicorn
 
-from modeltel.analyzer.errors import ConfigError
+from modeltel.analyzer.base.errors import ConfigError
 from modeltel.analyzer.server.listen import bound_port, listen_socket
 
 

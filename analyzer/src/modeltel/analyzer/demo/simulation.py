@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
+from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.cli.progress import Progress
 from modeltel.analyzer.demo import scenario
 from modeltel.analyzer.demo.clock import SimulatedClock
 from modeltel.analyzer.demo.servers import ThreadedServer
 from modeltel.analyzer.demo.telemetry import Telemetry, configure
 from modeltel.analyzer.demo.traffic import Replay, TrafficStats
-from modeltel.analyzer.store import Store
 
 
 @dataclass

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import TextIO
 
+from modeltel.analyzer.base.errors import NotFoundError
+from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.demo.scenario import MODEL_NAME
-from modeltel.analyzer.errors import NotFoundError
 from modeltel.analyzer.report.recommend import recommendations
-from modeltel.analyzer.store import Store
 from modeltel.analyzer.web.data import ModelView, model_view
 from modeltel.analyzer.web.sections import num, pct, seconds
 

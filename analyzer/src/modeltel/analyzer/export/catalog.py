@@ -2,7 +2,8 @@
 
 The gauges are those the catalogues declare: every registered analysis's
 (:data:`modeltel.analyzer.analyses.ANALYSES`) and the health score's
-(:data:`modeltel.analyzer.health.METRICS`). A record of a catalogued metric is published as
+(:data:`modeltel.analyzer.orchestration.health.METRICS`). A record of a catalogued metric is
+published as
 
 - its value, on the metric's gauge (when it has a value);
 - its threshold, on the metric's threshold gauge (when it has one);
@@ -12,7 +13,7 @@ The gauges are those the catalogues declare: every registered analysis's
 each with ``ml.model.name``, ``ml.model.version`` (``ml.segment`` when the record belongs to a
 segment), the attributes the gauge takes from the record (:attr:`Gauge.attributes`) and the
 metric's fixed ones. Records of metrics no catalogue declares are not published. Prometheus
-names follow :func:`~modeltel.analyzer.gauges.prometheus_name`; dashboards and alert rules
+names follow :func:`~modeltel.analyzer.base.gauges.prometheus_name`; dashboards and alert rules
 use them, and a test checks they agree with what ``/metrics`` serves.
 """
 
@@ -22,9 +23,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from modeltel.analyzer import health
 from modeltel.analyzer.analyses import ANALYSES
-from modeltel.analyzer.gauges import (
+from modeltel.analyzer.base.gauges import (
     MODEL,
     SEGMENT,
     VERSION,
@@ -32,7 +32,8 @@ from modeltel.analyzer.gauges import (
     label_name,
     prometheus_name,
 )
-from modeltel.analyzer.results import BAD, VERDICTS, Result
+from modeltel.analyzer.base.results import BAD, VERDICTS, Result
+from modeltel.analyzer.orchestration import health
 
 __all__ = [
     "GAUGES",

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from opentelemetry.sdk.metrics.export import MetricExporter
 
-from modeltel.analyzer.errors import ConfigError
+from modeltel.analyzer.base.errors import ConfigError
 
 OTEL_METRICS_EXPORTER = "OTEL_METRICS_EXPORTER"
 OTEL_SDK_DISABLED = "OTEL_SDK_DISABLED"

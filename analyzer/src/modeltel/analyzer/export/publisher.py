@@ -25,10 +25,10 @@ from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMe
 from opentelemetry.sdk.resources import Resource
 from prometheus_client import CollectorRegistry, generate_latest
 
+from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.export.catalog import MODEL, VERSION, gauges
 from modeltel.analyzer.export.otlp import otlp_metric_exporter
 from modeltel.analyzer.export.snapshot import DEFAULT_MAX_AGE_S, Snapshot, read_snapshot
-from modeltel.analyzer.store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from modeltel.analyzer import health
 from modeltel.analyzer.analyses import ANALYSES
+from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.export.catalog import Observation, observations
-from modeltel.analyzer.store import Store
+from modeltel.analyzer.orchestration import health
 
 DEFAULT_MAX_AGE_S = 86_400.0
 

@@ -12,15 +12,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from modeltel.analyzer import health as health_module
-from modeltel.analyzer.errors import ConfigError
+from modeltel.analyzer.base.errors import ConfigError
+from modeltel.analyzer.base.store import Store
+from modeltel.analyzer.orchestration import health as health_module
 from modeltel.analyzer.report.recommend import (
     Recommendation,
     drift_counts,
     latest_drifted,
     recommendations,
 )
-from modeltel.analyzer.store import Store
 from modeltel.analyzer.web.data import ModelView, model_view, resolve_version
 
 PERIODS = {"week": 7, "month": 30}

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from html import escape
 from typing import Any
 
-from modeltel.analyzer import health as health_module
 from modeltel.analyzer.analyses import ANALYSES
+from modeltel.analyzer.base.results import BAD, Status
+from modeltel.analyzer.orchestration import health as health_module
 from modeltel.analyzer.report.build import Report
-from modeltel.analyzer.results import BAD, Status
 from modeltel.analyzer.web import charts, model_sections, sections
 from modeltel.analyzer.web.data import ModelView, metric_spec
 from modeltel.analyzer.web.page import asset

@@ -14,8 +14,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from modeltel.analyzer import settings
-from modeltel.analyzer.errors import ConfigError
+from modeltel.analyzer.base import settings
+from modeltel.analyzer.base.errors import ConfigError
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM_FLAGS = (

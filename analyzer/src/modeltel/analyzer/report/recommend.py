@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from modeltel.analyzer.results import BAD, Status
+from modeltel.analyzer.base.results import BAD, Status
 from modeltel.analyzer.web.data import ModelView, _details, metric_spec
 from modeltel.analyzer.web.sections import num, pct, seconds
 

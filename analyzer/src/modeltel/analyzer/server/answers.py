@@ -1,5 +1,5 @@
 """How the JSON API answers: values made JSON-safe, modeltel errors as HTTP statuses, and the
-:class:`~modeltel.analyzer.analyzer.Analyzer` a request works with.
+:class:`~modeltel.analyzer.orchestration.analyzer.Analyzer` a request works with.
 
 The configuration file is read per request (``$MODELTEL_CONFIG``) so edits apply without a
 restart; the store is ``request.app.state.store``.
@@ -12,9 +12,8 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from modeltel.analyzer.analyzer import Analyzer
-from modeltel.analyzer.config import load_config
-from modeltel.analyzer.errors import (
+from modeltel.analyzer.base.config import load_config
+from modeltel.analyzer.base.errors import (
     ConfigError,
     InputError,
     NotFoundError,
@@ -22,6 +21,7 @@ from modeltel.analyzer.errors import (
     StoreError,
     StoreUnavailableError,
 )
+from modeltel.analyzer.orchestration.analyzer import Analyzer
 
 
 def error_response(exc: Exception) -> JSONResponse:
@@ -41,7 +41,7 @@ def error_response(exc: Exception) -> JSONResponse:
 
 def json_answer(value: Any, status_code: int = 200) -> JSONResponse:
     """``value`` (records, dicts, numpy and pandas values) as a JSON response."""
-    from modeltel.analyzer.sql import jsonable
+    from modeltel.analyzer.sql.console import jsonable
 
     return JSONResponse(jsonable(value), status_code=status_code)
 

@@ -28,9 +28,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from modeltel.analyzer.analyses import ANALYSES
-from modeltel.analyzer.analyzer import OUTLIER_METHODS
-from modeltel.analyzer.errors import InputError, ModeltelError
-from modeltel.analyzer.results import read_results, to_records
+from modeltel.analyzer.base.errors import InputError, ModeltelError
+from modeltel.analyzer.base.results import read_results, to_records
+from modeltel.analyzer.orchestration.analyzer import OUTLIER_METHODS
 from modeltel.analyzer.server.answers import error_response, json_answer, request_analyzer
 
 MAX_OUTLIERS = 10_000

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from modeltel.analyzer.errors import ModeltelError
+from modeltel.analyzer.base.errors import ModeltelError
 from modeltel.analyzer.server.answers import error_response, json_answer
 from modeltel.analyzer.server.uploads import UploadKind, upload_payload
 
@@ -62,7 +62,7 @@ def uploads_router() -> APIRouter:
     @router.post("/api/references", status_code=201)
     async def upload(request: Request) -> JSONResponse:
         """Store a reference (CSV/Parquet file or JSON records) for a model version."""
-        from modeltel.analyzer.reference import upload_reference
+        from modeltel.analyzer.inputs.reference import upload_reference
 
         try:
             model, data, options = await upload_payload(request, REFERENCE_UPLOAD)
@@ -88,7 +88,7 @@ def uploads_router() -> APIRouter:
     @router.post("/api/labels", status_code=201)
     async def labels(request: Request) -> JSONResponse:
         """Store labels (CSV/Parquet file or JSON records) for a model; report what happened."""
-        from modeltel.analyzer.labels import upload_labels
+        from modeltel.analyzer.inputs.labels import upload_labels
 
         try:
             model, data, options = await upload_payload(request, LABELS_UPLOAD)

@@ -20,17 +20,17 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from modeltel.analyzer import settings
-from modeltel.analyzer.errors import StoreError
-from modeltel.analyzer.ingest import IngestPipeline
-from modeltel.analyzer.otlp.limits import Limits
-from modeltel.analyzer.schema.ingest_limits import record_limits
+from modeltel.analyzer.base import settings
+from modeltel.analyzer.base.errors import StoreError
+from modeltel.analyzer.base.limits import Limits
+from modeltel.analyzer.base.schema.ingest_limits import record_limits
+from modeltel.analyzer.base.store import Store
+from modeltel.analyzer.ingest.pipeline import IngestPipeline
 from modeltel.analyzer.server.api_analyses import analyses_router
 from modeltel.analyzer.server.api_uploads import uploads_router
 from modeltel.analyzer.server.auth import AccessPolicy, TokenMiddleware
 from modeltel.analyzer.server.metrics_endpoint import metrics_router
 from modeltel.analyzer.server.otlp_http import otlp_router
-from modeltel.analyzer.store import Store
 from modeltel.analyzer.web import web_router
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class ServerConfig:
     writers: int = 2
     max_pending_rows: int = 4_000_000
     """Rows waiting to be written before OTLP requests get 429, weighed as in
-    :mod:`modeltel.analyzer.ingest` (records + projected ml rows + bytes / 64): about two
+    :mod:`modeltel.analyzer.ingest.pipeline` (records + projected ml rows + bytes / 64): about two
     requests at ``limits.max_projected_rows``."""
     access: AccessPolicy = field(default_factory=AccessPolicy.from_settings)
     """Token check of OTLP, API, page and /metrics (see :mod:`.auth`)."""

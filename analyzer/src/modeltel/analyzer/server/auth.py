@@ -33,7 +33,7 @@ import grpc
 from google.protobuf import json_format
 from google.rpc import status_pb2
 
-from modeltel.analyzer import settings
+from modeltel.analyzer.base import settings
 
 REALM = "modeltel"
 _OPEN_ALWAYS = ("/healthz",)

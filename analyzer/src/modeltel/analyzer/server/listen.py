@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 
-from modeltel.analyzer.errors import ConfigError
+from modeltel.analyzer.base.errors import ConfigError
 
 
 def listen_socket(host: str, port: int) -> socket.socket:

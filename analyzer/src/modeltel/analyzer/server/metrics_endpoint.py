@@ -34,15 +34,15 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, Metric
 
-from modeltel.analyzer.errors import StoreError
+from modeltel.analyzer.base.errors import StoreError
+from modeltel.analyzer.base.limits import BATCH_SIZE_MISMATCH
+from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.export.publisher import PROMETHEUS_CONTENT_TYPE, MetricsPublisher
-from modeltel.analyzer.otlp.limits import BATCH_SIZE_MISMATCH
 from modeltel.analyzer.server.auth import AccessPolicy, TokenMiddleware
-from modeltel.analyzer.store import Store
 
 if TYPE_CHECKING:
-    from modeltel.analyzer.ingest import IngestPipeline
-    from modeltel.analyzer.loop import AnalysisLoop
+    from modeltel.analyzer.ingest.pipeline import IngestPipeline
+    from modeltel.analyzer.orchestration.loop import AnalysisLoop
 
 logger = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from opentelemetry.proto.collector.metrics.v1 import (
 )
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
-from modeltel.analyzer.errors import InputError, StoreError
-from modeltel.analyzer.ingest import IngestPipeline, Overloaded
-from modeltel.analyzer.otlp.decode import Signal
+from modeltel.analyzer.base.errors import InputError, StoreError
+from modeltel.analyzer.ingest.decode import Signal
+from modeltel.analyzer.ingest.pipeline import IngestPipeline, Overloaded
 
 logger = logging.getLogger(__name__)
 

@@ -21,9 +21,8 @@ from google.protobuf import json_format
 from google.rpc import status_pb2
 from starlette.concurrency import run_in_threadpool
 
-from modeltel.analyzer.errors import InputError, PayloadTooLargeError, StoreError
-from modeltel.analyzer.ingest import IngestPipeline, Overloaded, ShuttingDown
-from modeltel.analyzer.otlp.decode import (
+from modeltel.analyzer.base.errors import InputError, PayloadTooLargeError, StoreError
+from modeltel.analyzer.ingest.decode import (
     JSON,
     PROTOBUF,
     Signal,
@@ -32,6 +31,7 @@ from modeltel.analyzer.otlp.decode import (
     media_type,
     parse_request,
 )
+from modeltel.analyzer.ingest.pipeline import IngestPipeline, Overloaded, ShuttingDown
 from modeltel.analyzer.server.uploads import read_body
 
 

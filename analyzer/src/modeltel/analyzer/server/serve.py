@@ -20,13 +20,13 @@ from typing import Any
 import grpc
 import uvicorn
 
-from modeltel.analyzer.errors import ConfigError
-from modeltel.analyzer.ingest import IngestPipeline
+from modeltel.analyzer.base.errors import ConfigError
+from modeltel.analyzer.base.store import Store
+from modeltel.analyzer.ingest.pipeline import IngestPipeline
 from modeltel.analyzer.server.app import ServerConfig, create_app
 from modeltel.analyzer.server.auth import TokenInterceptor
 from modeltel.analyzer.server.listen import bound_port, listen_socket
 from modeltel.analyzer.server.otlp_grpc import start_grpc_server
-from modeltel.analyzer.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +89,8 @@ def serve(
     app = create_app(store, config, pipeline)
     loop = None
     if analyze_every > 0:
-        from modeltel.analyzer.config import load_config
-        from modeltel.analyzer.loop import AnalysisLoop
+        from modeltel.analyzer.base.config import load_config
+        from modeltel.analyzer.orchestration.loop import AnalysisLoop
 
         loop = AnalysisLoop(store, load_config(), every=analyze_every, publisher=app.state.metrics)
         loop.start()

@@ -14,8 +14,8 @@ from typing import Any
 
 from fastapi import Request
 
-from modeltel.analyzer import settings
-from modeltel.analyzer.errors import ConfigError, InputError, PayloadTooLargeError
+from modeltel.analyzer.base import settings
+from modeltel.analyzer.base.errors import ConfigError, InputError, PayloadTooLargeError
 
 DEFAULT_MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 PARQUET_TYPES = ("application/vnd.apache.parquet", "application/x-parquet", "application/parquet")

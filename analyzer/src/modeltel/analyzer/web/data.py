@@ -21,12 +21,12 @@ from typing import Any
 
 import pandas as pd
 
-from modeltel.analyzer import health as health_module
 from modeltel.analyzer.analyses import ANALYSES
-from modeltel.analyzer.analysis import MetricSpec
-from modeltel.analyzer.errors import ModeltelError, NotFoundError
-from modeltel.analyzer.results import read_results
-from modeltel.analyzer.store import Store
+from modeltel.analyzer.base.analysis import MetricSpec
+from modeltel.analyzer.base.errors import ModeltelError, NotFoundError
+from modeltel.analyzer.base.results import read_results
+from modeltel.analyzer.base.store import Store
+from modeltel.analyzer.orchestration import health as health_module
 
 logger = logging.getLogger(__name__)
 
@@ -375,9 +375,9 @@ def feature_histograms(store: Store, view: ModelView) -> dict[str, dict[str, Any
     drift = view.latest.get("drift", [])
     if not drift or drift[0]["window_start"] is None or drift[0]["window_end"] is None:
         return {}
-    from modeltel.analyzer.analyzer import Analyzer
-    from modeltel.analyzer.config import load_config
-    from modeltel.analyzer.windows import Window
+    from modeltel.analyzer.base.config import load_config
+    from modeltel.analyzer.base.windows import Window
+    from modeltel.analyzer.orchestration.analyzer import Analyzer
 
     window = Window(drift[0]["window_start"], drift[0]["window_end"])
     key = (store.url, store.database, view.model, view.version, window.start, window.end)

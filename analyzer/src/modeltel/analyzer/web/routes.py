@@ -14,15 +14,15 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from modeltel.analyzer import sql
-from modeltel.analyzer.errors import (
+from modeltel.analyzer.base.errors import (
     ConfigError,
     NotFoundError,
     QueryError,
     StoreError,
     StoreUnavailableError,
 )
-from modeltel.analyzer.store import Store
+from modeltel.analyzer.base.store import Store
+from modeltel.analyzer.sql import console as sql
 from modeltel.analyzer.web import data, page
 
 API_MAX_ROWS = 100_000

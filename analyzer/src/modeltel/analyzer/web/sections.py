@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from modeltel.analyzer.analysis import Analysis, MetricSpec
-from modeltel.analyzer.drift.methods import METHODS
-from modeltel.analyzer.results import Status
+from modeltel.analyzer.analyses.drift.methods import METHODS
+from modeltel.analyzer.base.analysis import Analysis, MetricSpec
+from modeltel.analyzer.base.results import Status
 from modeltel.analyzer.web import charts
 from modeltel.analyzer.web.data import ModelView, catalogue, metric_spec
 

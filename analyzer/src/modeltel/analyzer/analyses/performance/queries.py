@@ -1,0 +1,296 @@
+"""SQL of the performance analysis: predictions joined with their latest label, per window.
+
+The join is a ``GROUP BY id_key`` over ``ml_predictions UNION ALL ml_labels`` (one group per
+prediction id, the label row with the latest ``received_at`` winning), which costs less than
+a hash join and needs no ``FINAL``. Predicted and true classes travel as small integers
+(their 1-based index in the model's class list, 0 for none), times as Int64 nanoseconds and
+missing numbers as NaN, so the grouped payload stays fixed-size. Everything else (confusion
+counts, log loss and MAPE sums, exact ROC AUC, exact delay quantiles, CBPE sums) is
+aggregated per window in the same statement; Python receives one row per window.
+
+Windows are either aligned time windows (``origin + k·size``), or sliding windows of N
+predictions with step S over the predictions of a time range ordered by (time, id): window
+k holds rows [k·S, k·S + N); only full windows are computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from modeltel.analyzer.analyses.performance.metrics import EPS
+from modeltel.analyzer.base.errors import ConfigError
+from modeltel.analyzer.base.windows import Window
+
+DELAY_QUANTILES = (0.5, 0.95, 0.99)
+NO_CLASS = 65535
+"""Index standing for a class that is not in the class list (e.g. an absent positive class)."""
+
+
+def nanos(moment: datetime) -> int:
+    """Unix nanoseconds of a datetime (naive means UTC)."""
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
+def to_time(ns: int) -> datetime:
+    """The UTC datetime of unix nanoseconds (microsecond resolution)."""
+    return datetime.fromtimestamp(ns // 1_000_000_000, UTC).replace(
+        microsecond=(ns % 1_000_000_000) // 1000
+    )
+
+
+class Params:
+    """Server-side bound parameters: ``add(value, type)`` returns the ``{pN:Type}`` placeholder."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def add(self, value: Any, type_: str) -> str:
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return f"{{{name}:{type_}}}"
+
+
+@dataclass(frozen=True)
+class TimeWindows:
+    """Equal, aligned time windows: ``[origin + k·size, origin + (k+1)·size)`` for k in keys."""
+
+    origin_ns: int
+    size_ns: int
+    keys: tuple[int, ...]
+
+    @classmethod
+    def from_windows(cls, windows: Sequence[Window]) -> TimeWindows:
+        if not windows:
+            raise ConfigError("no window to analyse")
+        first = windows[0]
+        origin, size = nanos(first.start), nanos(first.end) - nanos(first.start)
+        keys = []
+        for window in windows:
+            start, end = nanos(window.start), nanos(window.end)
+            if end - start != size or (start - origin) % size:
+                raise ConfigError("performance windows must have equal sizes and be aligned")
+            keys.append((start - origin) // size)
+        return cls(origin, size, tuple(sorted(set(keys))))
+
+    @property
+    def start_ns(self) -> int:
+        return self.origin_ns + self.keys[0] * self.size_ns
+
+    @property
+    def end_ns(self) -> int:
+        return self.origin_ns + (self.keys[-1] + 1) * self.size_ns
+
+    def bounds(self, key: int) -> tuple[int, int]:
+        start = self.origin_ns + key * self.size_ns
+        return start, start + self.size_ns
+
+
+@dataclass(frozen=True)
+class SlidingWindows:
+    """Windows of ``size`` consecutive predictions every ``step`` within [start_ns, end_ns)."""
+
+    size: int
+    step: int
+    start_ns: int
+    end_ns: int
+
+    def __post_init__(self) -> None:
+        if self.size <= 0 or self.step <= 0:
+            raise ConfigError("sliding window size and step must be positive")
+
+    @property
+    def segment(self) -> str:
+        return f"sliding:{self.size}/{self.step}"
+
+
+Windows = TimeWindows | SlidingWindows
+
+
+def prediction_filter(model: str, version: str, windows: Windows, params: Params) -> str:
+    """WHERE clause selecting the predictions of ``windows`` in ``ml_predictions``."""
+    where = (
+        f"model = {params.add(model, 'String')} AND version = {params.add(version, 'String')} "
+        f"AND timestamp >= fromUnixTimestamp64Nano({params.add(windows.start_ns, 'Int64')}) "
+        f"AND timestamp < fromUnixTimestamp64Nano({params.add(windows.end_ns, 'Int64')})"
+    )
+    if isinstance(windows, TimeWindows) and len(windows.keys) < (
+        (windows.end_ns - windows.start_ns) // windows.size_ns
+    ):
+        where += (
+            f" AND {time_key(windows, params)} IN {params.add(list(windows.keys), 'Array(Int64)')}"
+        )
+    return where
+
+
+def time_key(windows: TimeWindows, params: Params, column: str = "timestamp") -> str:
+    """SQL of the window number of ``column`` (floor division, also before the origin)."""
+    offset = f"(toUnixTimestamp64Nano({column}) - {params.add(windows.origin_ns, 'Int64')})"
+    size = params.add(windows.size_ns, "Int64")
+    return f"intDiv({offset} - positiveModulo({offset}, {size}), {size})"
+
+
+@dataclass(frozen=True)
+class Payload:
+    """Task-specific columns carried through the join: (prediction side, label side)."""
+
+    prediction: tuple[tuple[str, str], ...]
+    label: tuple[tuple[str, str], ...]
+
+
+def classification_payload(classes: Sequence[str], params: Params) -> Payload:
+    """Predicted/true class as their 1-based index in ``classes`` (0: none); score or NaN."""
+    arr = params.add(list(classes), "Array(String)")
+    return Payload(
+        prediction=(
+            ("pi", f"toUInt16(indexOf({arr}, prediction_label))"),
+            ("score", "ifNull(prediction_score, nan)"),
+        ),
+        label=(("yi", f"toUInt16(indexOf({arr}, label))"),),
+    )
+
+
+def regression_payload() -> Payload:
+    return Payload(
+        prediction=(("pv", "ifNull(prediction_value, nan)"),),
+        label=(("yv", "ifNull(label_value, nan)"),),
+    )
+
+
+_DEFAULTS = {"pi": "toUInt16(0)", "score": "nan", "yi": "toUInt16(0)", "pv": "nan", "yv": "nan"}
+
+
+def joined_sql(
+    model: str,
+    version: str,
+    windows: Windows,
+    payload: Payload,
+    params: Params,
+    *,
+    filter_labels: bool = True,
+) -> str:
+    """One row per prediction of the windows: ``w`` (time key, or row number for sliding
+    windows), ``ts`` (ns), ``has`` (a label exists), ``lts`` (label time, ns) and the payload.
+
+    ``filter_labels`` restricts the label side to the ids of those predictions (worth it when
+    the windows hold a small part of the model's labels).
+    """
+    where = prediction_filter(model, version, windows, params)
+    model_p = params.add(model, "String")
+    if isinstance(windows, TimeWindows):
+        w_expr = time_key(windows, params)
+    else:
+        w_expr = "toInt64(row_number() OVER (ORDER BY timestamp, prediction_id) - 1)"
+    pred_cols = ", ".join(f"{expr} AS {name}" for name, expr in payload.prediction)
+    pred_defaults = ", ".join(f"{_DEFAULTS[name]} AS {name}" for name, _ in payload.label)
+    label_defaults = ", ".join(f"{_DEFAULTS[name]}" for name, _ in payload.prediction)
+    label_cols = ", ".join(expr for _, expr in payload.label)
+    label_where = f"model = {model_p}"
+    if filter_labels:
+        label_where += f" AND id_key IN (SELECT id_key FROM ml_predictions WHERE {where})"
+    union = (
+        f"SELECT id_key AS k, toUInt8(0) AS src, {w_expr} AS w, "
+        f"toUnixTimestamp64Nano(timestamp) AS ts, {pred_cols}, {pred_defaults}, "
+        f"toInt64(0) AS lts, toInt64(0) AS rcv FROM ml_predictions WHERE {where} "
+        f"UNION ALL "
+        f"SELECT id_key, toUInt8(1), toInt64(0), toInt64(0), {label_defaults}, {label_cols}, "
+        f"toUnixTimestamp64Nano(timestamp), toUnixTimestamp64Nano(received_at) "
+        f"FROM ml_labels WHERE {label_where}"
+    )
+    picks = ["anyIf(w, src = 0) AS w", "anyIf(ts, src = 0) AS ts"]
+    picks += [f"anyIf({name}, src = 0) AS {name}" for name, _ in payload.prediction]
+    picks += [f"argMaxIf({name}, rcv, src = 1) AS {name}" for name, _ in payload.label]
+    picks += ["argMaxIf(lts, rcv, src = 1) AS lts", "max(src) AS has"]
+    return f"SELECT {', '.join(picks)} FROM ({union}) GROUP BY k HAVING min(src) = 0"
+
+
+def window_rows(windows: Windows, total: int, joined: str, params: Params) -> str:
+    """``joined`` with ``w`` turned into the window number (sliding windows: one row per window
+    a prediction belongs to)."""
+    if isinstance(windows, TimeWindows):
+        return joined
+    size = params.add(windows.size, "Int64")
+    step = params.add(windows.step, "Int64")
+    last = params.add((total - windows.size) // windows.step, "Int64")
+    lo = f"if(r < {size}, 0, intDiv(r - {size}, {step}) + 1)"
+    hi = f"least(intDiv(r, {step}), {last})"
+    return (
+        f"SELECT * EXCEPT r, arrayJoin(range({lo}, {hi} + 1)) AS w "
+        f"FROM (SELECT * EXCEPT w, w AS r FROM ({joined})) WHERE {lo} <= {hi}"
+    )
+
+
+_DELAYS = (
+    f"quantilesExactInclusiveIf({', '.join(map(str, DELAY_QUANTILES))})"
+    "((lts - ts) / 1e9, has = 1) AS delays"
+)
+
+
+def binary_sql(rows: str, positive: int, params: Params, *, estimated: bool) -> str:
+    """Per window: counts, confusion cells, log-loss sum, ROC AUC, delays and CBPE sums."""
+    pos = params.add(positive, "UInt16")
+    eps = params.add(EPS, "Float64")
+
+    def clip(x: str) -> str:
+        return f"least(greatest({x}, {eps}), 1 - {eps})"
+
+    loss = f"if(yp, -ln({clip('score')}), -ln({clip('1 - score')}))"
+    cbpe = ""
+    if estimated:
+        cbpe = (
+            ", countIf(es) AS n_est, sumIf(score, es AND pp) AS e_tp, "
+            "sumIf(1 - score, es AND pp) AS e_fp, sumIf(score, es AND NOT pp) AS e_fn, "
+            "sumIf(1 - score, es AND NOT pp) AS e_tn, sumIf(score * (1 - score), es) AS e_var, "
+            "arraySort(groupArrayIf(score, es)) AS e_sorted, "
+            "arraySum(arrayMap((x, c) -> x * (c - 0.5 * (1 - x)), e_sorted, "
+            "arrayCumSum(arrayMap(x -> 1 - x, e_sorted)))) AS e_auc_num, "
+            "arraySum(e_sorted) AS e_p, length(e_sorted) - e_p AS e_n"
+        )
+    return (
+        "SELECT w, min(ts) AS first_ns, max(ts) AS last_ns, count() AS n, "
+        "countIf(has = 1) AS n_labeled, countIf(ev) AS n_eval, "
+        "countIf(ev AND yp AND pp) AS tp, countIf(ev AND NOT yp AND pp) AS fp, "
+        "countIf(ev AND yp AND NOT pp) AS fn, countIf(ev AND NOT yp AND NOT pp) AS tn, "
+        f"countIf(sc) AS n_scored, countIf(sc AND yp) AS n_pos, sumIf({loss}, sc) AS loss, "
+        "arrayROCAUC(groupArrayIf(score, sc), groupArrayIf(yp, sc)) AS auc, "
+        f"{_DELAYS}{cbpe} "
+        f"FROM (SELECT *, has = 1 AND yi > 0 AND pi > 0 AS ev, yi = {pos} AS yp, "
+        f"pi = {pos} AS pp, has = 1 AND yi > 0 AND NOT isNaN(score) AS sc, "
+        f"pi > 0 AND NOT isNaN(score) AS es FROM ({rows})) GROUP BY w ORDER BY w"
+    )
+
+
+def multiclass_sql(rows: str) -> str:
+    """Per window: counts, confusion cells (true, predicted, count), delays, Σ score."""
+    return (
+        "SELECT w, min(first_ns) AS first_ns, max(last_ns) AS last_ns, sum(c) AS n, "
+        "sum(c_labeled) AS n_labeled, groupArrayIf((yi, pi, c_labeled), yi > 0 AND pi > 0 "
+        "AND c_labeled > 0) AS cells, "
+        f"quantilesExactInclusiveMerge({', '.join(map(str, DELAY_QUANTILES))})(d) AS delays, "
+        "sum(c_est) AS n_est, sum(s_est) AS s_est "
+        "FROM (SELECT w, yi, pi, min(ts) AS first_ns, max(ts) AS last_ns, count() AS c, "
+        "countIf(has = 1) AS c_labeled, "
+        f"quantilesExactInclusiveStateIf({', '.join(map(str, DELAY_QUANTILES))})"
+        "((lts - ts) / 1e9, has = 1) AS d, "
+        "countIf(pi > 0 AND NOT isNaN(score)) AS c_est, "
+        "sumIf(score, pi > 0 AND NOT isNaN(score)) AS s_est "
+        f"FROM ({rows}) GROUP BY w, yi, pi) GROUP BY w ORDER BY w"
+    )
+
+
+def regression_sql(rows: str, params: Params) -> str:
+    """Per window: counts, Σ|e|, Σe², Σ(y − ȳ)², Σ|e|/max(|y|, eps) and delays."""
+    eps = params.add(EPS, "Float64")
+    return (
+        "SELECT w, min(ts) AS first_ns, max(ts) AS last_ns, count() AS n, "
+        "countIf(has = 1) AS n_labeled, countIf(ev) AS n_eval, "
+        "sumIf(abs(yv - pv), ev) AS abs_error, sumIf((yv - pv) * (yv - pv), ev) AS sq_error, "
+        "varPopStableIf(yv, ev) * n_eval AS ss_tot, "
+        f"sumIf(abs(yv - pv) / greatest(abs(yv), {eps}), ev) AS ape, {_DELAYS} "
+        "FROM (SELECT *, has = 1 AND NOT isNaN(yv) AND NOT isNaN(pv) AS ev "
+        f"FROM ({rows})) GROUP BY w ORDER BY w"
+    )

@@ -1,0 +1,295 @@
+"""The analysis loop: every ``every`` seconds, run every analysis for every active model
+version, then the health score and the retrain policy, and publish the results as metrics.
+
+One cycle covers the trailing window ``[end − window, end)`` where ``end`` is now floored to
+the cycle period, so every number in ``ml_results`` says which window it describes. A model
+version is *active* when it made a prediction within ``active_within``. Each analysis of each
+model version runs on its own: one that raises is logged and counted
+(``modeltel.analyzer.failures``) and the others go on; one with nothing to compute yet
+(:class:`NotFoundError`, e.g. no reference uploaded) is skipped without counting as a
+failure. The cycle's duration and failures are published with the results (see
+:mod:`modeltel.analyzer.export.publisher`).
+
+Configuration (``loop:`` section; all optional)::
+
+    loop:
+      window: 1h            # trailing window of each cycle ($MODELTEL_ANALYZE_WINDOW)
+      active_within: 7d     # models with predictions this recent are analyzed
+      metrics_max_age: 1d   # result series older than this leave /metrics
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from modeltel.analyzer.analyses import ANALYSES
+from modeltel.analyzer.base import settings
+from modeltel.analyzer.base.config import section
+from modeltel.analyzer.base.durations import parse_duration
+from modeltel.analyzer.base.errors import ConfigError, NotFoundError
+from modeltel.analyzer.base.results import make_results, write_results
+from modeltel.analyzer.base.store import Store
+from modeltel.analyzer.base.windows import Window, floor_time
+from modeltel.analyzer.export.publisher import Failure, MetricsPublisher
+from modeltel.analyzer.export.snapshot import latest_records
+from modeltel.analyzer.orchestration.analyzer import Analyzer
+from modeltel.analyzer.orchestration.health import KIND as HEALTH
+from modeltel.analyzer.orchestration.health import health_records
+from modeltel.analyzer.orchestration.retrain import RetrainPolicy, RetrainTrigger
+
+logger = logging.getLogger(__name__)
+
+Runner = Callable[[str, str, Window], Any]
+"""Runs one analysis of one model version over a window and stores its results."""
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """The ``loop`` section, validated."""
+
+    window_s: float = 3600.0
+    active_within_s: float = 7 * 86400.0
+    metrics_max_age_s: float = 86400.0
+
+    @classmethod
+    def from_config(
+        cls, config: Mapping[str, Any], environ: Mapping[str, str] | None = None
+    ) -> LoopSettings:
+        env = os.environ if environ is None else environ
+        cfg = section(dict(config), "loop")
+        unknown = sorted(set(cfg) - {"window", "active_within", "metrics_max_age"})
+        if unknown:
+            raise ConfigError(
+                f"config key loop.{unknown[0]} is not known; "
+                "expected window, active_within or metrics_max_age"
+            )
+
+        def seconds(key: str, default: str) -> float:
+            value = parse_duration(str(cfg.get(key, default)), name=f"config key loop.{key}")
+            if value <= 0:
+                raise ConfigError(f"config key loop.{key} must be positive")
+            return value
+
+        window_default = env.get(settings.MODELTEL_ANALYZE_WINDOW) or "1h"
+        return cls(
+            window_s=seconds("window", window_default),
+            active_within_s=seconds("active_within", "7d"),
+            metrics_max_age_s=seconds("metrics_max_age", "1d"),
+        )
+
+
+@dataclass
+class CycleReport:
+    """What one cycle did."""
+
+    window: Window
+    analyzed: list[tuple[str, str]] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    duration_s: float = 0.0
+    run_id: str = ""
+    finished_monotonic: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+_ACTIVE_SQL = """
+SELECT model, version
+FROM ml_predictions
+WHERE timestamp >= {since:DateTime64(3)}
+GROUP BY model, version
+ORDER BY model, version
+"""
+
+
+def active_models(store: Store, since: datetime) -> list[tuple[str, str]]:
+    """Model versions with a prediction at or after ``since``."""
+    return [(str(m), str(v)) for m, v in store.query_rows(_ACTIVE_SQL, parameters={"since": since})]
+
+
+class AnalysisLoop:
+    """Runs cycles on demand (:meth:`run_once`) or every ``every`` seconds in a thread.
+
+    ``runners`` maps an analysis name to a :data:`Runner`; by default every registered
+    analysis (:func:`default_runners`). ``publisher`` (optional) is refreshed after each
+    cycle and told its duration and failures.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        config: Mapping[str, Any] | None = None,
+        *,
+        every: float = 60.0,
+        window_s: float | None = None,
+        publisher: MetricsPublisher | None = None,
+        runners: Mapping[str, Runner] | None = None,
+        retrain_sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        config = dict(config or {})
+        self.store = store
+        self.every = every
+        self.settings = LoopSettings.from_config(config)
+        if window_s is not None:
+            self.settings = LoopSettings(
+                window_s, self.settings.active_within_s, self.settings.metrics_max_age_s
+            )
+        self.publisher = publisher
+        if publisher is not None:
+            publisher.max_age_s = self.settings.metrics_max_age_s
+        self.runners = dict(runners) if runners is not None else default_runners(store, config)
+        self.retrain = RetrainTrigger(store, RetrainPolicy.from_config(config), sleep=retrain_sleep)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_report: CycleReport | None = None
+
+    # -- one cycle -----------------------------------------------------------------------
+
+    def window_for(self, now: float) -> Window:
+        """The trailing window a cycle at ``now`` (unix seconds) analyses."""
+        moment = datetime.fromtimestamp(now, UTC)
+        end = floor_time(moment, self.every) if self.every >= 1 else moment
+        return Window(end - timedelta(seconds=self.settings.window_s), end)
+
+    def run_once(self, now: float | None = None) -> CycleReport:
+        """Analyse every active model version once; never raises for an analysis failure."""
+        started = time.monotonic()
+        now = time.time() if now is None else now
+        window = self.window_for(now)
+        report = CycleReport(window=window, run_id=uuid.uuid4().hex[:16])
+        try:
+            since = window.end - timedelta(seconds=self.settings.active_within_s)
+            report.analyzed = active_models(self.store, since)
+        except Exception as exc:
+            logger.error("analysis cycle could not list the active models: %s", exc)
+            report.failures.append(Failure("", "", "cycle", str(exc)))
+        for model, version in report.analyzed:
+            if self._stop.is_set():
+                break
+            self._analyse(model, version, report, now)
+        report.duration_s = time.monotonic() - started
+        report.finished_monotonic = time.monotonic()
+        if self.publisher is not None:
+            try:
+                self.publisher.refresh(now=now)
+            except Exception as exc:
+                logger.error("could not refresh the published metrics: %s", exc)
+                report.failures.append(Failure("", "", "publish", str(exc)))
+            self.publisher.record_cycle(
+                report.duration_s,
+                report.analyzed,
+                report.failures,
+                analyses=[*self.runners, "health", "retrain"],
+            )
+        self.last_report = report
+        logger.info(
+            "analysis cycle: %d model versions, %d failures, %.2fs",
+            len(report.analyzed),
+            len(report.failures),
+            report.duration_s,
+        )
+        return report
+
+    def _analyse(self, model: str, version: str, report: CycleReport, now: float) -> None:
+        window = report.window
+        for name, runner in self.runners.items():
+            if self._stop.is_set():  # a stop waits for one analysis at most, not the cycle
+                return
+            try:
+                runner(model, version, window)
+            except NotFoundError as exc:  # e.g. no reference yet: nothing to compute, no fault
+                logger.info("%s analysis of %s/%s skipped: %s", name, model, version, exc)
+            except Exception as exc:
+                logger.warning("%s analysis of %s/%s failed: %s", name, model, version, exc)
+                logger.debug("traceback", exc_info=True)
+                report.failures.append(Failure(model, version, name, str(exc)))
+        health_score = None
+        try:
+            latest = latest_records(
+                self.store,
+                max_age_s=self.settings.metrics_max_age_s,
+                now=now,
+                model=model,
+                version=version,
+            )
+            health, records = health_records(
+                model,
+                version,
+                [r for r in latest if r.get("kind") != HEALTH],
+                window_start=window.start,
+                window_end=window.end,
+                run_id=report.run_id,
+            )
+            health_score = health.score
+            write_results(self.store, make_results(records))
+        except Exception as exc:
+            logger.warning("health score of %s/%s failed: %s", model, version, exc)
+            report.failures.append(Failure(model, version, "health", str(exc)))
+        try:
+            record = self.retrain.record(
+                model,
+                version,
+                window_start=window.start,
+                window_end=window.end,
+                health_score=health_score,
+                run_id=report.run_id,
+            )
+            write_results(self.store, make_results([record]))
+        except Exception as exc:
+            logger.warning("retrain policy of %s/%s failed: %s", model, version, exc)
+            report.failures.append(Failure(model, version, "retrain", str(exc)))
+
+    # -- background thread ---------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run a cycle now and then every ``every`` seconds in a daemon thread."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._run, name="modeltel-analysis-loop", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                self.run_once()
+            except Exception:  # the loop must survive anything a cycle throws
+                logger.exception("analysis cycle failed")
+            self._stop.wait(max(0.0, self.every - (time.monotonic() - started)))
+
+    def request_stop(self) -> None:
+        """Ask the loop to stop after the analysis it is running; do not wait."""
+        self._stop.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the loop to stop after the analysis it is running and wait for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+
+def default_runners(store: Store, config: Mapping[str, Any]) -> dict[str, Runner]:
+    """One runner per registered analysis (:data:`modeltel.analyzer.analyses.ANALYSES`), each
+    storing its results in ``ml_results``; they share one Analyzer (and its caches)."""
+    analyzer = Analyzer(store, dict(config))
+
+    def runner(kind: str) -> Runner:
+        def run(model: str, version: str, window: Window) -> None:
+            analyzer.run(kind, model, version, window=window)
+
+        return run
+
+    return {kind: runner(kind) for kind in ANALYSES}

@@ -1,0 +1,1 @@
+"""SQL exploration: read-only queries over the store, checked before they run."""

@@ -1,0 +1,140 @@
+"""What ``readonly=1`` does not stop, refused before a user query runs.
+
+ClickHouse's read-only mode refuses writes and setting changes, but some reads reach outside
+the database: the ``file()`` function and the ``s3``/``iceberg``/``gcs``/``deltaLake``…
+table functions are not all refused, ``DESCRIBE file(…)`` infers a schema from any file, and
+the embedded engine (clickhouse-local under chDB) honours ``INTO OUTFILE`` and ``KILL QUERY``.
+So exploration queries are first parsed by ClickHouse itself (``EXPLAIN AST``, which runs
+nothing) and the tree is checked:
+
+- one statement of a reading kind (SELECT/WITH, SHOW, DESCRIBE, EXISTS, EXPLAIN);
+- no ``INTO OUTFILE``;
+- table functions only from :data:`ALLOWED_TABLE_FUNCTIONS` (generators and views over the
+  store's own tables), and no scalar function of :data:`DENIED_FUNCTIONS`.
+
+Refusals are :class:`QueryError` with one sentence naming what was refused.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from modeltel.analyzer.base.errors import QueryError, StoreError
+
+ALLOWED_TABLE_FUNCTIONS = frozenset(
+    {
+        "numbers",
+        "numbers_mt",
+        "generate_series",
+        "generateseries",
+        "generaterandom",
+        "values",
+        "null",
+        "view",
+        "merge",
+    }
+)
+"""Table functions that read nothing outside the database (compared lower-cased)."""
+
+DENIED_FUNCTIONS = frozenset({"file"})
+"""Scalar functions that read outside the database (``file(path)`` returns a file's bytes)."""
+
+_READING_ROOTS = (
+    "selectwithunionquery",
+    "selectintersectexceptquery",
+    "explain",
+    "describe",
+    "exists",
+    "show",
+)
+_NODE = re.compile(r"^(?P<indent> *)(?P<kind>\S+)(?: (?P<name>[^\s(]+))?")
+_READING_KEYWORDS = {"select", "with", "show", "describe", "desc", "exists", "explain", "("}
+_LEADING_NOISE = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|#[^\n]*(?:\n|$)|/\*.*?\*/)+", re.S)
+_REFUSED = (
+    "the query was refused because exploration is read-only: only SELECT, WITH, "
+    "SHOW, DESCRIBE, EXISTS and EXPLAIN run here (no INSERT, SET, KILL, SYSTEM …)"
+)
+
+
+def first_keyword(text: str) -> str:
+    """The statement's first keyword, lower-cased, after comments and whitespace."""
+    rest = _LEADING_NOISE.sub("", text, count=1)
+    if rest.startswith("("):
+        return "("
+    match = re.match(r"[A-Za-z_]+", rest)
+    return match.group(0).lower() if match else ""
+
+
+@dataclass(frozen=True)
+class _Node:
+    depth: int
+    kind: str
+    name: str
+
+
+def _parse_tree(lines: list[str]) -> list[tuple[_Node, _Node | None]]:
+    """``EXPLAIN AST`` lines → (node, parent) pairs (indentation is one space per level)."""
+    out: list[tuple[_Node, _Node | None]] = []
+    stack: list[_Node] = []
+    for line in lines:
+        match = _NODE.match(line)
+        if not match:
+            continue
+        node = _Node(len(match["indent"]), match["kind"], match["name"] or "")
+        while stack and stack[-1].depth >= node.depth:
+            stack.pop()
+        out.append((node, stack[-1] if stack else None))
+        stack.append(node)
+    return out
+
+
+def check_tree(lines: list[str]) -> None:
+    """Raise :class:`QueryError` unless the ``EXPLAIN AST`` tree is of a harmless read."""
+    tree = _parse_tree(lines)
+    if not tree:
+        raise QueryError("the query could not be parsed")
+    root = tree[0][0]
+    if not root.kind.lower().startswith(_READING_ROOTS):
+        raise QueryError(_REFUSED)
+    for node, parent in tree[1:]:
+        if parent is root and node.kind == "Literal":
+            raise QueryError("INTO OUTFILE is not allowed: results are returned, not written")
+        if node.kind != "Function":
+            continue
+        name = node.name.lower()
+        if parent is not None and parent.kind == "TableExpression":
+            if name not in ALLOWED_TABLE_FUNCTIONS:
+                raise QueryError(
+                    f"the table function {node.name}() is not allowed here: exploration reads "
+                    "the store's tables only (no files, URLs or remote servers); allowed: "
+                    + ", ".join(sorted(f"{f}()" for f in ALLOWED_TABLE_FUNCTIONS))
+                )
+        elif name in DENIED_FUNCTIONS:
+            raise QueryError(
+                f"the function {node.name}() is not allowed here: exploration reads the "
+                "store's tables only"
+            )
+
+
+def check_query(
+    explain: Callable[[str], list[str]],
+    text: str,
+    on_error: Callable[[Exception], Exception],
+) -> None:
+    """Parse ``text`` with ``explain`` (runs ``EXPLAIN AST <text>``, returns its lines) and
+    check the tree; a parse failure is raised as ``on_error(exc)``."""
+    if first_keyword(text) not in _READING_KEYWORDS:
+        raise QueryError(_REFUSED)
+    try:
+        lines = explain(text)
+    except (QueryError, StoreError):  # already ours (e.g. the store is unavailable)
+        raise
+    except Exception as exc:
+        if ";" in text and "Code:" not in str(exc):  # chDB's answer to several statements
+            raise QueryError(
+                "give one statement at a time (multi-statements are not allowed)"
+            ) from exc
+        raise on_error(exc) from exc
+    check_tree(lines)
