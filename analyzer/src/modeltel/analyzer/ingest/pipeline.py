@@ -352,19 +352,11 @@ class IngestPipeline:
         self.stats.inserts += 1
 
     def _insert_arrow(self, table: str, data: pa.Table) -> None:
-        from clickhouse_connect.driver.exceptions import ClickHouseError
-
-        from modeltel.analyzer.base.store import translate
-
-        try:
-            self.store.client.insert_arrow(
-                table,
-                data,
-                database=self.store.database,
-                settings={"log_comment": RECEIVER_MARKER, "parallel_view_processing": 1},
-            )
-        except ClickHouseError as exc:
-            raise translate(exc, f"insert into {table} failed") from exc
+        self.store.insert_arrow(
+            table,
+            data,
+            settings={"log_comment": RECEIVER_MARKER, "parallel_view_processing": 1},
+        )
 
     def _run(self) -> None:
         while True:
