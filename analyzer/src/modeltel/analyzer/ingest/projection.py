@@ -33,12 +33,28 @@ from modeltel.analyzer.base.limits import (
     exceeded,
 )
 from modeltel.analyzer.ingest.values import go_float
+from modeltel.instrumentation.attributes import (
+    ML_ATTRIBUTION_PREFIX,
+    ML_BATCH_SIZE,
+    ML_FEATURE_CATEGORICAL,
+    ML_FEATURE_PREFIX,
+    ML_MODEL_NAME,
+    ML_MODEL_VERSION,
+    ML_PREDICTION_ID,
+    ML_PREDICTION_LABEL,
+    ML_PREDICTION_SCORE,
+    ML_PREDICTION_VALUE,
+    ML_TASK,
+    UNVERSIONED,
+)
 
 _UNSUPPORTED = "json: unsupported value"
-FEATURE_PREFIX = "ml.feature."
-ATTRIBUTION_PREFIX = "ml.attribution."
-CATEGORICAL_KEY = "ml.feature.categorical"
-PREDICTION_KEYS = ("ml.prediction.label", "ml.prediction.score", "ml.prediction.value")
+FEATURE_PREFIX = ML_FEATURE_PREFIX
+ATTRIBUTION_PREFIX = ML_ATTRIBUTION_PREFIX
+CATEGORICAL_KEY = ML_FEATURE_CATEGORICAL
+PREDICTION_KEYS = (ML_PREDICTION_LABEL, ML_PREDICTION_SCORE, ML_PREDICTION_VALUE)
+_FEATURE_NAME_AT = len(FEATURE_PREFIX)
+_ATTRIBUTION_NAME_AT = len(ATTRIBUTION_PREFIX)
 _WHOLE = re.compile(r"[0-9]{1,18}")
 
 
@@ -174,13 +190,13 @@ def _array_length(key: str, strings: dict[str, str], doubles: dict[str, np.ndarr
 def shape(strings: dict[str, str], doubles: dict[str, np.ndarray]) -> Shape:
     """How many rows a span holds: the id array's length; for a batch declared by
     ``ml.batch.size`` alone, its longest value array cut to that size; else one."""
-    ids_raw = strings.get("ml.prediction.id", "")
-    id_list = _json_array(ids_raw) if "ml.prediction.id" not in doubles else None
-    if "ml.prediction.id" in doubles:  # a double array of ids: its exporter text is an array
-        id_list = [go_float(float(x)) for x in doubles["ml.prediction.id"]]
-    size_text = strings.get("ml.batch.size")
+    ids_raw = strings.get(ML_PREDICTION_ID, "")
+    id_list = _json_array(ids_raw) if ML_PREDICTION_ID not in doubles else None
+    if ML_PREDICTION_ID in doubles:  # a double array of ids: its exporter text is an array
+        id_list = [go_float(float(x)) for x in doubles[ML_PREDICTION_ID]]
+    size_text = strings.get(ML_BATCH_SIZE)
     declared = int(size_text) if size_text is not None and _WHOLE.fullmatch(size_text) else None
-    has_declared = size_text is not None or "ml.batch.size" in doubles
+    has_declared = size_text is not None or ML_BATCH_SIZE in doubles
     features = attributions = 0
     value_keys: list[str] = []
     for key in chain(strings, doubles):
@@ -227,9 +243,9 @@ def skipped(
 ) -> Projection:
     """The projection of a span a limit stops: its model and issue, no rows."""
     return Projection(
-        model=strings.get("ml.model.name", ""),
-        version=strings.get("ml.model.version", "") or "unversioned",
-        task=strings.get("ml.task", ""),
+        model=strings.get(ML_MODEL_NAME, ""),
+        version=strings.get(ML_MODEL_VERSION, "") or UNVERSIONED,
+        task=strings.get(ML_TASK, ""),
         rows=found.rows,
         declared_size=found.declared or 0,
         issue=reason,
@@ -257,13 +273,13 @@ def project(
             return "[" + ",".join(go_float(float(x)) for x in doubles[key]) + "]"
         return strings.get(key, "")
 
-    model = strings.get("ml.model.name", "")
+    model = strings.get(ML_MODEL_NAME, "")
     if not model:
         return Projection()
     if found is None:
         found = shape(strings, doubles)
-    version = strings.get("ml.model.version", "") or "unversioned"
-    ids_raw = text_of("ml.prediction.id")
+    version = strings.get(ML_MODEL_VERSION, "") or UNVERSIONED
+    ids_raw = text_of(ML_PREDICTION_ID)
     is_batch = found.is_batch
     n = found.rows
     if found.id_list is not None:
@@ -277,7 +293,7 @@ def project(
         ids = [ids_raw or span_id_hex]
 
     def labels_of() -> list[str | None]:
-        key = "ml.prediction.label"
+        key = ML_PREDICTION_LABEL
         if not is_batch:
             return [text_of(key)] if key in strings or key in doubles else [None]
         parsed = _json_array(text_of(key))
@@ -316,14 +332,14 @@ def project(
     mismatch = found.has_declared and found.declared != n
     for key in chain(strings, doubles):
         if key.startswith(ATTRIBUTION_PREFIX):
-            attributions.append(key[15:])  # len(ATTRIBUTION_PREFIX)
+            attributions.append(key[_ATTRIBUTION_NAME_AT:])
             number_values, text_values = values_of(key)
             attribution_numbers.append(number_values)
             attribution_texts.append(text_values)
             continue
         if not key.startswith(FEATURE_PREFIX) or key == CATEGORICAL_KEY:
             continue
-        name = key[11:]  # len(FEATURE_PREFIX)
+        name = key[_FEATURE_NAME_AT:]
         features.append(name)
         flags.append(1 if name in names else 0)
         number_values, text_values = values_of(key)
@@ -332,11 +348,11 @@ def project(
     return Projection(
         model=model,
         version=version,
-        task=strings.get("ml.task", ""),
+        task=strings.get(ML_TASK, ""),
         ids=ids,
         labels=labels_of(),
-        scores=numbers_of("ml.prediction.score"),
-        values=numbers_of("ml.prediction.value"),
+        scores=numbers_of(ML_PREDICTION_SCORE),
+        values=numbers_of(ML_PREDICTION_VALUE),
         features=features,
         categorical=flags,
         numbers=numbers,

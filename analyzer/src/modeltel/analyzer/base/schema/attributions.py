@@ -20,8 +20,11 @@ from __future__ import annotations
 
 from modeltel.analyzer.base.schema.layout import Layout, Table, View
 from modeltel.analyzer.base.schema.staging import OTEL_TRACES_INGEST
+from modeltel.instrumentation.attributes import ML_ATTRIBUTION_PREFIX
 
-PREFIX = "ml.attribution."
+_NAME_AT = len(ML_ATTRIBUTION_PREFIX) + 1
+"""Where a feature's name starts in its attribution's attribute name (``substring`` counts
+from 1)."""
 
 ML_ATTRIBUTIONS = Table(
     name="ml_attributions",
@@ -45,13 +48,13 @@ ML_ATTRIBUTIONS_MV = View(
     target="ml_attributions",
     source="ml_spans",
     source_local=False,
-    select="""SELECT
-    model, version, substring(attribution_key, 16) AS feature, timestamp, prediction_id,
+    select=f"""SELECT
+    model, version, substring(attribution_key, {_NAME_AT}) AS feature, timestamp, prediction_id,
     assumeNotNull(toFloat64OrNull(raw_value)) AS value
 FROM
 (
     SELECT model, version, Timestamp AS timestamp, is_batch, rows, ids, attribution_map
-    FROM {source}
+    FROM {{source}}
     WHERE projectable
 )
 ARRAY JOIN

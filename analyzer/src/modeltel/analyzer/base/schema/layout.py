@@ -10,7 +10,10 @@ views) is one replicated copy on every node: a cluster-wide path, no Distributed
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+from modeltel.instrumentation.attributes import quoted
 
 LIMITS_TABLE = "modeltel_limits"
 """The table of limits the views read (``{limits}`` in a view's select)."""
@@ -45,6 +48,18 @@ class View:
     """False to write through the Distributed table (the target is sharded by its key)."""
     source_local: bool = True
     """False when the source is an unsharded table (e.g. ``Null``) created under its own name."""
+
+
+_ATTRIBUTE_NAME = re.compile(r"[a-z._]+")
+
+
+def sql_name(name: str) -> str:
+    """The SQL string literal of an attribute name (or prefix) of the contract,
+    :mod:`modeltel.instrumentation.attributes`. The contract's names are ``[a-z._]`` only, so
+    the literal is the name in single quotes; any other text is refused."""
+    if not _ATTRIBUTE_NAME.fullmatch(name):
+        raise ValueError(f"{name!r} is not an attribute name of the contract ([a-z._] only)")
+    return quoted(name)
 
 
 def quote_ident(name: str) -> str:

@@ -25,8 +25,46 @@ numeric feature that received a non-number has ``value`` set and ``value_num`` N
 from __future__ import annotations
 
 from modeltel.analyzer.base.limits import DEFAULT_LIMITS
-from modeltel.analyzer.base.schema.layout import Table, View
+from modeltel.analyzer.base.schema.layout import Table, View, sql_name
 from modeltel.analyzer.base.schema.staging import RECEIVER_MARKER
+from modeltel.instrumentation.attributes import (
+    EVENT_NAME,
+    LABEL_EVENT_NAME,
+    ML_ATTRIBUTION_PREFIX,
+    ML_BATCH_SIZE,
+    ML_FEATURE_CATEGORICAL,
+    ML_FEATURE_PREFIX,
+    ML_LABEL,
+    ML_LABEL_VALUE,
+    ML_MODEL_NAME,
+    ML_MODEL_VERSION,
+    ML_PREDICTION_ID,
+    ML_PREDICTION_LABEL,
+    ML_PREDICTION_SCORE,
+    ML_PREDICTION_VALUE,
+    ML_TASK,
+    UNVERSIONED,
+)
+
+# The attribute names of the contract as SQL literals.
+_MODEL_NAME = sql_name(ML_MODEL_NAME)
+_MODEL_VERSION = sql_name(ML_MODEL_VERSION)
+_TASK = sql_name(ML_TASK)
+_BATCH_SIZE = sql_name(ML_BATCH_SIZE)
+_PREDICTION_ID = sql_name(ML_PREDICTION_ID)
+_PREDICTION_LABEL = sql_name(ML_PREDICTION_LABEL)
+_PREDICTION_SCORE = sql_name(ML_PREDICTION_SCORE)
+_PREDICTION_VALUE = sql_name(ML_PREDICTION_VALUE)
+_FEATURE_PREFIX = sql_name(ML_FEATURE_PREFIX)
+_FEATURE_CATEGORICAL = sql_name(ML_FEATURE_CATEGORICAL)
+_ATTRIBUTION_PREFIX = sql_name(ML_ATTRIBUTION_PREFIX)
+_LABEL = sql_name(ML_LABEL)
+_LABEL_VALUE = sql_name(ML_LABEL_VALUE)
+_LABEL_EVENT = sql_name(LABEL_EVENT_NAME)
+_EVENT_NAME = sql_name(EVENT_NAME)
+_UNVERSIONED = sql_name(UNVERSIONED)
+_FEATURE_NAME_AT = len(ML_FEATURE_PREFIX) + 1
+"""Where a feature's name starts in its attribute name (``substring`` counts from 1)."""
 
 ML_PREDICTIONS = Table(
     name="ml_predictions",
@@ -218,12 +256,10 @@ ML_SPAN_SOURCE_MV = View(
     target="ml_span_source",
     source="otel_traces",
     target_local=False,
-    select="""SELECT Timestamp, TraceId, SpanId, ServiceName, Duration, StatusCode, SpanAttributes
-FROM {source}
-WHERE SpanAttributes['ml.model.name'] != ''
-  AND getSetting('log_comment') != '"""
-    + RECEIVER_MARKER
-    + """'""",
+    select=f"""SELECT Timestamp, TraceId, SpanId, ServiceName, Duration, StatusCode, SpanAttributes
+FROM {{source}}
+WHERE SpanAttributes[{_MODEL_NAME}] != ''
+  AND getSetting('log_comment') != '{RECEIVER_MARKER}'""",
 )
 
 ML_SPANS = Table(
@@ -289,30 +325,30 @@ FROM
         (
             SELECT
                 Timestamp, TraceId, SpanId, ServiceName, Duration, StatusCode, SpanAttributes,
-                SpanAttributes['ml.model.name'] AS model,
-                if(SpanAttributes['ml.model.version'] = '', 'unversioned',
-                   SpanAttributes['ml.model.version']) AS version,
+                SpanAttributes[{_MODEL_NAME}] AS model,
+                if(SpanAttributes[{_MODEL_VERSION}] = '', {_UNVERSIONED},
+                   SpanAttributes[{_MODEL_VERSION}]) AS version,
                 {_LIMITS} AS limits,
-                SpanAttributes['ml.prediction.id'] AS ids_raw,
+                SpanAttributes[{_PREDICTION_ID}] AS ids_raw,
                 startsWith(ids_raw, '[') AND isValidJSON(ids_raw) AS ids_is_array,
-                mapContains(SpanAttributes, 'ml.batch.size') AS has_declared,
-                SpanAttributes['ml.batch.size'] AS declared_raw,
+                mapContains(SpanAttributes, {_BATCH_SIZE}) AS has_declared,
+                SpanAttributes[{_BATCH_SIZE}] AS declared_raw,
                 if(match(declared_raw, '^[0-9]+$') AND length(declared_raw) <= 18,
                    toUInt64OrNull(declared_raw), NULL) AS declared,
-                mapFilter((k, v) -> startsWith(k, 'ml.feature.')
-                                    AND k != 'ml.feature.categorical', SpanAttributes)
+                mapFilter((k, v) -> startsWith(k, {_FEATURE_PREFIX})
+                                    AND k != {_FEATURE_CATEGORICAL}, SpanAttributes)
                     AS feature_map,
-                mapFilter((k, v) -> startsWith(k, 'ml.attribution.'), SpanAttributes)
+                mapFilter((k, v) -> startsWith(k, {_ATTRIBUTION_PREFIX}), SpanAttributes)
                     AS attribution_map,
                 NOT ids_is_array AND ifNull(declared, 0) > 1 AS size_only,
                 -- a batch declared by size alone holds as many rows as its longest value array
                 if(size_only,
                    arrayMax(mapValues(mapApply((k, v) -> (k,
                        if(startsWith(v, '['), JSONLength(v), 0)), mapFilter((k, v) ->
-                           (startsWith(k, 'ml.feature.') AND k != 'ml.feature.categorical')
-                           OR startsWith(k, 'ml.attribution.')
-                           OR k IN ('ml.prediction.label', 'ml.prediction.score',
-                                    'ml.prediction.value'), SpanAttributes)))),
+                           (startsWith(k, {_FEATURE_PREFIX}) AND k != {_FEATURE_CATEGORICAL})
+                           OR startsWith(k, {_ATTRIBUTION_PREFIX})
+                           OR k IN ({_PREDICTION_LABEL}, {_PREDICTION_SCORE},
+                                    {_PREDICTION_VALUE}), SpanAttributes)))),
                    0) AS longest,
                 ids_is_array OR (size_only AND longest > 0) AS is_batch,
                 toUInt64(length(SpanAttributes)) AS attribute_count,
@@ -331,7 +367,7 @@ ML_PREDICTIONS_MV = View(
     target="ml_predictions",
     source="ml_spans",
     source_local=False,
-    select="""SELECT
+    select=f"""SELECT
     model, version, timestamp, prediction_id, task, prediction_label, prediction_score,
     prediction_value, latency_s, n AS batch_size, toUInt32(row_number - 1) AS row_index,
     is_error, service_name,
@@ -340,12 +376,12 @@ FROM
 (
     SELECT
         model, version, Timestamp AS timestamp, n, ids,
-        SpanAttributes['ml.task'] AS task,
-        SpanAttributes['ml.prediction.label'] AS label_raw,
-        SpanAttributes['ml.prediction.score'] AS score_raw,
-        SpanAttributes['ml.prediction.value'] AS value_raw,
+        SpanAttributes[{_TASK}] AS task,
+        SpanAttributes[{_PREDICTION_LABEL}] AS label_raw,
+        SpanAttributes[{_PREDICTION_SCORE}] AS score_raw,
+        SpanAttributes[{_PREDICTION_VALUE}] AS value_raw,
         if(is_batch, arrayResize(JSONExtract(label_raw, 'Array(Nullable(String))'), rows),
-           [if(has(mapKeys(SpanAttributes), 'ml.prediction.label'), label_raw, NULL)]) AS labels,
+           [if(has(mapKeys(SpanAttributes), {_PREDICTION_LABEL}), label_raw, NULL)]) AS labels,
         if(is_batch, arrayResize(JSONExtract(score_raw, 'Array(Nullable(Float64))'), rows),
            [toFloat64OrNull(score_raw)]) AS scores,
         if(is_batch, arrayResize(JSONExtract(value_raw, 'Array(Nullable(Float64))'), rows),
@@ -355,7 +391,7 @@ FROM
         ServiceName AS service_name,
         TraceId AS trace_id,
         SpanId AS span_id
-    FROM {source}
+    FROM {{source}}
     WHERE projectable
 )
 ARRAY JOIN
@@ -371,8 +407,8 @@ ML_FEATURES_MV = View(
     target="ml_features",
     source="ml_spans",
     source_local=False,
-    select="""SELECT
-    model, version, substring(feature_key, 12) AS feature, timestamp, prediction_id,
+    select=f"""SELECT
+    model, version, substring(feature_key, {_FEATURE_NAME_AT}) AS feature, timestamp, prediction_id,
     toFloat64OrNull(raw_value) AS value_num,
     if(categorical OR value_num IS NULL, raw_value, NULL) AS value,
     toUInt8(has(categorical_names, feature)) AS categorical
@@ -380,8 +416,8 @@ FROM
 (
     SELECT
         model, version, Timestamp AS timestamp, is_batch, rows, ids, feature_map,
-        JSONExtract(SpanAttributes['ml.feature.categorical'], 'Array(String)') AS categorical_names
-    FROM {source}
+        JSONExtract(SpanAttributes[{_FEATURE_CATEGORICAL}], 'Array(String)') AS categorical_names
+    FROM {{source}}
     WHERE projectable
 )
 ARRAY JOIN
@@ -400,9 +436,9 @@ ARRAY JOIN
     ids AS prediction_id""",
 )
 
-_LOG_ROWS = """
-        LogAttributes['ml.model.name'] AS model,
-        LogAttributes['ml.prediction.id'] AS ids_raw,
+_LOG_ROWS = f"""
+        LogAttributes[{_MODEL_NAME}] AS model,
+        LogAttributes[{_PREDICTION_ID}] AS ids_raw,
         startsWith(ids_raw, '[') AND isValidJSON(ids_raw) AS is_batch,
         if(is_batch, JSONExtract(ids_raw, 'Array(String)'), [ids_raw]) AS ids,
         length(ids) AS n"""
@@ -419,17 +455,17 @@ FROM
 (
     SELECT"""
     + _LOG_ROWS
-    + """,
+    + f""",
         if(Timestamp = 0, now64(9), Timestamp) AS timestamp,
-        LogAttributes['ml.label'] AS label_raw,
-        LogAttributes['ml.label.value'] AS label_value_raw,
+        LogAttributes[{_LABEL}] AS label_raw,
+        LogAttributes[{_LABEL_VALUE}] AS label_value_raw,
         if(is_batch, arrayResize(JSONExtract(label_raw, 'Array(Nullable(String))'), n),
-           [if(has(mapKeys(LogAttributes), 'ml.label'), label_raw, NULL)]) AS labels,
+           [if(has(mapKeys(LogAttributes), {_LABEL}), label_raw, NULL)]) AS labels,
         if(is_batch, arrayResize(JSONExtract(label_value_raw, 'Array(Nullable(Float64))'), n),
            [toFloat64OrNull(label_value_raw)]) AS label_values
-    FROM {source}
-    WHERE LogAttributes['ml.model.name'] != ''
-      AND (EventName = 'ml.label' OR LogAttributes['event.name'] = 'ml.label')
+    FROM {{source}}
+    WHERE LogAttributes[{_MODEL_NAME}] != ''
+      AND (EventName = {_LABEL_EVENT} OR LogAttributes[{_EVENT_NAME}] = {_LABEL_EVENT})
 )
 ARRAY JOIN
     ids AS prediction_id,
