@@ -91,8 +91,9 @@ def _timed(fn, repeat: int) -> tuple[list[float], list[float], object]:
 
 
 def run_modeltel(url: str, rows: int, repeat: int) -> dict[str, object]:
-    from modeltel.analyzer.analyses.performance import TimeWindows, compute_performance
+    from modeltel.analyzer.analyses.performance import compute_performance
     from modeltel.analyzer.analyses.performance.config import PerformanceConfig
+    from modeltel.analyzer.base.query import TimeWindows
     from modeltel.analyzer.base.store import Store
 
     store = Store(url)

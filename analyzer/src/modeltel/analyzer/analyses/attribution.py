@@ -44,18 +44,12 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
-from modeltel.analyzer.analyses.performance.queries import (
-    Params,
-    TimeWindows,
-    nanos,
-    time_key,
-    to_time,
-)
 from modeltel.analyzer.base.analysis import Analysis, MetricSpec, Run, Target, per_version
 from modeltel.analyzer.base.config import Section, check_keys, expect
 from modeltel.analyzer.base.durations import parse_duration
 from modeltel.analyzer.base.errors import ConfigError, NotFoundError
 from modeltel.analyzer.base.gauges import FEATURE, Gauge
+from modeltel.analyzer.base.query import Params, TimeWindows, nanos, time_key, to_time
 from modeltel.analyzer.base.results import Result, Status
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.base.windows import Window

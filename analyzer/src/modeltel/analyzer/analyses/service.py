@@ -30,12 +30,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from modeltel.analyzer.analyses.performance.queries import Params, TimeWindows, time_key, to_time
 from modeltel.analyzer.base.analysis import Analysis, MetricSpec, per_version
 from modeltel.analyzer.base.config import Section, check_keys, expect
 from modeltel.analyzer.base.durations import parse_duration
 from modeltel.analyzer.base.errors import ConfigError
 from modeltel.analyzer.base.gauges import CLASS, QUANTILE, Gauge
+from modeltel.analyzer.base.query import Params, TimeWindows, time_key, to_time
 from modeltel.analyzer.base.results import Result, Status
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.base.windows import Window

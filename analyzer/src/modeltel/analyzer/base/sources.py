@@ -13,8 +13,9 @@ formatted into the SQL.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+
+from modeltel.analyzer.base.query import Params, nanos
 
 PREDICTION_SCORE = "prediction.score"
 PREDICTION_VALUE = "prediction.value"
@@ -31,19 +32,6 @@ _PREDICTION_COLUMNS = {
 
 INT = "Int64"
 _DETERMINATOR = "toUInt64(toUnixTimestamp64Nano(t.timestamp))"
-
-
-class Params:
-    """Collects bound parameters under generated names (``p0``, ``p1`` …)."""
-
-    def __init__(self, prefix: str = "p") -> None:
-        self.values: dict[str, Any] = {}
-        self._prefix = prefix
-
-    def add(self, value: Any, type_: str) -> str:
-        name = f"{self._prefix}{len(self.values)}"
-        self.values[name] = value
-        return f"{{{name}:{type_}}}"
 
 
 @dataclass(frozen=True)
@@ -185,11 +173,3 @@ def _feature_filter(features: list[str] | None, params: Params) -> str:
     if features is None:
         return ""
     return f" AND t.feature IN {params.add(features, 'Array(String)')}"
-
-
-def nanos(moment: datetime) -> int:
-    """Nanoseconds since the epoch of ``moment`` (naive datetimes are UTC)."""
-    from modeltel.analyzer.base.windows import utc
-
-    delta = utc(moment) - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000

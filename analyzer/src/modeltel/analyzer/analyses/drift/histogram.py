@@ -32,7 +32,8 @@ from numpy.typing import NDArray
 
 from modeltel.analyzer.analyses.drift.grid import SLOTS, Grid
 from modeltel.analyzer.analyses.drift.stats import reference_std
-from modeltel.analyzer.base.sources import Params, Source
+from modeltel.analyzer.base.query import Params
+from modeltel.analyzer.base.sources import Source
 from modeltel.analyzer.base.store import Store
 
 EXACT_LIMIT = 10_000

@@ -37,8 +37,8 @@ import pandas as pd
 
 from modeltel.analyzer.analyses.multivariate.config import MultivariateConfig
 from modeltel.analyzer.analyses.multivariate.pca import PcaModel, fit, scored_sql
-from modeltel.analyzer.analyses.performance.queries import Params, TimeWindows, time_key, to_time
 from modeltel.analyzer.base.errors import NotFoundError
+from modeltel.analyzer.base.query import Params, TimeWindows, time_key, to_time
 from modeltel.analyzer.base.results import Result, Status
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.base.windows import Window

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from modeltel.analyzer.analyses.performance.queries import Params
 from modeltel.analyzer.base.errors import NotFoundError
+from modeltel.analyzer.base.query import Params
 
 
 @dataclass(frozen=True)

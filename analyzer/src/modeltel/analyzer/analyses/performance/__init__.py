@@ -18,9 +18,9 @@ from modeltel.analyzer.analyses.performance.analysis import (
 )
 from modeltel.analyzer.analyses.performance.catalogue import METRICS
 from modeltel.analyzer.analyses.performance.config import PerformanceConfig, load_performance_config
-from modeltel.analyzer.analyses.performance.queries import SlidingWindows, TimeWindows
 from modeltel.analyzer.analyses.performance.records import KIND
 from modeltel.analyzer.base.analysis import Analysis
+from modeltel.analyzer.base.query import SlidingWindows, TimeWindows
 
 ANALYSIS = Analysis(
     kind=KIND,

@@ -33,20 +33,12 @@ from typing import Any
 from modeltel.analyzer.analyses.performance.config import PerformanceConfig
 from modeltel.analyzer.analyses.performance.metrics import Metric
 from modeltel.analyzer.analyses.performance.queries import (
-    Params,
-    SlidingWindows,
-    TimeWindows,
-    Windows,
     binary_sql,
     classification_payload,
     joined_sql,
     multiclass_sql,
-    nanos,
-    prediction_filter,
     regression_payload,
     regression_sql,
-    time_key,
-    to_time,
     window_rows,
 )
 from modeltel.analyzer.analyses.performance.records import (
@@ -58,6 +50,16 @@ from modeltel.analyzer.analyses.performance.records import (
 )
 from modeltel.analyzer.base.analysis import Run, Target
 from modeltel.analyzer.base.errors import ConfigError, InputError
+from modeltel.analyzer.base.query import (
+    Params,
+    SlidingWindows,
+    TimeWindows,
+    Windows,
+    nanos,
+    prediction_filter,
+    time_key,
+    to_time,
+)
 from modeltel.analyzer.base.results import Result, Status
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.base.windows import Window

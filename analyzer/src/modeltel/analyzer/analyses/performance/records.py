@@ -25,13 +25,8 @@ from modeltel.analyzer.analyses.performance.metrics import (
     regression_metrics,
     roc_auc,
 )
-from modeltel.analyzer.analyses.performance.queries import (
-    DELAY_QUANTILES,
-    NO_CLASS,
-    TimeWindows,
-    Windows,
-    to_time,
-)
+from modeltel.analyzer.analyses.performance.queries import DELAY_QUANTILES, NO_CLASS
+from modeltel.analyzer.base.query import TimeWindows, Windows, to_time
 from modeltel.analyzer.base.results import Result, Status
 
 KIND = "performance"
