@@ -24,6 +24,7 @@ from modeltel.analyzer.analyses import (
 from modeltel.analyzer.base.analysis import Analysis, MetricSpec, metric_name
 from modeltel.analyzer.base.errors import ConfigError
 from modeltel.analyzer.base.results import Result
+from modeltel.analyzer.inputs import reference
 
 ANALYSES: dict[str, Analysis] = {
     analysis.kind: analysis
@@ -36,6 +37,10 @@ ANALYSES: dict[str, Analysis] = {
         multivariate.ANALYSIS,
     )
 }
+
+for _analysis in ANALYSES.values():
+    if _analysis.reference_stored is not None:
+        reference.STORED_HOOKS.append(_analysis.reference_stored)
 
 RESERVED_KINDS = frozenset({"health"})
 """Kinds of result records that are no analysis (the health score, the retrain policy)."""
@@ -50,6 +55,8 @@ def register(analysis: Analysis) -> None:
     if len(set(names)) != len(names):
         raise ConfigError(f"analysis {analysis.kind!r} declares a metric twice")
     ANALYSES[analysis.kind] = analysis
+    if analysis.reference_stored is not None:
+        reference.STORED_HOOKS.append(analysis.reference_stored)
 
 
 def analysis_of(kind: str) -> Analysis:

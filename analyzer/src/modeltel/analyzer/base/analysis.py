@@ -8,7 +8,10 @@ An :class:`Analysis` declares
 - ``settings``: its configuration section, a :class:`~modeltel.analyzer.base.config.Section`
   (validated once, ``models.<model>`` overriding any key for one model);
 - ``compute``: a :class:`Compute`, the results of some model versions over windows;
-- ``metrics``: its catalogue, one :class:`MetricSpec` per metric its records carry.
+- ``metrics``: its catalogue, one :class:`MetricSpec` per metric its records carry;
+- ``reference_stored`` (optional): called with the store and the
+  :class:`~modeltel.analyzer.base.sources.ReferenceSource` each time a reference upload is
+  stored (drift keeps the reference's profiles, so its first run after an upload reads them).
 
 The Analyzer, the analysis loop, ``/metrics``, the health score, the API, the web page and the
 reports find every analysis in the registry and read these declarations; none of them names
@@ -25,6 +28,7 @@ from typing import Any
 from modeltel.analyzer.base.config import Section
 from modeltel.analyzer.base.gauges import Gauge
 from modeltel.analyzer.base.results import Result
+from modeltel.analyzer.base.sources import ReferenceSource
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.base.windows import Window
 
@@ -103,6 +107,7 @@ class Analysis:
     settings: type[Section]
     compute: Compute
     metrics: tuple[MetricSpec, ...]
+    reference_stored: Callable[[Store, ReferenceSource], None] | None = None
 
     @cached_property
     def _by_name(self) -> dict[str, MetricSpec]:

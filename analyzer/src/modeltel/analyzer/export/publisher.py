@@ -15,7 +15,6 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.metrics import CallbackOptions
@@ -28,23 +27,15 @@ from prometheus_client import CollectorRegistry, generate_latest
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.export.catalog import MODEL, VERSION, gauges
 from modeltel.analyzer.export.otlp import otlp_metric_exporter
-from modeltel.analyzer.export.snapshot import DEFAULT_MAX_AGE_S, Snapshot, read_snapshot
+from modeltel.analyzer.export.snapshot import Snapshot, read_snapshot
+from modeltel.analyzer.orchestration.latest import DEFAULT_MAX_AGE_S
+from modeltel.analyzer.orchestration.loop import Failure
 
 logger = logging.getLogger(__name__)
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 ANALYSIS = "ml.analysis"
 _CYCLE_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
-
-
-@dataclass(frozen=True)
-class Failure:
-    """One analysis that raised during a cycle."""
-
-    model: str
-    version: str
-    analysis: str
-    error: str
 
 
 class MetricsPublisher:

@@ -26,7 +26,7 @@ import csv
 import io
 import logging
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +36,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from modeltel.analyzer.analyses.drift.profiles import store_reference_profiles
 from modeltel.analyzer.base.errors import InputError, NotFoundError
 from modeltel.analyzer.base.sources import (
     PREDICTION_FEATURES,
@@ -361,9 +360,14 @@ def _check_against_production(store: Store, model: str, columns: list[str]) -> l
     return []
 
 
+STORED_HOOKS: list[Callable[[Store, ReferenceSource], None]] = []
+"""Called with the store and the source after each reference upload is stored: the
+registry of analyses adds each analysis's ``reference_stored`` here."""
+
+
 def _finish_upload(store: Store, model: str, version: str, name: str, keep: datetime) -> None:
-    """Delete the rows (and profiles) of earlier uploads of the same reference, then store
-    the profile drift will read of this one."""
+    """Delete the rows (and profiles) of earlier uploads of the same reference, then tell
+    the :data:`STORED_HOOKS`."""
     for table_name in ("ml_reference", "ml_reference_profiles"):
         table = store.layout.qualified(table_name, local=True)
         store.command(
@@ -372,7 +376,9 @@ def _finish_upload(store: Store, model: str, version: str, name: str, keep: date
             "AND uploaded_at != {keep:DateTime64(3)}",
             parameters={"model": model, "version": version, "name": name, "keep": keep},
         )
-    store_reference_profiles(store, ReferenceSource(model, version, name))
+    source = ReferenceSource(model, version, name)
+    for hook in STORED_HOOKS:
+        hook(store, source)
 
 
 def reference_from_window(

@@ -25,10 +25,10 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from modeltel.analyzer.analyses import ANALYSES
 from modeltel.analyzer.base import settings
@@ -38,16 +38,45 @@ from modeltel.analyzer.base.errors import ConfigError, NotFoundError
 from modeltel.analyzer.base.results import make_results, write_results
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.base.windows import Window, floor_time
-from modeltel.analyzer.export.publisher import Failure, MetricsPublisher
-from modeltel.analyzer.export.snapshot import latest_records
 from modeltel.analyzer.orchestration.analyzer import Analyzer
 from modeltel.analyzer.orchestration.health import KIND as HEALTH
 from modeltel.analyzer.orchestration.health import health_records
+from modeltel.analyzer.orchestration.latest import latest_records
 from modeltel.analyzer.orchestration.retrain import RetrainPolicy, RetrainTrigger
 
 logger = logging.getLogger(__name__)
 
 Runner = Callable[[str, str, Window], Any]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One analysis that raised during a cycle."""
+
+    model: str
+    version: str
+    analysis: str
+    error: str
+
+
+class Publisher(Protocol):
+    """What the loop tells after each cycle (:class:`modeltel.analyzer.export.MetricsPublisher`
+    is one): re-read the results, and the cycle's duration and failures."""
+
+    max_age_s: float
+
+    def refresh(self, now: float | None = None) -> Any: ...
+
+    def record_cycle(
+        self,
+        duration_s: float,
+        analyzed: Sequence[tuple[str, str]],
+        failures: Iterable[Failure] = (),
+        *,
+        analyses: Sequence[str] = (),
+    ) -> None: ...
+
+
 """Runs one analysis of one model version over a window and stores its results."""
 
 
@@ -131,7 +160,7 @@ class AnalysisLoop:
         *,
         every: float = 60.0,
         window_s: float | None = None,
-        publisher: MetricsPublisher | None = None,
+        publisher: Publisher | None = None,
         runners: Mapping[str, Runner] | None = None,
         retrain_sleep: Callable[[float], None] = time.sleep,
     ) -> None:

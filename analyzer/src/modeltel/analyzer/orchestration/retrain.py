@@ -48,8 +48,8 @@ from modeltel.analyzer.base.durations import parse_duration
 from modeltel.analyzer.base.errors import ConfigError
 from modeltel.analyzer.base.results import BAD, Result, Status
 from modeltel.analyzer.base.store import Store
-from modeltel.analyzer.export.webhook import Webhook, post_json
 from modeltel.analyzer.orchestration.health import KIND as HEALTH
+from modeltel.analyzer.orchestration.webhook import Webhook, post_json
 
 logger = logging.getLogger(__name__)
 

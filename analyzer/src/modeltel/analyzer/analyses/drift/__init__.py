@@ -19,6 +19,7 @@ from modeltel.analyzer.analyses.drift.config import DriftConfig, FeatureRule, lo
 from modeltel.analyzer.analyses.drift.display import histograms
 from modeltel.analyzer.analyses.drift.engine import KIND, DriftEngine
 from modeltel.analyzer.analyses.drift.methods import METHODS, UNIT, auto_method
+from modeltel.analyzer.analyses.drift.profiles import store_reference_profiles
 from modeltel.analyzer.base.analysis import Analysis, MetricSpec
 from modeltel.analyzer.base.gauges import FEATURE, METHOD, Gauge
 from modeltel.analyzer.base.sources import (
@@ -71,6 +72,7 @@ ANALYSIS = Analysis(
     settings=DriftConfig,
     compute=drift_results,
     metrics=METRICS,
+    reference_stored=store_reference_profiles,
 )
 
 __all__ = [
