@@ -17,7 +17,9 @@ import httpx
 
 from modeltel.analyzer.demo.scenario import DRIFTED, MODEL_NAME
 
-ENV = {**os.environ, "NO_PROXY": "127.0.0.1,localhost"}
+ENV = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "PYTHONFAULTHANDLER": "1"}
+"""PYTHONFAULTHANDLER: a demo that does not stop in time is sent SIGABRT, and the traceback of
+each of its threads (written by :mod:`faulthandler`) shows where it waits."""
 
 
 def command(*args: str) -> list[str]:
@@ -113,19 +115,27 @@ def test_demo_tells_the_story_and_stays_up(tmp_path: Path) -> None:
         assert scored.json()["prediction_ids"] == ["live-1"]
     finally:
         process.send_signal(signal.SIGINT)
+        stopped = True
         try:
             code = process.wait(60)
         except subprocess.TimeoutExpired:
-            process.kill()
-            code = process.wait(10)
+            stopped = False
+            process.send_signal(signal.SIGABRT)  # faulthandler dumps every thread's stack
+            try:
+                code = process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                code = process.wait(10)
         progress = []
         while (line := errors.get(timeout=30)) is not None:
             progress.append(line)
-        while lines.get(timeout=30) is not None:
-            pass
+        while (line := lines.get(timeout=30)) is not None:
+            out.append(line)
         process.stdout.close()
         process.stderr.close()
-    assert code == 0, "\n".join(progress[-20:])
+    said = "\n".join(out[-5:] + progress[-20 if stopped else -120 :])
+    assert stopped, "the demo did not stop within 60 s of SIGINT; its threads:\n" + said
+    assert code == 0, said
     assert any(line.strip().startswith("traffic") and "100%" in line for line in progress)
     assert any(line.strip().startswith("analysis") and "100%" in line for line in progress)
 
