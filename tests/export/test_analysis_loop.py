@@ -10,10 +10,11 @@ import pytest
 from export_helpers import series
 
 from modeltel.analyzer.base.errors import ConfigError
+from modeltel.analyzer.base.listings import model_versions
 from modeltel.analyzer.base.results import make_results, read_results, write_results
 from modeltel.analyzer.base.windows import Window
 from modeltel.analyzer.export import MetricsPublisher
-from modeltel.analyzer.orchestration.loop import AnalysisLoop, LoopSettings, active_models
+from modeltel.analyzer.orchestration.loop import AnalysisLoop, LoopSettings
 
 COLUMNS = ["model", "version", "timestamp", "prediction_id", "latency_s", "batch_size", "row_index"]
 
@@ -153,8 +154,8 @@ def test_active_models_and_settings(store) -> None:
     now = datetime.now(UTC)
     predictions(store, "a", "1", [now - timedelta(hours=2)])
     predictions(store, "a", "2", [now - timedelta(days=3)])
-    assert active_models(store, now - timedelta(days=1)) == [("a", "1")]
-    assert active_models(store, now - timedelta(days=7)) == [("a", "1"), ("a", "2")]
+    assert model_versions(store, now - timedelta(days=1)) == [("a", "1")]
+    assert model_versions(store, now - timedelta(days=7)) == [("a", "1"), ("a", "2")]
     settings = LoopSettings.from_config(
         {"loop": {"window": "15m", "active_within": "1d", "metrics_max_age": "2h"}}, environ={}
     )

@@ -32,6 +32,7 @@ from modeltel.analyzer.analyses.drift import find_drift_reference
 from modeltel.analyzer.analyses.drift.display import histograms as drift_histograms
 from modeltel.analyzer.analyses.drift.engine import DriftEngine
 from modeltel.analyzer.analyses.multivariate.analysis import OUTLIER_COLUMNS
+from modeltel.analyzer.base import listings
 from modeltel.analyzer.base.analysis import Run, Target
 from modeltel.analyzer.base.config import Section
 from modeltel.analyzer.base.durations import parse_duration
@@ -99,22 +100,11 @@ class Analyzer:
 
     def models(self, since: datetime | None = None) -> list[tuple[str, str]]:
         """(model, version) pairs with predictions (since ``since`` when given)."""
-        where = "WHERE timestamp >= {since:DateTime64(3)}" if since is not None else ""
-        rows = self.store.query_rows(
-            f"SELECT model, version FROM ml_predictions {where} "
-            "GROUP BY model, version ORDER BY model, version",
-            parameters={"since": utc(since).replace(tzinfo=None)} if since is not None else None,
-        )
-        return [(str(m), str(v)) for m, v in rows]
+        return listings.model_versions(self.store, utc(since) if since is not None else None)
 
     def versions(self, model: str) -> list[str]:
         """Versions of ``model`` with predictions, most recent first."""
-        rows = self.store.query_rows(
-            "SELECT version FROM ml_predictions WHERE model = {model:String} "
-            "GROUP BY version ORDER BY max(timestamp) DESC",
-            parameters={"model": model},
-        )
-        return [str(r[0]) for r in rows]
+        return listings.versions(self.store, model)
 
     def windows(
         self,
@@ -175,17 +165,9 @@ class Analyzer:
         if last_n is not None:
             return all_versions[:1]
         windows = self.windows(window, start=start, end=end)
-        rows = self.store.query_rows(
-            "SELECT DISTINCT version FROM ml_predictions WHERE model = {model:String} "
-            "AND timestamp >= fromUnixTimestamp64Nano({start:Int64}) "
-            "AND timestamp < fromUnixTimestamp64Nano({end:Int64})",
-            parameters={
-                "model": model,
-                "start": nanos(windows[0].start),
-                "end": nanos(windows[-1].end),
-            },
+        active = listings.versions_between(
+            self.store, model, nanos(windows[0].start), nanos(windows[-1].end)
         )
-        active = {str(r[0]) for r in rows}
         return [v for v in all_versions if v in active] or all_versions[:1]
 
     def _targets(

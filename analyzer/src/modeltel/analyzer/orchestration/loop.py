@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from modeltel.analyzer.analyses import ANALYSES
-from modeltel.analyzer.base import settings
+from modeltel.analyzer.base import listings, settings
 from modeltel.analyzer.base.config import section
 from modeltel.analyzer.base.durations import parse_duration
 from modeltel.analyzer.base.errors import ConfigError, NotFoundError
@@ -131,20 +131,6 @@ class CycleReport:
         return not self.failures
 
 
-_ACTIVE_SQL = """
-SELECT model, version
-FROM ml_predictions
-WHERE timestamp >= {since:DateTime64(3)}
-GROUP BY model, version
-ORDER BY model, version
-"""
-
-
-def active_models(store: Store, since: datetime) -> list[tuple[str, str]]:
-    """Model versions with a prediction at or after ``since``."""
-    return [(str(m), str(v)) for m, v in store.query_rows(_ACTIVE_SQL, parameters={"since": since})]
-
-
 class AnalysisLoop:
     """Runs cycles on demand (:meth:`run_once`) or every ``every`` seconds in a thread.
 
@@ -197,7 +183,7 @@ class AnalysisLoop:
         report = CycleReport(window=window, run_id=uuid.uuid4().hex[:16])
         try:
             since = window.end - timedelta(seconds=self.settings.active_within_s)
-            report.analyzed = active_models(self.store, since)
+            report.analyzed = listings.model_versions(self.store, since)
         except Exception as exc:
             logger.error("analysis cycle could not list the active models: %s", exc)
             report.failures.append(Failure("", "", "cycle", str(exc)))

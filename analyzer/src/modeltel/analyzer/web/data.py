@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from modeltel.analyzer.analyses import ANALYSES
+from modeltel.analyzer.base import listings
 from modeltel.analyzer.base.analysis import MetricSpec
 from modeltel.analyzer.base.errors import ModeltelError, NotFoundError
 from modeltel.analyzer.base.results import read_results
@@ -75,15 +76,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def list_models(store: Store) -> list[dict[str, Any]]:
     """One entry per (model, version): counts, times, labels, health and latest drift state."""
-    predictions = store.query_rows(
-        "SELECT model, version, count(), countIf(is_error = 1), min(timestamp), max(timestamp), "
-        "any(task) FROM ml_predictions GROUP BY model, version"
-    )
-    labels = dict(store.query_rows("SELECT model, count() FROM ml_labels FINAL GROUP BY model"))
-    references = store.query_rows(
-        "SELECT model, version, groupUniqArray(reference), uniqExact(feature) "
-        "FROM ml_reference GROUP BY model, version"
-    )
+    labels = listings.label_counts(store)
     latest = _records(read_results(store, latest_window_only=True))
     entries: dict[tuple[str, str], dict[str, Any]] = {}
 
@@ -111,18 +104,16 @@ def list_models(store: Store) -> list[dict[str, Any]]:
             }
         return entries[key]
 
-    for model, version, count, errors, first, last, task in predictions:
-        item = entry(model, version)
-        item.update(
-            predictions=int(count),
-            errors=int(errors),
-            first_seen=_utc(first),
-            last_seen=_utc(last),
-            task=task or None,
+    for seen in listings.activity(store):
+        entry(seen.model, seen.version).update(
+            predictions=seen.predictions,
+            errors=seen.errors,
+            first_seen=_utc(seen.first_seen),
+            last_seen=_utc(seen.last_seen),
+            task=seen.task,
         )
-    for model, version, names, features in references:
-        item = entry(model, version)
-        item.update(references=sorted(names), reference_features=int(features))
+    for (model, version), summary in listings.reference_summaries(store).items():
+        entry(model, version).update(summary)
     by_version: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for record in latest:
         by_version.setdefault((record["model"], record["version"]), []).append(record)
@@ -166,18 +157,7 @@ def _latest_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 def resolve_version(store: Store, model: str, version: str | None = None) -> str:
     """``version``, or the model's version with the latest prediction (else latest result)."""
-    rows = store.query_rows(
-        "SELECT version, max(ts) AS last FROM ("
-        " SELECT version, max(timestamp) AS ts FROM ml_predictions WHERE model = {m:String}"
-        " GROUP BY version"
-        " UNION ALL SELECT version, max(toDateTime64(window_end, 9)) FROM ml_results"
-        " WHERE model = {m:String} GROUP BY version"
-        " UNION ALL SELECT version, max(toDateTime64(uploaded_at, 9)) FROM ml_reference"
-        " WHERE model = {m:String} GROUP BY version"
-        ") GROUP BY version ORDER BY last DESC, version DESC",
-        parameters={"m": model},
-    )
-    versions = [r[0] for r in rows]
+    versions = listings.known_versions(store, model)
     if not versions:
         raise NotFoundError(f"no model named {model!r} has predictions, references or results")
     if version is None:
@@ -305,15 +285,7 @@ def model_view(
     Raises :class:`NotFoundError` for an unknown model or version.
     """
     version = resolve_version(store, model, version)
-    versions = [
-        r[0]
-        for r in store.query_rows(
-            "SELECT DISTINCT version FROM (SELECT version FROM ml_predictions WHERE model = "
-            "{m:String} UNION ALL SELECT version FROM ml_results WHERE model = {m:String} "
-            "UNION ALL SELECT version FROM ml_reference WHERE model = {m:String}) ORDER BY version",
-            parameters={"m": model},
-        )
-    ]
+    versions = sorted(listings.known_versions(store, model))
     if since is None:
         rows = store.query_rows(
             "SELECT max(window_end) FROM ml_results WHERE model = {m:String} "
