@@ -217,8 +217,8 @@ def test_store_failure_answers_503_and_nothing_is_acknowledged(server) -> None:
     )
     assert response.status_code == 503
     assert response.headers["Retry-After"]
-    # the staging table comes from migration 3; migrations 7 and 9 add their columns
-    server.store.command("DELETE FROM modeltel_migrations WHERE version IN (3, 7, 9)")
+    # the staging table comes from the baseline, which a store with an empty ledger runs again
+    server.store.command("DELETE FROM modeltel_migrations WHERE 1")
     server.store.migrate()
     response = httpx.post(
         server.url + "/v1/traces", content=request(span()), headers=PROTO, timeout=60

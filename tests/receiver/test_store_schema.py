@@ -1,25 +1,233 @@
-"""Store: migrations, the exporter's schema, cluster DDL and the embedded-store lock."""
+"""Store: the 0.1.0 baseline and later migrations, stores of earlier builds, the exporter's
+schema, cluster DDL and the embedded-store lock."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 
 import pytest
 
-from modeltel.analyzer.base.schema import Layout, all_statements
-from modeltel.analyzer.base.schema.migrations import MIGRATIONS
+from conftest import new_database_name
+from modeltel.analyzer.base.errors import StoreError
+from modeltel.analyzer.base.schema import (
+    Layout,
+    Table,
+    View,
+    all_statements,
+    attributions,
+    ingest_limits,
+    migrations,
+    ml,
+    otel,
+    reference_profiles,
+    results_latest,
+    staging,
+)
+from modeltel.analyzer.base.schema.migrations import (
+    BASELINE,
+    MIGRATIONS,
+    MIGRATIONS_TABLE,
+    Migration,
+)
 from modeltel.analyzer.base.store import Store
 
+DECLARING_MODULES = (
+    otel,
+    ml,
+    staging,
+    attributions,
+    ingest_limits,
+    results_latest,
+    reference_profiles,
+)
 
-def test_migrations_are_idempotent_and_recorded(store: Store) -> None:
-    assert store.migrate() == []
-    versions = store.query_rows("SELECT version FROM modeltel_migrations FINAL ORDER BY version")
-    assert [v for (v,) in versions] == [m.version for m in MIGRATIONS]
+EARLIER_BUILD_MIGRATIONS = [
+    (1, "collector clickhouseexporter tables"),
+    (2, "ml tables and projection views"),
+    (3, "receiver staging"),
+    (4, "latest result per series"),
+    (5, "prediction id join keys"),
+    (6, "ml_features time codec for window scans"),
+    (7, "feature attributions"),
+    (8, "reference profiles for drift"),
+    (9, "span limits in the views and ingest issues"),
+]
+"""The ledger of a store made by a development build before the 0.1.0 baseline."""
+
+
+def _declared() -> tuple[set[str], set[str]]:
+    """The names of every Table and View the schema modules declare."""
+    tables: set[str] = set()
+    views: set[str] = set()
+    for module in DECLARING_MODULES:
+        for value in vars(module).values():
+            if isinstance(value, Table):
+                tables.add(value.name)
+            elif isinstance(value, View):
+                views.add(value.name)
+    return tables, views
+
+
+def _ledger(store: Store) -> list[tuple[int, str]]:
+    return [
+        (int(v), str(n))
+        for v, n in store.query_rows(
+            f"SELECT version, name FROM {store.table('modeltel_migrations')} FINAL ORDER BY version"
+        )
+    ]
+
+
+@pytest.fixture
+def other_database(store: Store) -> Iterator[str]:
+    """The name of a database of its own (dropped after the test), on the store's server."""
+    name = new_database_name("earlier")
+    try:
+        yield name
+    finally:
+        store.command(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+def _write_ledger(store: Store, database: str, rows: list[tuple[int, str]]) -> None:
+    """A database whose migrations table holds ``rows``, written by SQL as a build wrote it."""
+    layout = Layout(database=database)
+    store.command(f"CREATE DATABASE `{database}`")
+    for statement in layout.create_table(MIGRATIONS_TABLE):
+        store.command(statement)
+    values = ", ".join(f"({version}, '{name}')" for version, name in rows)
+    store.command(f"INSERT INTO `{database}`.modeltel_migrations (version, name) VALUES {values}")
+
+
+def test_a_new_store_records_the_baseline_and_every_migration(store: Store) -> None:
+    assert _ledger(store) == [(m.version, m.name) for m in MIGRATIONS]
+    assert MIGRATIONS[0] is BASELINE and BASELINE.version == 1
+    assert store.migrate() == [] and store.pending_migrations() == []
     again = Store(store.url, store.database)
-    assert again.migrate() == []
-    again.close()
+    try:
+        assert again.migrate() == []
+        assert _ledger(again) == [(m.version, m.name) for m in MIGRATIONS]
+    finally:
+        again.close()
+
+
+def test_the_baseline_creates_every_declared_table_and_view(store: Store) -> None:
+    tables, views = _declared()
+    assert tables == {t.name for t in migrations.BASELINE_TABLES}
+    assert views == {v.name for v in migrations.BASELINE_VIEWS}
+    stored = dict(
+        store.query_rows(
+            "SELECT name, engine FROM system.tables WHERE database = currentDatabase()"
+        )
+    )
+    assert set(stored) == tables | views | {"modeltel_migrations"}
+    assert all(stored[name] == "MaterializedView" for name in views)
+
+
+def test_the_baseline_has_what_earlier_builds_altered_in(store: Store) -> None:
+    """The declarations hold what the development builds added by ALTER: the id join keys,
+    the time codec of ml_features and the receiver's attribution and limit columns."""
+    columns = {
+        (table, name): (type_, kind, codec)
+        for table, name, type_, kind, codec in store.query_rows(
+            "SELECT table, name, type, default_kind, compression_codec FROM system.columns "
+            "WHERE database = currentDatabase()"
+        )
+    }
+    for table in ("ml_predictions", "ml_labels"):
+        assert columns[(table, "id_key")][:2] == ("UInt128", "MATERIALIZED")
+    assert columns[("ml_features", "timestamp")] == (
+        "DateTime64(9)",
+        "",
+        "CODEC(Delta(8), ZSTD(1))",
+    )
+    for name in (
+        "MlAttributions",
+        "MlAttributionNum",
+        "MlAttributionText",
+        "MlRows",
+        "MlDeclaredSize",
+        "MlIssue",
+        "MlIssueSize",
+        "MlIssueLimit",
+    ):
+        assert ("otel_traces_ingest", name) in columns
+    assert not any("ALTER" in statement for statement in all_statements(Layout("otel")))
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [EARLIER_BUILD_MIGRATIONS, EARLIER_BUILD_MIGRATIONS[:3]],
+    ids=["all-nine", "first-three"],
+)
+@pytest.mark.parametrize("migrate", [True, False])
+def test_a_store_of_an_earlier_build_is_refused_at_open_with_one_sentence(
+    store: Store, other_database: str, rows: list[tuple[int, str]], migrate: bool
+) -> None:
+    _write_ledger(store, other_database, rows)
+    with pytest.raises(StoreError) as raised:
+        Store(store.url, other_database, migrate=migrate)
+    versions = ", ".join(str(v) for v, _ in rows)
+    assert str(raised.value) == (
+        f"the database {other_database} of the store {store.url} was made by an earlier "
+        f"development build of modeltel (its migrations table records migrations {versions}, "
+        "not the 0.1.0 baseline); export what you need from it (modeltel sql) and open a new "
+        "store directory or database (--clickhouse-url or --database)"
+    )
+    assert "\n" not in str(raised.value) and ". " not in str(raised.value)
+    # refused before anything was created in it
+    assert store.query_rows(
+        "SELECT name FROM system.tables WHERE database = {d:String}",
+        parameters={"d": other_database},
+    ) == [("modeltel_migrations",)]
+
+
+def test_a_store_without_the_baseline_among_known_numbers_is_refused(
+    store: Store, other_database: str
+) -> None:
+    _write_ledger(store, other_database, [(1, "collector clickhouseexporter tables")])
+    with pytest.raises(StoreError, match="earlier development build of modeltel"):
+        Store(store.url, other_database)
+
+
+def test_a_store_of_a_newer_modeltel_is_refused(store: Store, other_database: str) -> None:
+    _write_ledger(store, other_database, [(1, BASELINE.name), (2, "a later release step")])
+    with pytest.raises(StoreError) as raised:
+        Store(store.url, other_database)
+    assert "was made by a newer modeltel" in str(raised.value)
+    assert str(raised.value).endswith("upgrade modeltel to open it")
+
+
+def test_a_later_migration_runs_once_on_an_older_store_and_never_on_a_new_one(
+    store: Store, other_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran: list[str] = []
+
+    def add_note(layout: Layout) -> list[str]:
+        ran.append(layout.database)
+        return [
+            f"ALTER TABLE {layout.qualified('ml_results', local=True)}{layout.on_cluster} "
+            "ADD COLUMN IF NOT EXISTS note String DEFAULT ''"
+        ]
+
+    later = Migration(BASELINE.version + 1, "results note", add_note)
+    monkeypatch.setattr(migrations, "MIGRATIONS", (*MIGRATIONS, later))
+    # the fixture's store has the baseline only: the later step runs, once
+    assert store.pending_migrations() == [later.version]
+    assert store.migrate() == [later.version]
+    assert store.migrate() == []
+    assert ran == [store.database]
+    assert store.query_rows(f"SELECT note FROM {store.table('ml_results')}") == []
+    assert _ledger(store) == [(BASELINE.version, BASELINE.name), (later.version, later.name)]
+    # a new store is created as declared and records the later step without running it
+    fresh = Store(store.url, other_database)
+    try:
+        assert ran == [store.database]
+        assert _ledger(fresh) == [(BASELINE.version, BASELINE.name), (later.version, later.name)]
+        assert fresh.migrate() == []
+    finally:
+        fresh.close()
 
 
 EXPORTER_COLUMNS = {

@@ -2,8 +2,9 @@
 start and goes down again mid-ingest. While it is down the receiver answers 503 with
 Retry-After (gRPC: UNAVAILABLE with RetryInfo) and the OTel SDK's exporter, HTTP or gRPC,
 keeps its batch and retries; once the store is back
-the receiver creates the database and applies the migrations on first use, the retried
-batches are stored, and nothing acknowledged is missing or stored twice.
+the receiver creates the database and applies the 0.1.0 baseline on first use (recorded once,
+with every migration, in ``modeltel_migrations``), the retried batches are stored, and nothing
+acknowledged is missing or stored twice.
 
 The store is ClickHouse's HTTP interface in front of chDB (``chdb_http_store.py``), run as
 its own process so it can be killed and restarted on the same port and data."""
@@ -31,6 +32,7 @@ from reliability_support import (
 
 from chdb_http_store import HttpStore
 from conftest import free_port, new_database_name
+from modeltel.analyzer.base.schema.migrations import MIGRATIONS
 from modeltel.analyzer.base.store import Store
 
 
@@ -106,6 +108,12 @@ def test_nothing_acknowledged_is_lost_when_the_store_goes_away_and_comes_back(
 
         after = Store(store.url, database, migrate=False)
         try:
+            ledger = after.query_rows(
+                f"SELECT version, name, count() FROM {after.table('modeltel_migrations')} "
+                "GROUP BY version, name ORDER BY version"
+            )
+            assert ledger == [(m.version, m.name, 1) for m in MIGRATIONS]
+            assert after.pending_migrations() == []
             ids = after.query_rows(
                 f"SELECT prediction_id, count() FROM {after.table('ml_predictions')} "
                 "GROUP BY prediction_id"

@@ -36,11 +36,13 @@ from modeltel.analyzer.base.errors import (
     StoreLockedError,
     StoreUnavailableError,
 )
+from modeltel.analyzer.base.schema import migrations as schema_migrations
 from modeltel.analyzer.base.schema.layout import Layout, quote_ident
 from modeltel.analyzer.base.schema.migrations import (
-    MIGRATIONS,
     MIGRATIONS_TABLE,
+    Migration,
     bootstrap_statements,
+    plan,
 )
 
 logger = logging.getLogger(__name__)
@@ -178,8 +180,12 @@ class Store:
             self._ensure_ready()
         except StoreUnavailableError as exc:
             if not lazy:
+                self.close()
                 raise
             logger.warning("%s; will retry when the store is next used", exc)
+        except StoreError:
+            self.close()  # e.g. a store this build cannot open (see migrate)
+            raise
 
     @property
     def ready(self) -> bool:
@@ -200,6 +206,8 @@ class Store:
                 self._bootstrap()
                 if self._migrate_on_ready:
                     self.migrate()
+                else:
+                    self.pending_migrations()  # refuses a store this build cannot open
             except StoreUnavailableError as exc:
                 self.last_error = exc
                 self._next_attempt = time.monotonic() + self._retry_interval
@@ -287,27 +295,45 @@ class Store:
 
     # -- migrations --------------------------------------------------------------------
 
+    def _recorded_migrations(self) -> set[tuple[int, str]]:
+        rows = self.query_rows(
+            f"SELECT DISTINCT version, name FROM {self.table(MIGRATIONS_TABLE.name)}"
+        )
+        return {(int(version), str(name)) for version, name in rows}
+
     def applied_migrations(self) -> set[int]:
-        rows = self.query_rows(f"SELECT DISTINCT version FROM {self.table(MIGRATIONS_TABLE.name)}")
-        return {int(r[0]) for r in rows}
+        """The migration numbers this store's ledger records."""
+        return {version for version, _ in self._recorded_migrations()}
+
+    def pending_migrations(self) -> list[int]:
+        """The migrations :meth:`migrate` would run now; :class:`StoreError` (one sentence
+        saying what to do) when the ledger records a migration this build does not know."""
+        return [m.version for m in self._plan(self._recorded_migrations())]
+
+    def _plan(self, recorded: set[tuple[int, str]]) -> list[Migration]:
+        return plan(recorded, f"the database {self.database} of the store {self._safe_url()}")
 
     def migrate(self) -> list[int]:
-        """Apply pending migrations in order; return the numbers applied now."""
-        done = self.applied_migrations()
-        applied: list[int] = []
-        for migration in MIGRATIONS:
-            if migration.version in done:
-                continue
+        """Apply pending migrations in order; return the numbers recorded now.
+
+        A new store runs the baseline, which creates every table and view as declared, and
+        records every migration; an older one runs those it lacks (see
+        :mod:`modeltel.analyzer.base.schema.migrations`)."""
+        recorded_before = self._recorded_migrations()
+        new_store = not recorded_before
+        recorded: list[int] = []
+        for migration in self._plan(recorded_before):
             for statement in migration.statements(self.layout):
                 self.command(statement)
+            done = schema_migrations.MIGRATIONS if new_store else (migration,)
             self.insert(
                 MIGRATIONS_TABLE.name,
-                [[migration.version, migration.name]],
+                [[m.version, m.name] for m in done],
                 ["version", "name"],
             )
-            applied.append(migration.version)
+            recorded += [m.version for m in done]
             logger.info("applied migration %d: %s", migration.version, migration.name)
-        return applied
+        return recorded
 
     # -- statements --------------------------------------------------------------------
 

@@ -8,7 +8,8 @@ projected beside ``ml_features`` by the same two paths:
   Collector (the spans of ``ml_spans``), with the explode of ``ml_features_mv`` (one ``ARRAY JOIN`` over the attribution
   map, a second over the values in parallel with the ids);
 - ``ml_attributions_ingest_mv`` reads the typed ``MlAttribution*`` columns that modeltel's
-  receiver adds to ``otel_traces_ingest`` (:mod:`modeltel.analyzer.ingest.projection`).
+  receiver fills in ``otel_traces_ingest`` (:mod:`.staging`,
+  :mod:`modeltel.analyzer.ingest.projection`).
 
 Only finite numbers are stored: a missing, non-numeric or infinite attribution has no row.
 Spans a limit stops are left out as in ``ml_features`` (:mod:`.ingest_limits`).
@@ -18,8 +19,7 @@ per-window scans.
 
 from __future__ import annotations
 
-from modeltel.analyzer.base.schema.layout import Layout, Table, View
-from modeltel.analyzer.base.schema.staging import OTEL_TRACES_INGEST
+from modeltel.analyzer.base.schema.layout import Table, View
 from modeltel.instrumentation.attributes import ML_ATTRIBUTION_PREFIX
 
 _NAME_AT = len(ML_ATTRIBUTION_PREFIX) + 1
@@ -75,14 +75,6 @@ ARRAY JOIN
 WHERE isFinite(ifNull(toFloat64OrNull(raw_value), nan))""",
 )
 
-STAGING_COLUMNS = (
-    ("MlAttributions", "Array(String)"),
-    ("MlAttributionNum", "Array(Array(Nullable(Float64)))"),
-    ("MlAttributionText", "Array(Array(Nullable(String)))"),
-)
-"""Columns the receiver fills in ``otel_traces_ingest``: attribution names, and per name its
-numbers (typed double arrays) or texts (everything else), as ``MlFeatureNum/Text``."""
-
 ML_ATTRIBUTIONS_INGEST_MV = View(
     name="ml_attributions_ingest_mv",
     target="ml_attributions",
@@ -104,17 +96,3 @@ ARRAY JOIN
 WHERE MlModel != ''
   AND isFinite(ifNull(if(notEmpty(numbers), number, toFloat64OrNull(text)), nan))""",
 )
-
-
-def statements(layout: Layout) -> list[str]:
-    """Migration 7: the table, the Collector-path view, the staging columns and their view."""
-    staging = f"{layout.qualified(OTEL_TRACES_INGEST.name)}{layout.on_cluster}"
-    return [
-        *layout.create_table(ML_ATTRIBUTIONS),
-        *layout.create_view(ML_ATTRIBUTIONS_MV),
-        *(
-            f"ALTER TABLE {staging} ADD COLUMN IF NOT EXISTS {name} {type_}"
-            for name, type_ in STAGING_COLUMNS
-        ),
-        *layout.create_view(ML_ATTRIBUTIONS_INGEST_MV),
-    ]

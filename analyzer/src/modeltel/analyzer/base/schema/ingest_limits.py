@@ -7,21 +7,17 @@
   has the default of :class:`~modeltel.analyzer.base.limits.Limits`. ``modeltel serve`` writes
   its own limits there when it starts (:func:`record_limits`), so both paths agree; without
   it, ``INSERT INTO modeltel_limits (name, value) VALUES ('max_span_rows', 200000)``. The
-  table is created before any migration (the views read it) and, on a cluster, replicated to
-  every node.
+  baseline creates it before the views that read it and, on a cluster, replicates it to every
+  node.
 - ``ml_ingest_issues``: one row per prediction span that was stored in ``otel_traces`` but not
   projected (``skipped = 1``; ``reason`` the limit, ``size`` what broke it, ``max_size`` the
   limit), or whose ``ml.batch.size`` differs from the rows it carries (``reason =
   'batch_size_mismatch'``, ``skipped = 0``, ``size`` the declared size; a data-quality fact).
-  ``source`` is ``receiver`` (written from the staging columns ``MlIssue*`` by
-  ``ml_ingest_issues_ingest_mv``) or ``otel_traces`` (other writers; ``ml_ingest_issues_mv``).
-  Spans the receiver refused whole are not here (they are not stored); its ``/metrics``
-  counts them.
-
-Migration 9 creates the issues table and views, adds the staging columns, puts
-``ml_span_source`` → ``ml_spans`` (:mod:`.ml`: each span's rows and limits computed once) in
-front of the projection views and replaces their queries in place (``ALTER … MODIFY QUERY``,
-which also moves their source: no insert is missed or projected twice).
+  ``source`` is ``receiver`` (written from the staging columns ``MlRows``,
+  ``MlDeclaredSize`` and ``MlIssue*`` of :mod:`.staging` by ``ml_ingest_issues_ingest_mv``)
+  or ``otel_traces`` (other writers; ``ml_ingest_issues_mv`` reads ``ml_spans``, where
+  :mod:`.ml` computes each span's rows and limits once). Spans the receiver refused whole are
+  not here (they are not stored); its ``/metrics`` counts them.
 """
 
 from __future__ import annotations
@@ -29,18 +25,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from modeltel.analyzer.base.limits import BATCH_SIZE_MISMATCH, Limits
-from modeltel.analyzer.base.schema.attributions import ML_ATTRIBUTIONS_MV
-from modeltel.analyzer.base.schema.layout import LIMITS_TABLE, Layout, Table, View
-from modeltel.analyzer.base.schema.ml import (
-    ML_FEATURES_MV,
-    ML_PREDICTIONS_MV,
-    ML_SPAN_SOURCE,
-    ML_SPAN_SOURCE_MV,
-    ML_SPANS,
-    ML_SPANS_MV,
-    VIEW_LIMITS,
-)
-from modeltel.analyzer.base.schema.staging import OTEL_TRACES_INGEST
+from modeltel.analyzer.base.schema.layout import LIMITS_TABLE, Table, View
+from modeltel.analyzer.base.schema.ml import VIEW_LIMITS
 
 if TYPE_CHECKING:
     from modeltel.analyzer.base.store import Store
@@ -83,15 +69,6 @@ SETTINGS index_granularity = 8192""",
     sharding_key="cityHash64(span_id)",
 )
 
-STAGING_COLUMNS = (
-    ("MlRows", "UInt64"),
-    ("MlDeclaredSize", "UInt64"),
-    ("MlIssue", "String"),
-    ("MlIssueSize", "UInt64"),
-    ("MlIssueLimit", "UInt64"),
-)
-"""Columns the receiver fills in ``otel_traces_ingest`` from its :class:`Projection`."""
-
 ML_INGEST_ISSUES_MV = View(
     name="ml_ingest_issues_mv",
     target="ml_ingest_issues",
@@ -121,33 +98,6 @@ ML_INGEST_ISSUES_INGEST_MV = View(
 FROM {{source}}
 WHERE MlModel != '' AND MlIssue != ''""",
 )
-
-
-def bootstrap_statements(layout: Layout) -> list[str]:
-    """``modeltel_limits``: created before the migrations, whose views read it."""
-    return layout.create_table(MODELTEL_LIMITS)
-
-
-def statements(layout: Layout) -> list[str]:
-    """Migration 9: issues table and views, staging columns, bounded projection views."""
-    staging = f"{layout.qualified(OTEL_TRACES_INGEST.name)}{layout.on_cluster}"
-    return [
-        *layout.create_table(MODELTEL_LIMITS),
-        *layout.create_table(ML_INGEST_ISSUES),
-        *layout.create_table(ML_SPAN_SOURCE),
-        *layout.create_table(ML_SPANS),
-        *layout.create_view(ML_SPANS_MV),  # before its source is fed: no span half-seen
-        *layout.create_view(ML_SPAN_SOURCE_MV),
-        *(
-            f"ALTER TABLE {staging} ADD COLUMN IF NOT EXISTS {name} {type_}"
-            for name, type_ in STAGING_COLUMNS
-        ),
-        *layout.modify_view(ML_PREDICTIONS_MV),
-        *layout.modify_view(ML_FEATURES_MV),
-        *layout.modify_view(ML_ATTRIBUTIONS_MV),
-        *layout.create_view(ML_INGEST_ISSUES_MV),
-        *layout.create_view(ML_INGEST_ISSUES_INGEST_MV),
-    ]
 
 
 def stored_limits(store: Store) -> dict[str, int]:

@@ -25,6 +25,7 @@ numeric feature that received a non-number has ``value`` set and ``value_num`` N
 from __future__ import annotations
 
 from modeltel.analyzer.base.limits import DEFAULT_LIMITS
+from modeltel.analyzer.base.schema.id_keys import ID_KEY_COLUMN
 from modeltel.analyzer.base.schema.layout import Table, View, sql_name
 from modeltel.analyzer.base.schema.staging import RECEIVER_MARKER
 from modeltel.instrumentation.attributes import (
@@ -68,7 +69,7 @@ _FEATURE_NAME_AT = len(ML_FEATURE_PREFIX) + 1
 
 ML_PREDICTIONS = Table(
     name="ml_predictions",
-    columns="""
+    columns=f"""
     model LowCardinality(String),
     version LowCardinality(String),
     timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)),
@@ -84,6 +85,7 @@ ML_PREDICTIONS = Table(
     service_name LowCardinality(String),
     trace_id String CODEC(ZSTD(1)),
     span_id String CODEC(ZSTD(1)),
+    {ID_KEY_COLUMN},
     INDEX idx_prediction_id prediction_id TYPE bloom_filter(0.001) GRANULARITY 1
 """,
     tail="""PARTITION BY toYYYYMM(timestamp)
@@ -99,7 +101,7 @@ ML_FEATURES = Table(
     model LowCardinality(String),
     version LowCardinality(String),
     feature LowCardinality(String),
-    timestamp DateTime64(9),
+    timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)),
     prediction_id String,
     value_num Nullable(Float64),
     value Nullable(String),
@@ -111,17 +113,20 @@ SETTINGS index_granularity = 8192""",
     ttl_column="toDateTime(timestamp)",
     sharding_key="cityHash64(prediction_id)",
 )
+"""``timestamp`` is stored with Delta + ZSTD: drift scans read it for every row of a window, and
+plain LZ4 left it half their cost."""
 
 ML_LABELS = Table(
     name="ml_labels",
-    columns="""
+    columns=f"""
     model LowCardinality(String),
     prediction_id String CODEC(ZSTD(1)),
     label Nullable(String) CODEC(ZSTD(1)),
     label_value Nullable(Float64) CODEC(ZSTD(1)),
     timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)),
     received_at DateTime64(9) DEFAULT now64(9) CODEC(Delta(8), ZSTD(1)),
-    source LowCardinality(String)
+    source LowCardinality(String),
+    {ID_KEY_COLUMN}
 """,
     engine="ReplacingMergeTree",
     engine_args="received_at",

@@ -11,7 +11,7 @@ read; rows of replaced references are removed with them.
 
 from __future__ import annotations
 
-from modeltel.analyzer.base.schema.layout import Layout, Table
+from modeltel.analyzer.base.schema.layout import Table
 
 ML_REFERENCE_PROFILES = Table(
     name="ml_reference_profiles",
@@ -38,8 +38,3 @@ ML_REFERENCE_PROFILES = Table(
     tail="ORDER BY (model, version, reference, uploaded_at, reference_rows, feature)",
     sharding_key="cityHash64(model, version, reference)",
 )
-
-
-def statements(layout: Layout) -> list[str]:
-    """Migration 8: the profile table."""
-    return layout.create_table(ML_REFERENCE_PROFILES)

@@ -9,7 +9,7 @@ aggregating the whole results history.
 
 from __future__ import annotations
 
-from modeltel.analyzer.base.schema.layout import Layout, Table, View
+from modeltel.analyzer.base.schema.layout import Table, View
 
 ML_RESULTS_LATEST = Table(
     name="ml_results_latest",
@@ -47,9 +47,3 @@ ML_RESULTS_LATEST_MV = View(
     source="ml_results",
     select=f"SELECT {_COLUMNS} FROM {{source}}",
 )
-
-
-def statements(layout: Layout) -> list[str]:
-    """Create the table and its view (DDL only, ``ON CLUSTER`` on a cluster). Results stored
-    before this migration are not copied: the next analysis cycle writes every live series."""
-    return [*layout.create_table(ML_RESULTS_LATEST), *layout.create_view(ML_RESULTS_LATEST_MV)]

@@ -9,7 +9,11 @@ nothing). Its extra columns carry what the receiver already knows in typed form:
   ``toString(Float64)`` matches Go's formatting except that it writes ``1e21`` where Go writes
   ``1e+21``; the view adds the sign.
 - ``Ml*``: the span's ml projection (:mod:`modeltel.analyzer.ingest.projection`), which the
-  ``*_ingest_mv`` views write straight into ``ml_predictions`` and ``ml_features``.
+  ``*_ingest_mv`` views write straight into ``ml_predictions`` and ``ml_features``;
+  ``MlAttribution*`` (attribution names, and per name its numbers as typed double arrays or
+  its texts, as ``MlFeatureNum/Text``) feed ``ml_attributions`` (:mod:`.attributions`), and
+  ``MlRows``, ``MlDeclaredSize`` and ``MlIssue*`` (the rows, declared size and the limit a
+  span broke) feed ``ml_ingest_issues`` (:mod:`.ingest_limits`).
 
 The receiver inserts with ``SETTINGS log_comment = RECEIVER_MARKER``; the settings of an
 insert reach every view it triggers, and the string-parsing views on ``otel_traces`` skip
@@ -39,7 +43,15 @@ OTEL_TRACES_INGEST = Table(
     MlFeatures Array(String),
     MlCategorical Array(UInt8),
     MlFeatureNum Array(Array(Nullable(Float64))),
-    MlFeatureText Array(Array(Nullable(String)))
+    MlFeatureText Array(Array(Nullable(String))),
+    MlAttributions Array(String),
+    MlAttributionNum Array(Array(Nullable(Float64))),
+    MlAttributionText Array(Array(Nullable(String))),
+    MlRows UInt64,
+    MlDeclaredSize UInt64,
+    MlIssue String,
+    MlIssueSize UInt64,
+    MlIssueLimit UInt64
 """,
     engine="Null",
     tail="",
