@@ -41,3 +41,37 @@ def test_the_docs_pages_named_in_the_code_exist(repo_root: Path) -> None:
         if not (repo_root / "docs" / page).is_file()
     }
     assert not missing
+
+
+DOTTED = re.compile(r"\bmodeltel\.(?:analyzer|instrumentation)(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
+
+
+def _resolves(name: str) -> bool:
+    """Whether ``name`` is a module, or an attribute path inside one."""
+    import importlib
+
+    parts = name.split(".")
+    for cut in range(len(parts), 1, -1):
+        try:
+            target = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attribute in parts[cut:]:
+            if not hasattr(target, attribute):
+                return False
+            target = getattr(target, attribute)
+        return True
+    return False
+
+
+def test_every_module_the_documentation_names_exists(repo_root: Path) -> None:
+    """Dotted names are modules or their attributes, except the OTel instrument names of the
+    analyzer's own metrics (``modeltel.analyzer.cycles`` …), which the Prometheus names beside
+    them (``modeltel_analyzer_cycles_total``) mark."""
+    pages = [repo_root / "README.md", *sorted((repo_root / "docs").glob("*.md"))]
+    named = set()
+    for page in pages:
+        text = page.read_text()
+        named |= {m for m in DOTTED.findall(text) if m.replace(".", "_") not in text}
+    assert named, "the documentation names modules"
+    assert sorted(n for n in named if not _resolves(n)) == []
