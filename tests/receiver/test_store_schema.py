@@ -172,8 +172,8 @@ def test_a_store_of_an_earlier_build_is_refused_at_open_with_one_sentence(
     assert str(raised.value) == (
         f"the database {other_database} of the store {store.url} was made by an earlier "
         f"development build of modeltel (its migrations table records migrations {versions}, "
-        "not the 0.1.0 baseline); export what you need from it (modeltel sql) and open a new "
-        "store directory or database (--clickhouse-url or --database)"
+        "not the 0.1.0 baseline); export what you need from it with ClickHouse's own tools and "
+        "open a new store directory or database (--clickhouse-url or --database)"
     )
     assert "\n" not in str(raised.value) and ". " not in str(raised.value)
     # refused before anything was created in it

@@ -172,7 +172,7 @@ def unknown_migrations_error(
     versions = ", ".join(str(v) for v in sorted({v for v, _ in rows}))
     return StoreError(
         f"{where} was made by an earlier development build of modeltel (its migrations table "
-        f"records migrations {versions}, not the 0.1.0 baseline); export what "
-        "you need from it (modeltel sql) and open a new store directory or database "
+        f"records migrations {versions}, not the 0.1.0 baseline); export what you need from "
+        "it with ClickHouse's own tools and open a new store directory or database "
         "(--clickhouse-url or --database)"
     )
