@@ -13,6 +13,7 @@ from scipy import stats as sps
 
 from modeltel.analyzer import Analyzer
 from modeltel.analyzer.base.errors import NotFoundError
+from modeltel.analyzer.base.windows import Window
 from modeltel.analyzer.inputs.reference import upload_reference
 
 RNG = np.random.default_rng(21)
@@ -70,10 +71,23 @@ def test_last_n_predictions(store, two_hours) -> None:
     assert x["current_size"] == 200
     window = analyzer.last_n_window("w", "1", 200)
     assert pd.Timestamp(x["window_start"]) == pd.Timestamp(window.start)
-    assert window.end - window.start == timedelta(seconds=5 * 199, microseconds=1)
+    assert window.end - window.start == timedelta(seconds=5 * 199, milliseconds=1)
     ref = two_hours[0]["x"].to_numpy()
     expected = sps.wasserstein_distance(ref, shifted["x"][-200:]) / np.std(ref)
     assert x["value"] == pytest.approx(expected, abs=1e-9)
+
+
+def test_last_n_predictions_made_in_one_millisecond(store, two_hours) -> None:
+    """One batch span gives its rows one timestamp: the stored window still has an end after
+    its start, and the results read back as a window (the page builds one from them)."""
+    write_production(store, "one-ms", "1", {"x": [0.1, 0.2, 0.3]}, start=T0, step=timedelta(0))
+    upload_reference(store, "one-ms", pd.DataFrame({"x": RNG.normal(0, 1, 50)}), version="1")
+    Analyzer(store).drift("one-ms", "1", last_n=10**6)
+    rows = store.query_rows(
+        "SELECT window_start, window_end FROM ml_results WHERE model = 'one-ms' AND kind = 'drift'"
+    )
+    assert rows and all(end > start for start, end in rows)
+    Window(rows[0][0], rows[0][1])
 
 
 def test_two_versions_compared_over_the_same_window(store, two_hours) -> None:

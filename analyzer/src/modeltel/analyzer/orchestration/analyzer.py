@@ -135,7 +135,9 @@ class Analyzer:
         return [trailing_window(now, size or parse_duration(DEFAULT_WINDOW))]
 
     def last_n_window(self, model: str, version: str, n: int) -> Window:
-        """The window holding the latest ``n`` predictions of a version (ties may add a few)."""
+        """The window holding the latest ``n`` predictions of a version (ties may add a few):
+        from the first of them to 1 ms after the last, since results keep their windows to the
+        millisecond (a window of predictions made in one millisecond stays non-empty)."""
         if n <= 0:
             raise ConfigError("last_n must be a positive number of predictions")
         rows = self.store.query_rows(
@@ -148,7 +150,7 @@ class Analyzer:
         if not rows or not rows[0][2]:
             raise NotFoundError(f"no predictions of {model} version {version}")
         first, last, _ = rows[0]
-        end = pd.Timestamp(last).to_pydatetime() + pd.Timedelta(microseconds=1).to_pytimedelta()
+        end = pd.Timestamp(last).to_pydatetime() + pd.Timedelta(milliseconds=1).to_pytimedelta()
         return Window(utc(pd.Timestamp(first).to_pydatetime()), utc(end))
 
     def _versions_in(
