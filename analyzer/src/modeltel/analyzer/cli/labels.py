@@ -24,21 +24,15 @@ kept and reported. Exit codes: 0 stored, 2 bad file or options, 3 store unavaila
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    _, upload = uploads.add_upload_command(
+        subparsers,
         "labels",
         help="upload ground-truth labels for a model's predictions",
         description=__doc__,
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        upload_help="store labels from a CSV or Parquet file",
+        file_help="CSV or Parquet with an id and a label column",
     )
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    upload = actions.add_parser(
-        "upload",
-        help="store labels from a CSV or Parquet file",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    uploads.add_file_arguments(upload, "CSV or Parquet with an id and a label column")
     upload.add_argument(
         "--id-column", default="prediction_id", help="column of prediction ids (prediction_id)"
     )

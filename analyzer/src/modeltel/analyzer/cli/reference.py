@@ -28,22 +28,15 @@ Exit codes: 0 stored, 2 bad file or options, 3 store unavailable or locked, 4 no
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    actions, upload = uploads.add_upload_command(
+        subparsers,
         "reference",
         help="upload, capture or list the reference (training) data drift compares with",
         description=__doc__,
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        upload_help="store a CSV or Parquet file as a reference",
+        file_help="CSV or Parquet, one column per feature",
     )
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-
-    upload = actions.add_parser(
-        "upload",
-        help="store a CSV or Parquet file as a reference",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    uploads.add_file_arguments(upload, "CSV or Parquet, one column per feature")
     upload.add_argument("--version", default=None, help="model version (default unversioned)")
     upload.add_argument("--name", default="default", help="reference name (default: default)")
     upload.add_argument("--categorical", default=None, metavar="A,B", help="categorical columns")

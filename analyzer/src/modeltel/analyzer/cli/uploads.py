@@ -12,10 +12,35 @@ from modeltel.analyzer.base.errors import InputError
 from modeltel.analyzer.cli.backend import open_backend
 
 
-def add_file_arguments(parser: argparse.ArgumentParser, file_help: str) -> None:
-    """``MODEL`` and ``FILE``."""
-    parser.add_argument("model", metavar="MODEL")
-    parser.add_argument("file", metavar="FILE", help=file_help)
+def add_upload_command(
+    subparsers: argparse._SubParsersAction,
+    command: str,
+    *,
+    help: str,
+    description: str | None,
+    epilog: str,
+    upload_help: str,
+    file_help: str,
+) -> tuple[argparse._SubParsersAction, argparse.ArgumentParser]:
+    """``COMMAND ACTION …`` with its ``upload MODEL FILE`` action: the command's actions (to
+    add more) and the upload's parser (to add its options)."""
+    parser = subparsers.add_parser(
+        command,
+        help=help,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    upload = actions.add_parser(
+        "upload",
+        help=upload_help,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    upload.add_argument("model", metavar="MODEL")
+    upload.add_argument("file", metavar="FILE", help=file_help)
+    return actions, upload
 
 
 def send(args: argparse.Namespace, kind: str, options: Sequence[str]) -> dict[str, Any]:

@@ -18,6 +18,9 @@ The store is ``request.app.state.store``.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -42,6 +45,7 @@ REFERENCE_UPLOAD = UploadKind(
     json_hint='JSON uploads need "records": a list of objects, one per row',
     empty="the upload has no rows",
     no_model="say which model the reference is for: ?model=NAME",
+    defaults={"name": "default"},
 )
 LABELS_UPLOAD = UploadKind(
     options=("id_column", "label_column", "value_column", "timestamp_column", "format"),
@@ -52,59 +56,47 @@ LABELS_UPLOAD = UploadKind(
     ),
     empty="the upload has no labels",
     no_model="say which model the labels are for: ?model=NAME",
+    defaults={"id_column": "prediction_id", "label_column": "label"},
 )
 
 
 def uploads_router() -> APIRouter:
     """``POST /api/references`` and ``POST /api/labels``."""
+    from modeltel.analyzer.inputs.labels import upload_labels
+    from modeltel.analyzer.inputs.reference import upload_reference
+
     router = APIRouter(tags=["uploads"])
+    router.add_api_route(
+        "/api/references",
+        _upload_route(REFERENCE_UPLOAD, upload_reference),
+        methods=["POST"],
+        status_code=201,
+        summary="Store a reference (CSV/Parquet file or JSON records) for a model version",
+    )
+    router.add_api_route(
+        "/api/labels",
+        _upload_route(LABELS_UPLOAD, upload_labels),
+        methods=["POST"],
+        status_code=201,
+        summary="Store labels (CSV/Parquet file or JSON records) for a model",
+    )
+    return router
 
-    @router.post("/api/references", status_code=201)
-    async def upload(request: Request) -> JSONResponse:
-        """Store a reference (CSV/Parquet file or JSON records) for a model version."""
-        from modeltel.analyzer.inputs.reference import upload_reference
 
+def _upload_route(
+    kind: UploadKind, store_upload: Callable[..., Any]
+) -> Callable[[Request], Awaitable[JSONResponse]]:
+    """The endpoint that reads an upload of ``kind`` and stores it with ``store_upload(store,
+    model, data, **options)``: 201 with its summary, or the error's answer."""
+
+    async def route(request: Request) -> JSONResponse:
         try:
-            model, data, options = await upload_payload(request, REFERENCE_UPLOAD)
+            model, data, options = await upload_payload(request, kind)
             summary = await run_in_threadpool(
-                upload_reference,
-                request.app.state.store,
-                str(model),
-                data,
-                version=options.get("version"),
-                name=options.get("name") or "default",
-                categorical=options.get("categorical"),
-                numerical=options.get("numerical"),
-                prediction_column=options.get("prediction_column"),
-                score_column=options.get("score_column"),
-                value_column=options.get("value_column"),
-                exclude=options.get("exclude"),
-                format=options.get("format"),
-            )
-        except ModeltelError as exc:
-            return error_response(exc)
-        return JSONResponse(summary.as_dict(), status_code=201)
-
-    @router.post("/api/labels", status_code=201)
-    async def labels(request: Request) -> JSONResponse:
-        """Store labels (CSV/Parquet file or JSON records) for a model; report what happened."""
-        from modeltel.analyzer.inputs.labels import upload_labels
-
-        try:
-            model, data, options = await upload_payload(request, LABELS_UPLOAD)
-            summary = await run_in_threadpool(
-                upload_labels,
-                request.app.state.store,
-                str(model),
-                data,
-                id_column=options.get("id_column") or "prediction_id",
-                label_column=options.get("label_column") or "label",
-                value_column=options.get("value_column"),
-                timestamp_column=options.get("timestamp_column"),
-                format=options.get("format"),
+                store_upload, request.app.state.store, model, data, **kind.arguments(options)
             )
         except ModeltelError as exc:
             return error_response(exc)
         return json_answer(summary.as_dict(), status_code=201)
 
-    return router
+    return route

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
@@ -63,6 +64,15 @@ class UploadKind:
     """Said when there are no records."""
     no_model: str
     """Said when the upload does not name its model."""
+    defaults: Mapping[str, str] = field(default_factory=dict)
+    """Values of options the upload leaves out or empty."""
+
+    def arguments(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Every option as a keyword argument of the store function: given, else default."""
+        return {
+            name: options.get(name) or self.defaults.get(name, options.get(name))
+            for name in self.options
+        }
 
 
 async def upload_payload(request: Request, kind: UploadKind) -> tuple[str, Any, dict[str, Any]]:
