@@ -2,7 +2,8 @@
 
 - :mod:`.stats` — the statistics as pure functions of counts (each equal to scipy's);
 - :mod:`.grid` — the fine binning of continuous features, identical in SQL and numpy;
-- :mod:`.sources` / :mod:`.histogram` — the SQL that counts a reference or a window;
+- :mod:`.histogram` — the SQL that counts a reference or a window (its samples:
+  :mod:`modeltel.analyzer.base.sources`);
 - :mod:`.compare` / :mod:`.methods` — alignment, methods, defaults and verdicts;
 - :mod:`.config` — the ``drift`` configuration section;
 - :mod:`.engine` — one run: counts → records; :mod:`.display` — histograms for people;

@@ -31,10 +31,10 @@ from modeltel.analyzer.analyses.drift.histogram import (
 from modeltel.analyzer.analyses.drift.methods import METHODS, applies, resolve, status
 from modeltel.analyzer.analyses.drift.profiles import reference_profiles, upload_of
 from modeltel.analyzer.base.errors import NotFoundError
+from modeltel.analyzer.base.query import Params
 from modeltel.analyzer.base.results import Result, Status
 from modeltel.analyzer.base.sources import (
     PREDICTION_FEATURES,
-    Params,
     ProductionSource,
     ReferenceSource,
     Source,
