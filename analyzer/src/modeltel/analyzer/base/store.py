@@ -301,10 +301,6 @@ class Store:
         )
         return {(int(version), str(name)) for version, name in rows}
 
-    def applied_migrations(self) -> set[int]:
-        """The migration numbers this store's ledger records."""
-        return {version for version, _ in self._recorded_migrations()}
-
     def pending_migrations(self) -> list[int]:
         """The migrations :meth:`migrate` would run now; :class:`StoreError` (one sentence
         saying what to do) when the ledger records a migration this build does not know."""
@@ -435,17 +431,3 @@ class Store:
         """Insert a DataFrame whose columns are named like the table's."""
         with self._translated(f"insert into {table} failed"):
             self.client.insert_df(table, df, database=self.database)
-
-    @contextmanager
-    def session_settings(self, **values: Any) -> Iterator[None]:
-        """Apply ClickHouse settings to this thread's client for the ``with`` block."""
-        client = self.client
-        old = {k: client.get_client_setting(k) for k in values}
-        for key, value in values.items():
-            client.set_client_setting(key, value)
-        try:
-            yield
-        finally:
-            for key, value in old.items():
-                if value is not None:
-                    client.set_client_setting(key, value)

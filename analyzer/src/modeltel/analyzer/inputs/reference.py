@@ -37,12 +37,12 @@ import pandas as pd
 import pyarrow as pa
 
 from modeltel.analyzer.base.errors import InputError, NotFoundError
+from modeltel.analyzer.base.query import Params
 from modeltel.analyzer.base.sources import (
     PREDICTION_FEATURES,
     PREDICTION_LABEL,
     PREDICTION_SCORE,
     PREDICTION_VALUE,
-    Params,
     ProductionSource,
     ReferenceSource,
 )

@@ -37,8 +37,8 @@ from modeltel.analyzer.base.analysis import Run, Target
 from modeltel.analyzer.base.config import Section
 from modeltel.analyzer.base.durations import parse_duration
 from modeltel.analyzer.base.errors import ConfigError, ModeltelError, NotFoundError
+from modeltel.analyzer.base.query import nanos
 from modeltel.analyzer.base.results import Result, empty_results, make_results, write_results
-from modeltel.analyzer.base.sources import nanos
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.base.windows import Window, fixed_windows, trailing_window, utc
 from modeltel.analyzer.inputs.labels import LabelUpload, upload_labels
