@@ -2,7 +2,7 @@
 
 Starts ``modeltel serve`` on a fresh embedded store (OTLP/HTTP only) and posts, per category,
 ``--examples`` payloads drawn by the strategies of the fuzz tests
-(``tests/reliability/otlp_fuzz_strategies.py``): valid requests with extreme values, their
+(``tests/support/otlp_fuzz.py``): valid requests with extreme values, their
 protobuf bytes mutated, OTLP-shaped and arbitrary JSON (invalid UTF-8, deep nesting, huge
 numbers), and broken gzip/deflate bodies, for traces, logs and metrics. Prints the answers
 per category; any 5xx, any refusal without a message, or a server that stops answering is a
@@ -28,12 +28,11 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "reliability"))
+sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from otlp_fuzz_strategies import REQUESTS, compressed, json_bodies, mutated  # noqa: E402
-
 from soak import free_port, rss_mib, wait_healthy  # noqa: E402
+from support.otlp_fuzz import REQUESTS, compressed, json_bodies, mutated  # noqa: E402
 
 PROTOBUF, JSON = "application/x-protobuf", "application/json"
 

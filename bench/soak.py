@@ -14,7 +14,7 @@ stays within ``--rss-tolerance`` of the middle third.
     python bench/soak.py --store http --outage-at 60 --outage-for 30 --minutes 3
 
 ``--store http`` puts the store behind ClickHouse's HTTP interface in its own process
-(``tests/chdb_http_store.py``: chDB serving it) and ``modeltel serve`` reaches it over an
+(``tests/support/chdb_http_store.py``: chDB serving it) and ``modeltel serve`` reaches it over an
 ``http://`` URL, as in production; ``--outage-at``/``--outage-for`` then SIGKILL that store
 during the run and start it again on the same data: while it is away the receiver answers 503,
 the clients retry, and the verdict still counts every acknowledged span.
@@ -253,7 +253,7 @@ def main() -> None:
     store_url = f"chdb://{data}"
     if args.store == "http":
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-        from chdb_http_store import HttpStore
+        from support.chdb_http_store import HttpStore
 
         http_store = HttpStore(data, free_port(), data.parent / "store.log").start()
         store_url = http_store.url

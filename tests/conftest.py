@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from chdb_http_store import HttpStore
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.demo.servers import ThreadedServer
 from modeltel.analyzer.demo.simulation import Simulation, SimulationSettings
 from modeltel.analyzer.ingest.pipeline import IngestPipeline
 from modeltel.analyzer.server.app import ServerConfig, create_app
 from modeltel.analyzer.server.otlp_grpc import start_grpc_server
+from support.chdb_http_store import HttpStore
 
 TEST_STORES = ("embedded", "http")
 

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from grafana_expand import TimeRange, dashboard_targets, expand_promql, expand_sql
 
 from modeltel.analyzer.export.catalog import GAUGES
+from support.grafana import TimeRange, dashboard_targets, expand_promql, expand_sql
 
 
 @pytest.fixture(scope="module")

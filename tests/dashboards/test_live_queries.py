@@ -16,7 +16,11 @@ from typing import Any
 
 import pytest
 import yaml
-from grafana_expand import (
+
+import conftest
+from modeltel.analyzer.base.store import Store
+from modeltel.analyzer.orchestration.loop import AnalysisLoop, default_runners
+from support.grafana import (
     Target,
     TimeRange,
     dashboard_targets,
@@ -24,12 +28,8 @@ from grafana_expand import (
     expand_sql,
     label_values_query,
 )
-from live_traffic import send_scenario, upload_calm_reference, utc_now
-from prometheus_process import PrometheusProcess
-
-import conftest
-from modeltel.analyzer.base.store import Store
-from modeltel.analyzer.orchestration.loop import AnalysisLoop, default_runners
+from support.live_traffic import send_scenario, upload_calm_reference, utc_now
+from support.prometheus import PrometheusProcess
 
 VALUES = {"model": "churn", "version": "1", "feature": "age"}
 RATE_INTERVAL = "10s"

@@ -9,7 +9,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from instrumentation_support import Telemetry, assert_contract, telemetry_fixture  # noqa: F401
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk._logs import LoggerProvider
@@ -22,6 +21,7 @@ from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.inputs.labels import upload_labels
 from modeltel.instrumentation import attributes as A
 from modeltel.instrumentation import log_labels, monitor, prediction_ids
+from support.instrumentation import Telemetry, assert_contract, telemetry_fixture  # noqa: F401
 
 ROWS = 3
 INPUTS = {

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import shap
-from instrumentation_support import Telemetry, assert_contract, telemetry_fixture
 from sklearn.linear_model import LogisticRegression
 
 from modeltel.instrumentation import attributions, instrument, monitor
+from support.instrumentation import Telemetry, assert_contract, telemetry_fixture
 
 __all__ = ["telemetry_fixture"]
 

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from instrumentation_support import Telemetry, metric_key, telemetry_fixture  # noqa: F401
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
@@ -25,6 +24,7 @@ from sklearn.preprocessing import StandardScaler
 
 from modeltel.instrumentation import instrument
 from modeltel.instrumentation.auto import SklearnInstrumentor
+from support.instrumentation import Telemetry, metric_key, telemetry_fixture  # noqa: F401
 
 X = pd.DataFrame({"a": np.linspace(0, 1, 60), "b": np.linspace(1, 0, 60) ** 2})
 Y = np.where(X["a"] > 0.5, 1, 0)

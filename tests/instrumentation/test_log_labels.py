@@ -7,9 +7,9 @@ import datetime
 import numpy as np
 import pandas as pd
 import pytest
-from instrumentation_support import Telemetry, telemetry_fixture  # noqa: F401
 
 from modeltel.instrumentation import log_labels
+from support.instrumentation import Telemetry, telemetry_fixture  # noqa: F401
 
 
 def records(telemetry: Telemetry):

@@ -11,13 +11,13 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 import pandas as pd
 import pytest
-from instrumentation_support import Telemetry, metric_key, telemetry_fixture  # noqa: F401
 from opentelemetry.sdk.trace import SpanLimits, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
 from modeltel.instrumentation import last_prediction_ids, monitor, prediction_ids
+from support.instrumentation import Telemetry, metric_key, telemetry_fixture  # noqa: F401
 
 
 def test_span_is_an_internal_child_named_after_the_model(telemetry: Telemetry) -> None:

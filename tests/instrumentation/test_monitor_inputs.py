@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from instrumentation_support import Telemetry, telemetry_fixture  # noqa: F401
 
 from modeltel.instrumentation import monitor
+from support.instrumentation import Telemetry, telemetry_fixture  # noqa: F401
 
 
 def run(telemetry: Telemetry, x, result, **options):

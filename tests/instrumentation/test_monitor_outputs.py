@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from instrumentation_support import Telemetry, telemetry_fixture  # noqa: F401
 
 from modeltel.instrumentation import monitor
+from support.instrumentation import Telemetry, telemetry_fixture  # noqa: F401
 
 FRAME = pd.DataFrame({"a": [1.0, 2.0, 3.0]})
 

@@ -10,7 +10,6 @@ import textwrap
 import numpy as np
 import pandas as pd
 import pytest
-from instrumentation_support import Telemetry, metric_key, telemetry_fixture  # noqa: F401
 from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider, ObservableCounter
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
@@ -18,6 +17,7 @@ from opentelemetry.sdk.metrics.export import (
 )
 
 from modeltel.instrumentation import _telemetry, monitor
+from support.instrumentation import Telemetry, metric_key, telemetry_fixture  # noqa: F401
 
 
 def _metrics_by_name(reader: InMemoryMetricReader) -> dict[str, object]:

@@ -8,7 +8,6 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
-from instrumentation_support import Telemetry, metric_key, telemetry_fixture  # noqa: F401
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
@@ -17,6 +16,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from modeltel.instrumentation import instrument, last_prediction_ids
 from modeltel.instrumentation._sklearn import MonitoredMethod, uninstrument_estimator
+from support.instrumentation import Telemetry, metric_key, telemetry_fixture  # noqa: F401
 
 RNG = np.random.default_rng(1)
 X = pd.DataFrame({"age": RNG.normal(40, 10, 200), "income": RNG.normal(3, 1, 200)})

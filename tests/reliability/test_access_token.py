@@ -20,12 +20,12 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from reliability_support import prediction_spans
 
 from conftest import start_server
 from modeltel.analyzer.server.app import ServerConfig
 from modeltel.analyzer.server.auth import AccessPolicy, TokenInterceptor
 from modeltel.analyzer.server.otlp_grpc import start_grpc_server
+from support.reliability import prediction_spans
 
 TOKEN = "tok-7f3a9c1e-very-secret"
 
@@ -256,10 +256,9 @@ def test_without_a_token_nothing_is_checked(server) -> None:
 
 def test_analyzer_service_metrics_follow_the_same_policy(store, monkeypatch) -> None:
     """``modeltel analyzer``'s own /metrics app honours the token and MODELTEL_PROTECT_METRICS."""
-    from reliability_support import serve_asgi
-
     from modeltel.analyzer.export.publisher import MetricsPublisher
     from modeltel.analyzer.server.metrics_endpoint import metrics_app
+    from support.reliability import serve_asgi
 
     monkeypatch.setenv("MODELTEL_API_TOKEN", TOKEN)
     monkeypatch.setenv("MODELTEL_PROTECT_METRICS", "1")

@@ -9,10 +9,10 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from reliability_support import PROTOBUF, prediction_spans
 
 from conftest import new_database_name, start_server
 from modeltel.analyzer.base.store import Store
+from support.reliability import PROTOBUF, prediction_spans
 
 SECRET_MODEL = "secret-model-7c2"
 

@@ -25,10 +25,10 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from reliability_support import ServeProcess
 
-from chdb_http_store import HttpStore
 from conftest import free_port
+from support.chdb_http_store import HttpStore
+from support.reliability import ServeProcess
 
 MIB = 1 << 20
 GOOD_SINGLE = 300

@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 import httpx
-from reliability_support import (
+
+from support.reliability import (
     PROTOBUF,
     ServeProcess,
     Tally,

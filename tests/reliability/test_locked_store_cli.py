@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from reliability_support import ServeProcess
 
 from modeltel.analyzer.cli import main
+from support.reliability import ServeProcess
 
 TOKEN = "lock-test-token"
 

@@ -16,8 +16,6 @@ import pytest
 from google.protobuf import json_format
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from otlp_fuzz_strategies import REQUESTS, compressed, json_bodies, mutated
-from reliability_support import start_app
 
 from conftest import new_database_name
 from modeltel.analyzer.base.errors import InputError
@@ -26,6 +24,8 @@ from modeltel.analyzer.ingest.decode import JSON, PROTOBUF, decompress, parse_re
 from modeltel.analyzer.ingest.pipeline import IngestPipeline, traces_arrow
 from modeltel.analyzer.ingest.rows import log_columns, metric_columns, trace_columns
 from modeltel.analyzer.server.app import ServerConfig
+from support.otlp_fuzz import REQUESTS, compressed, json_bodies, mutated
+from support.reliability import start_app
 
 SIGNALS = ["traces", "logs", "metrics"]
 FAST = settings(

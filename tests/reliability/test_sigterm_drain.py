@@ -19,9 +19,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reliability_support import PROTOBUF, ServeProcess, prediction_spans, stored_prediction_ids
-
-from chdb_http_store import HttpStore
+from support.chdb_http_store import HttpStore
+from support.reliability import PROTOBUF, ServeProcess, prediction_spans, stored_prediction_ids
 
 # Time bounds: each wait below is a ceiling on a loaded 2-core machine, not a pace; the test
 # takes about 10 s on a quiet one.

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from reliability_support import PROTOBUF, prediction_spans
 
 from conftest import new_database_name, start_server
 from modeltel.analyzer.base.store import Store
+from support.reliability import PROTOBUF, prediction_spans
 
 SECRET = "TOPSECRET-4c1d"
 

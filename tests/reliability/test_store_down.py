@@ -17,7 +17,13 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
     OTLPSpanExporter as GrpcSpanExporter,
 )
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from reliability_support import (
+
+from conftest import new_database_name, start_server
+from modeltel.analyzer.base.errors import StoreUnavailableError
+from modeltel.analyzer.base.store import Store
+from modeltel.analyzer.server.app import ServerConfig
+from modeltel.analyzer.server.otlp_grpc import start_grpc_server
+from support.reliability import (
     PROTOBUF,
     ServeProcess,
     closed_port,
@@ -25,12 +31,6 @@ from reliability_support import (
     prediction_spans,
     sdk_prediction_spans,
 )
-
-from conftest import new_database_name, start_server
-from modeltel.analyzer.base.errors import StoreUnavailableError
-from modeltel.analyzer.base.store import Store
-from modeltel.analyzer.server.app import ServerConfig
-from modeltel.analyzer.server.otlp_grpc import start_grpc_server
 
 
 @pytest.fixture

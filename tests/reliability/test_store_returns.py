@@ -23,17 +23,17 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-from reliability_support import (
+
+from conftest import free_port, new_database_name
+from modeltel.analyzer.base.schema.migrations import MIGRATIONS
+from modeltel.analyzer.base.store import Store
+from support.chdb_http_store import HttpStore
+from support.reliability import (
     ServeProcess,
     closed_port,
     log_every_grpc_retry,
     sdk_prediction_spans,
 )
-
-from chdb_http_store import HttpStore
-from conftest import free_port, new_database_name
-from modeltel.analyzer.base.schema.migrations import MIGRATIONS
-from modeltel.analyzer.base.store import Store
 
 
 class Export(threading.Thread):

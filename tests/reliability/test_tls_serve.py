@@ -20,9 +20,9 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from reliability_support import ServeProcess, self_signed_certificate
 
 from conftest import free_port
+from support.reliability import ServeProcess, self_signed_certificate
 
 TOKEN = "tls-token-0b5e"
 
