@@ -9,6 +9,8 @@ replay is dropped.
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
@@ -25,6 +27,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from modeltel.analyzer.demo.clock import SimulatedClock, TimeShiftProcessor
 
 SERVICE_NAME = "screening-api"
+SHUTDOWN_TIMEOUT_S = 10.0
+"""How long stopping the model app's telemetry may take (the final export included)."""
 
 
 @dataclass
@@ -44,10 +48,25 @@ class Telemetry:
             )
         )
 
-    def shutdown(self) -> None:
-        self.tracer_provider.shutdown()
-        self.logger_provider.shutdown()
-        self.meter_provider.shutdown()
+    def shutdown(self, timeout_s: float = SHUTDOWN_TIMEOUT_S) -> bool:
+        """Export what is left and stop, all three providers at once, within ``timeout_s``;
+        True when they finished in time. A server that answers 503 would keep each exporter
+        retrying for its whole timeout, one provider after another: the demo stops on Ctrl-C
+        within seconds anyway, and what was not exported by then is dropped."""
+        threads = [
+            threading.Thread(target=provider.shutdown, name=f"shutdown-{name}", daemon=True)
+            for name, provider in (
+                ("spans", self.tracer_provider),
+                ("logs", self.logger_provider),
+                ("metrics", self.meter_provider),
+            )
+        ]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + timeout_s
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in threads)
 
 
 def configure(endpoint: str, clock: SimulatedClock) -> Telemetry:
@@ -65,7 +84,8 @@ def configure(endpoint: str, clock: SimulatedClock) -> Telemetry:
         }
     )
     base = endpoint.rstrip("/")
-    tracer_provider = TracerProvider(resource=resource)
+    # shut down by Telemetry.shutdown, not at exit (a second shutdown only warns)
+    tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
     spans = BatchSpanProcessor(
         OTLPSpanExporter(endpoint=f"{base}/v1/traces", timeout=60),
         max_queue_size=200_000,
@@ -73,7 +93,7 @@ def configure(endpoint: str, clock: SimulatedClock) -> Telemetry:
         schedule_delay_millis=250,
     )
     tracer_provider.add_span_processor(TimeShiftProcessor(spans, clock))
-    logger_provider = LoggerProvider(resource=resource)
+    logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
     logger_provider.add_log_record_processor(
         BatchLogRecordProcessor(
             OTLPLogExporter(endpoint=f"{base}/v1/logs", timeout=60),
@@ -86,5 +106,7 @@ def configure(endpoint: str, clock: SimulatedClock) -> Telemetry:
         OTLPMetricExporter(endpoint=f"{base}/v1/metrics", timeout=60),
         export_interval_millis=10_000,
     )
-    meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
+    meter_provider = MeterProvider(
+        resource=resource, metric_readers=[reader], shutdown_on_exit=False
+    )
     return Telemetry(tracer_provider, meter_provider, logger_provider)

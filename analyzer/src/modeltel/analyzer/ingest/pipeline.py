@@ -373,6 +373,7 @@ class IngestPipeline:
             except Exception as exc:
                 if isinstance(exc, StoreError):
                     self.stats.store_failures += 1
+                    logger.warning("writing %d rows to %s failed: %s", rows, first.table, exc)
                     error: Exception = exc
                 else:
                     logger.exception("unexpected error writing %d rows to %s", rows, first.table)
