@@ -65,6 +65,14 @@ VERDICTS = frozenset({Status.OK, Status.WARNING, Status.DRIFT, Status.ALERT})
 """The statuses of a decision (the others say there was nothing to decide)."""
 
 
+def severity(status: str | None) -> int:
+    """How bad a status is: 2 for :data:`BAD`, 1 for a warning, 0 for the rest (unknown and
+    missing statuses too) — what every "worst first" ordering sorts by."""
+    if status in BAD:
+        return 2
+    return 1 if status == Status.WARNING else 0
+
+
 @dataclass(slots=True, kw_only=True)
 class Result:
     """One result record as an analysis makes it (fields as :data:`RESULT_COLUMNS`).

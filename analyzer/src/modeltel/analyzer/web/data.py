@@ -25,7 +25,7 @@ from modeltel.analyzer.analyses import ANALYSES
 from modeltel.analyzer.base import listings
 from modeltel.analyzer.base.analysis import MetricSpec
 from modeltel.analyzer.base.errors import ModeltelError, NotFoundError
-from modeltel.analyzer.base.results import read_results
+from modeltel.analyzer.base.results import Status, read_results, severity
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.orchestration import health as health_module
 
@@ -205,8 +205,15 @@ class ModelView:
     def drift_table(self) -> list[dict[str, Any]]:
         """Latest drift records of features and predictions, worst first."""
         rows = [r for r in self.latest.get("drift", []) if r["feature"]]
-        order = {"drift": 0, "alert": 0, "warning": 1, "ok": 2, "info": 3, "no_data": 4}
-        return sorted(rows, key=lambda r: (order.get(r["status"], 5), str(r["feature"])))
+        undecided = {Status.INFO: 1, Status.NO_DATA: 2}  # after the decided ones
+        return sorted(
+            rows,
+            key=lambda r: (
+                -severity(r["status"]),
+                undecided.get(r["status"], 0),
+                str(r["feature"]),
+            ),
+        )
 
     def drift_share(self) -> dict[str, Any] | None:
         shares = [r for r in self.latest.get("drift", []) if r["method"] == "share"]
@@ -219,9 +226,9 @@ class ModelView:
             name = r["feature"] or "(all features)"
             row = table.setdefault(name, {"feature": name, "status": "ok"})
             row[r["metric"]] = r["value"]
-            if _rank(r["status"]) > _rank(row["status"]):
+            if severity(r["status"]) > severity(row["status"]):
                 row["status"] = r["status"]
-        return sorted(table.values(), key=lambda row: (-_rank(row["status"]), row["feature"]))
+        return sorted(table.values(), key=lambda row: (-severity(row["status"]), row["feature"]))
 
     def metrics(self, kind: str, component: str | None = None) -> list[MetricSpec]:
         """The catalogue entries of ``kind`` present in the records, in catalogue order
@@ -261,12 +268,6 @@ def metric_spec(kind: str, metric: str) -> MetricSpec:
     analysis = ANALYSES.get(kind)
     found = analysis.metric(metric) if analysis is not None else None
     return found if found is not None else MetricSpec(metric)
-
-
-def _rank(status: str | None) -> int:
-    return {"ok": 0, "info": 0, "no_data": 0, "warning": 1, "drift": 2, "alert": 2}.get(
-        status or "", 0
-    )
 
 
 def model_view(
