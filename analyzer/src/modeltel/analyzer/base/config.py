@@ -14,6 +14,7 @@ mapping overrides any of its keys for one model, e.g.::
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -85,6 +86,26 @@ def check_keys(raw: Mapping[str, Any], known: Iterable[str], path: str) -> None:
         raise ConfigError(
             f"config key {path}.{unknown[0]} is not known; expected one of {', '.join(known)}"
         )
+
+
+def thresholds(
+    value: Any, path: str, known: Iterable[str], current: Mapping[str, float]
+) -> dict[str, float]:
+    """``current`` with the thresholds of the mapping ``value`` (at config path ``path``)
+    applied; ConfigError naming the key when a metric is not in ``known`` or a value is not
+    a number."""
+    given = expect(value, dict, path, "a mapping of metric: number")
+    names = list(known)
+    out = dict(current)
+    for metric, raw in given.items():
+        key = f"{path}.{metric}"
+        if metric not in names:
+            raise ConfigError(f"config key {key} is not known; expected one of {', '.join(names)}")
+        number = float(expect(raw, (int, float), key, "a number"))
+        if math.isnan(number):
+            raise ConfigError(f"config key {key} must be a number, got {raw!r}")
+        out[str(metric)] = number
+    return out
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,12 @@ Errors raise :class:`ConfigError` naming the key path.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from modeltel.analyzer.base.config import Section, check_keys, expect
+from modeltel.analyzer.base.config import Section, check_keys, expect, thresholds
 from modeltel.analyzer.base.durations import parse_duration
 from modeltel.analyzer.base.errors import ConfigError
 from modeltel.analyzer.base.windows import Window
@@ -85,19 +84,10 @@ def _parse(raw: Mapping[str, Any], path: str, base: AttributionConfig) -> Attrib
             raise ConfigError(f"config key {path}.min_predictions must be at least 1")
         out = replace(out, min_predictions=int(n))
     if raw.get("thresholds") is not None:
-        given = expect(raw["thresholds"], dict, f"{path}.thresholds", "a mapping")
-        thresholds = dict(out.thresholds)
-        for metric, value in given.items():
-            if metric not in DEFAULT_THRESHOLDS:
-                raise ConfigError(
-                    f"config key {path}.thresholds.{metric} is not known; "
-                    f"expected one of {', '.join(DEFAULT_THRESHOLDS)}"
-                )
-            number = float(expect(value, (int, float), f"{path}.thresholds.{metric}", "a number"))
-            if math.isnan(number):
-                raise ConfigError(f"config key {path}.thresholds.{metric} must be a number")
-            thresholds[str(metric)] = number
-        out = replace(out, thresholds=thresholds)
+        given = thresholds(
+            raw["thresholds"], f"{path}.thresholds", DEFAULT_THRESHOLDS, out.thresholds
+        )
+        out = replace(out, thresholds=given)
     return out
 
 

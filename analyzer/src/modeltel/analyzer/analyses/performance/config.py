@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from modeltel.analyzer.analyses.performance.catalogue import SCORES
-from modeltel.analyzer.base.config import Section, check_keys, expect
+from modeltel.analyzer.base.config import Section, check_keys, expect, thresholds
 from modeltel.analyzer.base.durations import parse_duration
 from modeltel.analyzer.base.errors import ConfigError
 from modeltel.analyzer.base.results import Status
@@ -117,16 +117,8 @@ def _parse(cfg: Mapping[str, Any], path: str, base: PerformanceConfig) -> Perfor
     if cfg.get("sliding_step") is not None:
         out = replace(out, sliding_step=_count(cfg["sliding_step"], f"{path}.sliding_step"))
     if cfg.get("thresholds") is not None:
-        raw = expect(cfg["thresholds"], dict, f"{path}.thresholds", "a mapping of metric: number")
-        thresholds = dict(out.thresholds)
-        for metric, value in raw.items():
-            if metric not in _SCORES:
-                raise ConfigError(
-                    f"config key {path}.thresholds.{metric} is not a performance metric; "
-                    f"expected one of {', '.join(sorted(_SCORES))}"
-                )
-            thresholds[str(metric)] = _number(value, f"{path}.thresholds.{metric}")
-        out = replace(out, thresholds=thresholds)
+        given = thresholds(cfg["thresholds"], f"{path}.thresholds", sorted(_SCORES), out.thresholds)
+        out = replace(out, thresholds=given)
     if cfg.get("estimated") is not None:
         out = replace(
             out,

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from modeltel.analyzer.base.config import Section, check_keys, expect
+from modeltel.analyzer.base.config import Section, check_keys, expect, thresholds
 from modeltel.analyzer.base.errors import ConfigError
 
 DEFAULT_THRESHOLDS = {
@@ -73,16 +73,10 @@ def _parse(cfg: Mapping[str, Any], path: str, base: QualityConfig) -> QualityCon
     if cfg.get("reference") is not None:
         out = replace(out, reference=str(cfg["reference"]))
     if cfg.get("thresholds") is not None:
-        raw = expect(cfg["thresholds"], dict, f"{path}.thresholds", "a mapping of metric: number")
-        thresholds = dict(out.thresholds)
-        for metric, value in raw.items():
-            if metric not in DEFAULT_THRESHOLDS:
-                raise ConfigError(
-                    f"config key {path}.thresholds.{metric} is not known; "
-                    f"expected one of {', '.join(DEFAULT_THRESHOLDS)}"
-                )
-            thresholds[str(metric)] = _number(value, f"{path}.thresholds.{metric}")
-        out = replace(out, thresholds=thresholds)
+        given = thresholds(
+            cfg["thresholds"], f"{path}.thresholds", DEFAULT_THRESHOLDS, out.thresholds
+        )
+        out = replace(out, thresholds=given)
     if cfg.get("outliers") is not None:
         raw = expect(cfg["outliers"], dict, f"{path}.outliers", "a mapping")
         if raw.get("quantiles") is not None:

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from modeltel.analyzer.base.config import Section, check_keys, expect
+from modeltel.analyzer.base.config import Section, check_keys, expect, thresholds
 from modeltel.analyzer.base.durations import parse_duration
 from modeltel.analyzer.base.errors import ConfigError
 
@@ -63,17 +63,10 @@ def _parse(cfg: Mapping[str, Any], path: str, base: ServiceConfig) -> ServiceCon
     check_keys(cfg, _KEYS, path)
     out = base
     if cfg.get("thresholds") is not None:
-        raw = expect(cfg["thresholds"], dict, f"{path}.thresholds", "a mapping of metric: number")
-        thresholds = dict(out.thresholds)
-        for metric, value in raw.items():
-            if metric not in _THRESHOLD_METRICS:
-                raise ConfigError(
-                    f"config key {path}.thresholds.{metric} is not known; "
-                    f"expected one of {', '.join(_THRESHOLD_METRICS)}"
-                )
-            key = f"{path}.thresholds.{metric}"
-            thresholds[str(metric)] = float(expect(value, (int, float), key, "a number"))
-        out = replace(out, thresholds=thresholds)
+        given = thresholds(
+            cfg["thresholds"], f"{path}.thresholds", _THRESHOLD_METRICS, out.thresholds
+        )
+        out = replace(out, thresholds=given)
     if cfg.get("max_staleness") is not None:
         out = replace(
             out,
