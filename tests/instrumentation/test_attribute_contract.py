@@ -16,12 +16,12 @@ from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from conftest import new_database_name
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.inputs.labels import upload_labels
 from modeltel.instrumentation import attributes as A
 from modeltel.instrumentation import log_labels, monitor, prediction_ids
 from support.instrumentation import Telemetry, assert_contract, telemetry_fixture  # noqa: F401
+from support.servers import new_database_name
 
 ROWS = 3
 INPUTS = {

@@ -21,11 +21,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from conftest import start_server
 from modeltel.analyzer.server.app import ServerConfig
 from modeltel.analyzer.server.auth import AccessPolicy, TokenInterceptor
 from modeltel.analyzer.server.otlp_grpc import start_grpc_server
 from support.reliability import prediction_spans
+from support.servers import start_server
 
 TOKEN = "tok-7f3a9c1e-very-secret"
 

@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from conftest import start_server
 from modeltel.analyzer.base.errors import NotFoundError
 from modeltel.analyzer.ingest.pipeline import IngestPipeline
 from modeltel.analyzer.inputs.reference import upload_reference
 from modeltel.analyzer.orchestration.analyzer import Analyzer
 from support.reliability import PROTOBUF, prediction_spans
+from support.servers import start_server
 
 
 def _ingest(store, model: str, n: int = 40) -> None:

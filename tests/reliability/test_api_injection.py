@@ -10,9 +10,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from conftest import new_database_name, start_server
 from modeltel.analyzer.base.store import Store
 from support.reliability import PROTOBUF, prediction_spans
+from support.servers import new_database_name, start_server
 
 SECRET_MODEL = "secret-model-7c2"
 

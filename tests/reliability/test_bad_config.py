@@ -14,13 +14,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import new_database_name
 from modeltel.analyzer.base.config import load_config
 from modeltel.analyzer.base.errors import ConfigError
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.orchestration.analyzer import Analyzer
 from modeltel.analyzer.orchestration.loop import LoopSettings
 from modeltel.analyzer.orchestration.retrain import RetrainPolicy
+from support.servers import new_database_name
 
 
 @pytest.fixture(scope="module")

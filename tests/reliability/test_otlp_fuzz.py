@@ -17,7 +17,6 @@ from google.protobuf import json_format
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import new_database_name
 from modeltel.analyzer.base.errors import InputError
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.ingest.decode import JSON, PROTOBUF, decompress, parse_request
@@ -26,6 +25,7 @@ from modeltel.analyzer.ingest.rows import log_columns, metric_columns, trace_col
 from modeltel.analyzer.server.app import ServerConfig
 from support.otlp_fuzz import REQUESTS, compressed, json_bodies, mutated
 from support.reliability import start_app
+from support.servers import new_database_name
 
 SIGNALS = ["traces", "logs", "metrics"]
 FAST = settings(

@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import new_database_name, start_server
 from modeltel.analyzer.base.store import Store
 from support.reliability import PROTOBUF, prediction_spans
+from support.servers import new_database_name, start_server
 
 SECRET = "TOPSECRET-4c1d"
 

@@ -18,7 +18,6 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
 )
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-from conftest import new_database_name, start_server
 from modeltel.analyzer.base.errors import StoreUnavailableError
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.server.app import ServerConfig
@@ -31,6 +30,7 @@ from support.reliability import (
     prediction_spans,
     sdk_prediction_spans,
 )
+from support.servers import new_database_name, start_server
 
 
 @pytest.fixture

@@ -24,7 +24,6 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from conftest import free_port, new_database_name
 from modeltel.analyzer.base.schema.migrations import MIGRATIONS
 from modeltel.analyzer.base.store import Store
 from support.chdb_http_store import HttpStore
@@ -34,6 +33,7 @@ from support.reliability import (
     log_every_grpc_retry,
     sdk_prediction_spans,
 )
+from support.servers import free_port, new_database_name
 
 
 class Export(threading.Thread):

@@ -21,8 +21,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from conftest import free_port
 from support.reliability import ServeProcess, self_signed_certificate
+from support.servers import free_port
 
 TOKEN = "tls-token-0b5e"
 

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from conftest import new_database_name
 from modeltel.analyzer.base.errors import StoreError
 from modeltel.analyzer.base.schema import (
     Layout,
@@ -33,6 +32,7 @@ from modeltel.analyzer.base.schema.migrations import (
     Migration,
 )
 from modeltel.analyzer.base.store import Store
+from support.servers import new_database_name
 
 DECLARING_MODULES = (
     otel,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from conftest import start_server
 from modeltel.analyzer.demo.clock import SimulatedClock
 from modeltel.analyzer.demo.telemetry import configure
+from support.servers import start_server
 
 # Time bound: the shutdown's own timeout is 2 s; the ceiling below allows a loaded machine.
 SHUTDOWN_TIMEOUT_S = 2.0

@@ -19,11 +19,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
-from conftest import new_database_name, start_server
 from modeltel.analyzer.base.errors import ConfigError
 from modeltel.analyzer.base.limits import Limits
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.server.app import ServerConfig
+from support.servers import new_database_name, start_server
 
 PROTO = {"Content-Type": "application/x-protobuf"}
 MIB = 1 << 20

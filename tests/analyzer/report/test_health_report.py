@@ -14,12 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import story_server
 from modeltel.analyzer.base.results import make_results, write_results
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.demo.scenario import DRIFTED, MODEL_NAME
 from modeltel.analyzer.report import build_report, recommendations, render_html
 from modeltel.analyzer.web.data import model_view
+from support.servers import story_server
 
 needs_renderers = pytest.mark.skipif(
     shutil.which("chromium") is None or shutil.which("pdftoppm") is None,

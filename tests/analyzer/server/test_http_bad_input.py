@@ -18,9 +18,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
-from conftest import start_server
 from modeltel.analyzer.ingest.pipeline import IngestPipeline
 from modeltel.analyzer.server.app import ServerConfig
+from support.servers import start_server
 
 PROTO = {"Content-Type": "application/x-protobuf"}
 TRACE_ID = "5b8efff798038103d269b633813fc60c"

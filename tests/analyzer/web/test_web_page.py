@@ -13,11 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import RunningServer, story_server
 from modeltel.analyzer.base.results import make_results, write_results
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.demo.scenario import MODEL_NAME
 from support.chromium import Browser, chromium_path, png_size
+from support.servers import RunningServer, story_server
 
 pytestmark = pytest.mark.skipif(chromium_path() is None, reason="needs chromium (apt-get)")
 

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import start_server
 from modeltel.analyzer.base import settings
 from support.drift import module_store, write_production
+from support.servers import start_server
 
 RNG = np.random.default_rng(4)
 NOW = datetime.now(UTC).replace(microsecond=0)
