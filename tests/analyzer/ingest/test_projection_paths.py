@@ -13,8 +13,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
-from modeltel.analyzer.base.store import Store
-from support.servers import new_database_name
+from support.collector import assert_same_ml_rows, collector_copy
 
 
 def value(v) -> AnyValue:
@@ -154,21 +153,8 @@ def test_receiver_and_collector_paths_project_identically(server, store_url) -> 
     )
     assert response.status_code == 200
     received = server.store
-    collector = Store(store_url, new_database_name("collector"))
-    try:
-        # What a Collector would have written: the same otel_traces rows, inserted directly.
-        collector.command(
-            f"INSERT INTO otel_traces SELECT * FROM `{received.database}`.otel_traces"
-        )
-        for table, order in (
-            ("ml_predictions", "prediction_id"),
-            ("ml_features", "prediction_id, feature"),
-            ("ml_attributions", "prediction_id, feature"),
-        ):
-            sql = f"SELECT * FROM {table} ORDER BY {order}"
-            a = received.query_rows(sql)
-            b = collector.query_rows(sql)
-            assert a == b, table
+    with collector_copy(store_url, received) as collector:
+        assert_same_ml_rows(received, collector)
         count = received.query_rows("SELECT count() FROM ml_predictions")[0][0]
         assert count == 1 + 1 + 3 + 40 + 4 + 2 + 1
         attributions = received.query_rows(
@@ -184,6 +170,3 @@ def test_receiver_and_collector_paths_project_identically(server, store_url) -> 
         assert sum(1 for p, f in by_key if f == "a" and p.startswith("0")) == 2  # padded: 2 rows
         assert all(math.isfinite(v) for v in by_key.values())
         assert [f for p, f in by_key if p == "n1"] == ["mixed"]  # NaN has no row
-    finally:
-        collector.command(f"DROP DATABASE IF EXISTS `{collector.database}`")
-        collector.close()

@@ -23,7 +23,8 @@ from modeltel.analyzer.base.errors import ConfigError
 from modeltel.analyzer.base.limits import Limits
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.server.app import ServerConfig
-from support.servers import new_database_name, start_server
+from support.collector import assert_same_ml_rows, collector_copy
+from support.servers import start_server
 
 PROTO = {"Content-Type": "application/x-protobuf"}
 MIB = 1 << 20
@@ -491,18 +492,8 @@ def test_both_paths_bound_hostile_spans_identically(server, store_url) -> None:
     ]  # fmt: skip
     post(server.url, request(*spans))
     received = server.store
-    collector = Store(store_url, new_database_name("collector"))
-    try:
-        collector.command(
-            f"INSERT INTO otel_traces SELECT * FROM `{received.database}`.otel_traces"
-        )
-        for table, order in (
-            ("ml_predictions", "prediction_id"),
-            ("ml_features", "prediction_id, feature"),
-            ("ml_attributions", "prediction_id, feature"),
-        ):
-            sql = f"SELECT * FROM {table} ORDER BY {order}"
-            assert received.query_rows(sql) == collector.query_rows(sql), table
+    with collector_copy(store_url, received) as collector:
+        assert_same_ml_rows(received, collector)
         sql = "SELECT * EXCEPT (received_at, source) FROM ml_ingest_issues ORDER BY span_id"
         assert received.query_rows(sql) == collector.query_rows(sql)
         assert {r[1] for r in issues(received)} == {
@@ -510,9 +501,6 @@ def test_both_paths_bound_hostile_spans_identically(server, store_url) -> None:
             "span_rows",
             "projected_rows",
         }
-    finally:
-        collector.command(f"DROP DATABASE IF EXISTS `{collector.database}`")
-        collector.close()
 
 
 # -- the other signals and the gRPC answer ------------------------------------------------------
