@@ -10,24 +10,11 @@ import math
 import httpx
 import numpy as np
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
 from support.collector import assert_same_ml_rows, collector_copy
-
-
-def value(v) -> AnyValue:
-    if v is None:
-        return AnyValue()
-    if isinstance(v, bool):
-        return AnyValue(bool_value=v)
-    if isinstance(v, int):
-        return AnyValue(int_value=v)
-    if isinstance(v, float):
-        return AnyValue(double_value=v)
-    if isinstance(v, str):
-        return AnyValue(string_value=v)
-    return AnyValue(array_value=ArrayValue(values=[value(x) for x in v]))
+from support.spans import value
 
 
 def span(i: int, attrs: dict, error: bool = False) -> Span:

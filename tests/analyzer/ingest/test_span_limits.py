@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 from modeltel.analyzer.base.errors import ConfigError
@@ -25,25 +25,10 @@ from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.server.app import ServerConfig
 from support.collector import assert_same_ml_rows, collector_copy
 from support.servers import start_server
+from support.spans import value
 
 PROTO = {"Content-Type": "application/x-protobuf"}
 MIB = 1 << 20
-
-
-def value(v) -> AnyValue:
-    if v is None:
-        return AnyValue()
-    if isinstance(v, bool):
-        return AnyValue(bool_value=v)
-    if isinstance(v, int):
-        return AnyValue(int_value=v)
-    if isinstance(v, float):
-        return AnyValue(double_value=v)
-    if isinstance(v, str):
-        return AnyValue(string_value=v)
-    if isinstance(v, AnyValue):
-        return v
-    return AnyValue(array_value=ArrayValue(values=[value(x) for x in v]))
 
 
 def nested(depth: int) -> AnyValue:
