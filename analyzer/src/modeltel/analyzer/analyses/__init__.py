@@ -15,6 +15,7 @@ from typing import Any
 
 from modeltel.analyzer.analyses import (
     attribution,
+    custom,
     drift,
     multivariate,
     performance,
@@ -35,6 +36,7 @@ ANALYSES: dict[str, Analysis] = {
         quality.ANALYSIS,
         attribution.ANALYSIS,
         multivariate.ANALYSIS,
+        custom.ANALYSIS,
     )
 }
 

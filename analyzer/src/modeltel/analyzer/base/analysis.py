@@ -11,7 +11,12 @@ An :class:`Analysis` declares
 - ``metrics``: its catalogue, one :class:`MetricSpec` per metric its records carry;
 - ``reference_stored`` (optional): called with the store and the
   :class:`~modeltel.analyzer.base.sources.ReferenceSource` each time a reference upload is
-  stored (drift keeps the reference's profiles, so its first run after an upload reads them).
+  stored (drift keeps the reference's profiles, so its first run after an upload reads them);
+- ``open_metric`` (optional): the catalogue entry of the metrics it names at run time (custom
+  metrics take their names from the configuration);
+- ``validate`` (optional): called with the store and its loaded settings when an Analyzer
+  starts; raises :class:`~modeltel.analyzer.base.errors.ConfigError` for settings the store
+  refuses (a custom metric's SQL).
 
 The Analyzer, the analysis loop, ``/metrics``, the health score, the API, the web page and the
 reports find every analysis in the registry and read these declarations; none of them names
@@ -108,19 +113,23 @@ class Analysis:
     compute: Compute
     metrics: tuple[MetricSpec, ...]
     reference_stored: Callable[[Store, ReferenceSource], None] | None = None
+    open_metric: MetricSpec | None = None
+    validate: Callable[[Store, Any], None] | None = None
 
     @cached_property
     def _by_name(self) -> dict[str, MetricSpec]:
         return {m.name: m for m in self.metrics}
 
     def metric(self, name: str) -> MetricSpec | None:
-        """The catalogue entry of ``name`` (None when the analysis declares no such metric)."""
-        return self._by_name.get(name)
+        """The catalogue entry of ``name`` (its ``open_metric`` for a name it does not
+        declare; None without one)."""
+        return self._by_name.get(name, self.open_metric)
 
     @property
     def gauges(self) -> tuple[Gauge, ...]:
         """Its gauges, each once, in catalogue order."""
-        return tuple(dict.fromkeys(g for m in self.metrics for g in m.gauges))
+        specs = (*self.metrics, self.open_metric) if self.open_metric else self.metrics
+        return tuple(dict.fromkeys(g for m in specs for g in m.gauges))
 
 
 def metric_name(record: Mapping[str, Any] | Result) -> str:

@@ -50,8 +50,9 @@ __all__ = [
 
 def gauges() -> tuple[Gauge, ...]:
     """Every gauge of the registered analyses and of the health score, each once."""
-    specs = [m for a in ANALYSES.values() for m in a.metrics] + list(health.METRICS)
-    return tuple(dict.fromkeys(g for spec in specs for g in spec.gauges))
+    analysis_gauges = [g for a in ANALYSES.values() for g in a.gauges]
+    health_gauges = [g for spec in health.METRICS for g in spec.gauges]
+    return tuple(dict.fromkeys(analysis_gauges + health_gauges))
 
 
 GAUGES = gauges()

@@ -87,6 +87,9 @@ class Analyzer:
         self.settings: dict[str, Section] = {
             kind: analysis.settings.load(self.config) for kind, analysis in ANALYSES.items()
         }
+        for kind, analysis in ANALYSES.items():
+            if analysis.validate is not None:
+                analysis.validate(store, self.settings[kind])
         self._state: dict[str, dict[Any, Any]] = {kind: {} for kind in ANALYSES}
 
     def __getattr__(self, name: str) -> Any:

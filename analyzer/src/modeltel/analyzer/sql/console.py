@@ -2,8 +2,9 @@
 
 Every query runs with ClickHouse's ``readonly=1`` setting, so ClickHouse itself refuses
 DDL, inserts, ``SET``, table functions that write or read files, and any attempt to lift the
-limits from inside the query; :mod:`.sql_guard` first refuses what read-only mode lets
-through (``file()``, ``INTO OUTFILE``, ``KILL``, table functions reaching files or URLs).
+limits from inside the query; :mod:`modeltel.analyzer.base.guard` first refuses what
+read-only mode lets through (``file()``, ``INTO OUTFILE``, ``KILL``, table functions reaching
+files or URLs).
 Limits: ``max_execution_time`` (seconds) and ``max_result_rows`` with
 ``result_overflow_mode='break'`` — a result longer than the row limit is cut
 (``truncated=True``), never an error. Refusals become :class:`QueryError` with
@@ -29,9 +30,9 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 from uuid import UUID
 
+from modeltel.analyzer.base import guard as sql_guard
 from modeltel.analyzer.base.errors import ConfigError, QueryError, StoreError, StoreUnavailableError
 from modeltel.analyzer.base.store import Store
-from modeltel.analyzer.sql import guard as sql_guard
 
 DEFAULT_MAX_ROWS = 10_000
 DEFAULT_TIMEOUT_S = 30.0
@@ -108,19 +109,6 @@ def _error_code(exc: BaseException) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _reason(exc: BaseException) -> str:
-    """The ClickHouse message without codes, stack traces or version noise."""
-    text = str(exc)
-    match = re.search(r"DB::Exception: (?:Code: \d+\. DB::Exception: )?(.*)", text, re.S)
-    message = match.group(1) if match else text
-    message = message.strip().splitlines()[0] if message.strip() else text
-    message = re.sub(r"\s*\(version [^)]*\)", "", message)
-    message = re.sub(r"\s*In scope .*$", "", message)
-    message = re.sub(r"\s*\([A-Z_]+\)\.?\s*$", "", message).strip()
-    message = re.sub(r"^\w+: (?=Cannot execute)", "", message)
-    return message.rstrip(". ")[:400]
-
-
 def query_error(exc: BaseException, timeout_s: float) -> QueryError | StoreUnavailableError:
     """One sentence for a refused or failed user query (``exc``: the store's error, which
     carries ClickHouse's own as its cause)."""
@@ -128,7 +116,7 @@ def query_error(exc: BaseException, timeout_s: float) -> QueryError | StoreUnava
     if translated is not None and translated.__cause__ is not None:
         exc = translated.__cause__
     code = _error_code(exc)
-    reason = _reason(exc)
+    reason = sql_guard.clickhouse_reason(exc)
     if code == _READONLY:
         if "Cannot modify" in reason:
             return QueryError(

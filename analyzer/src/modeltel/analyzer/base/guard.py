@@ -138,3 +138,92 @@ def check_query(
             ) from exc
         raise on_error(exc) from exc
     check_tree(lines)
+
+
+def clickhouse_reason(exc: BaseException) -> str:
+    """The ClickHouse message without codes, stack traces or version noise."""
+    text = str(exc)
+    match = re.search(r"DB::Exception: (?:Code: \d+\. DB::Exception: )?(.*)", text, re.S)
+    message = match.group(1) if match else text
+    message = message.strip().splitlines()[0] if message.strip() else text
+    message = re.sub(r"\s*\(version [^)]*\)", "", message)
+    message = re.sub(r"\s*In scope .*$", "", message)
+    message = re.sub(r"\s*\([A-Z_]+\)\.?\s*$", "", message).strip()
+    message = re.sub(r"^\w+: (?=Cannot execute)", "", message)
+    return message.rstrip(". ")[:400]
+
+
+EXPRESSION_DENIED_FUNCTIONS = frozenset(
+    {"file", "url", "s3", "remote", "remotesecure", "cluster", "clusterallreplicas", "mysql"}
+    | {"postgresql", "jdbc", "odbc", "hdfs", "sqlite", "mongodb", "redis", "azureblobstorage"}
+    | {"gcs", "iceberg", "deltalake", "hudi", "executable", "input", "fuzzquery", "dictget"}
+)
+"""Functions an expression may not call: those that read outside the database, and the table
+functions' names (compared lower-cased)."""
+
+_NOT_IN_EXPRESSIONS = {
+    "Subquery": "a subquery",
+    "TablesInSelectQuery": "FROM",
+    "TableExpression": "a table",
+    "TableIdentifier": "a table",
+    "Set": "SETTINGS",
+    "SelectQuery": "a second SELECT",
+}
+
+
+@dataclass(frozen=True)
+class Expression:
+    """What the parse tree of one checked expression names."""
+
+    identifiers: frozenset[str]
+    """Column names it reads."""
+    calls: tuple[str, ...]
+    """The function of every call, in order (a function called twice is listed twice)."""
+
+
+def check_expression(lines: list[str]) -> Expression:
+    """Check the ``EXPLAIN AST`` lines of ``SELECT <expression>``: one expression over the
+    row it is evaluated on — no FROM, subquery, second SELECT, WHERE/GROUP BY/… clause,
+    SETTINGS or function of :data:`EXPRESSION_DENIED_FUNCTIONS`. Raises :class:`QueryError`
+    with one sentence; returns what the expression names."""
+    tree = _parse_tree(lines)
+    counts = [_children(line) for line in lines if _NODE.match(line)]
+    if len(tree) < 5 or [n.kind for n, _ in tree[:4]] != [
+        "SelectWithUnionQuery",
+        "ExpressionList",
+        "SelectQuery",
+        "ExpressionList",
+    ]:
+        raise QueryError("the expression could not be parsed as one SQL expression")
+    if counts[1] != 1 or counts[2] != 1:
+        raise QueryError(
+            "give one expression and nothing after it (no second statement, UNION, FROM, "
+            "WHERE, GROUP BY or SETTINGS)"
+        )
+    if counts[3] != 1:
+        raise QueryError("give one expression, not a list separated by commas")
+    identifiers: set[str] = set()
+    calls: list[str] = []
+    for node, _parent in tree[4:]:
+        what = _NOT_IN_EXPRESSIONS.get(node.kind)
+        if what is not None:
+            raise QueryError(
+                f"{what} is not allowed in an expression: it is evaluated on the rows it "
+                "is given and reads no table"
+            )
+        if node.kind == "Identifier":
+            identifiers.add(node.name)
+        elif node.kind == "Function":
+            name = node.name.lower()
+            if name in EXPRESSION_DENIED_FUNCTIONS or name in DENIED_FUNCTIONS:
+                raise QueryError(
+                    f"the function {node.name}() is not allowed in an expression: it reads "
+                    "outside the rows it is given"
+                )
+            calls.append(node.name)
+    return Expression(frozenset(identifiers), tuple(calls))
+
+
+def _children(line: str) -> int:
+    match = re.search(r"\(children (\d+)\)", line)
+    return int(match.group(1)) if match else 0

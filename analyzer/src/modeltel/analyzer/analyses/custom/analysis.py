@@ -1,0 +1,122 @@
+"""Custom metrics of model versions over windows: every expression of a model in one
+statement per version, its values turned into records.
+
+A window's record of a metric: ``value`` the aggregate (None, status ``no_data``, when the
+window has no predictions — or none with a label, for ``needs_labels`` — or the aggregate is
+NULL or not finite), ``threshold`` its ``min`` (else ``max``), status ``alert`` below ``min`` or
+above ``max``, ``ok`` within them and ``info`` without bounds; ``current_size`` the predictions
+it was evaluated over; ``details`` the expression, its bounds and direction.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from modeltel.analyzer.analyses.custom.config import CustomMetric, CustomMetricsConfig
+from modeltel.analyzer.analyses.custom.expressions import Parsed, metrics_sql, parse, validate
+from modeltel.analyzer.base.analysis import Run, Target
+from modeltel.analyzer.base.prediction_rows import feature_kinds
+from modeltel.analyzer.base.query import Params, TimeWindows, to_time
+from modeltel.analyzer.base.results import Result, Status
+from modeltel.analyzer.base.store import Store
+from modeltel.analyzer.base.windows import Window
+
+KIND = "custom"
+
+
+def _parsed(store: Store, metric: CustomMetric, run: Run) -> Parsed:
+    cache: dict[tuple[str, str, bool], Parsed] = run.state.setdefault("parsed", {})
+    key = (metric.name, metric.sql, metric.needs_labels)
+    if key not in cache:
+        cache[key] = parse(store, metric)
+    return cache[key]
+
+
+def compute_custom(
+    store: Store,
+    targets: Sequence[Target],
+    windows: Sequence[Window],
+    settings: CustomMetricsConfig,
+    run: Run,
+    /,
+) -> list[Result]:
+    """The records of every configured metric, target and window (none without metrics)."""
+    spec = TimeWindows.from_windows(windows)
+    results: list[Result] = []
+    for model, version in targets:
+        metrics = list(settings.for_model(model).metrics.values())
+        if not metrics:
+            continue
+        parsed = [_parsed(store, m, run) for m in metrics]
+        kinds = feature_kinds(store, {f for p in parsed for f in p.features}, model)
+        params = Params()
+        sql, _ = metrics_sql(model, version, spec, parsed, kinds, params)
+        rows = store.query_rows(sql, parameters=params.values)
+        by_window: dict[tuple[int, int], tuple[Any, ...]] = {
+            (int(row[0]), int(row[1])): row[2:] for row in rows
+        }
+        for key in spec.keys:
+            start, end = spec.bounds(key)
+            bounds = (to_time(start), to_time(end))
+            for i, metric in enumerate(metrics):
+                row = by_window.get((key, 0 if metric.needs_labels else 1))
+                size = int(row[0]) if row is not None else 0
+                value = row[1 + i] if row is not None else None
+                results.append(_record(model, version, bounds, metric, value, size))
+    return results
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _record(
+    model: str, version: str, bounds: tuple[Any, Any], metric: CustomMetric, raw: Any, size: int
+) -> Result:
+    value = _number(raw) if size else None
+    details: dict[str, Any] = {"sql": metric.sql}
+    for key in ("min", "max", "higher_is_better", "description"):
+        if getattr(metric, key) not in (None, ""):
+            details[key] = getattr(metric, key)
+    if value is None:
+        status = Status.NO_DATA
+        details["reason"] = (
+            "no predictions with a label in the window"
+            if metric.needs_labels and not size
+            else "no predictions in the window"
+            if not size
+            else "the aggregate has no finite value"
+        )
+    elif metric.min is None and metric.max is None:
+        status = Status.INFO
+    elif (metric.min is not None and value < metric.min) or (
+        metric.max is not None and value > metric.max
+    ):
+        status = Status.ALERT
+    else:
+        status = Status.OK
+    return Result(
+        model=model,
+        version=version,
+        window_start=bounds[0],
+        window_end=bounds[1],
+        kind=KIND,
+        metric=metric.name,
+        value=value,
+        threshold=metric.threshold,
+        status=status,
+        current_size=size,
+        details=details,
+    )
+
+
+def validate_custom(store: Store, settings: CustomMetricsConfig) -> None:
+    """Check every configured expression against the store (see
+    :func:`~modeltel.analyzer.analyses.custom.expressions.validate`)."""
+    if settings.metrics or settings.models:
+        validate(store, settings)

@@ -1,0 +1,180 @@
+"""A custom metric's expression: parsed and checked by ClickHouse, its ``feature('name')``
+calls resolved, and a dry run against the store.
+
+An expression is one ClickHouse aggregate over the rows of
+:mod:`modeltel.analyzer.base.prediction_rows`: the prediction's columns
+(:data:`~modeltel.analyzer.base.prediction_rows.PREDICTION_COLUMNS`), ``feature('name')`` for
+a feature's value (Nullable(Float64) for a numeric feature, Nullable(String) for a categorical
+one, NULL when a prediction lacks it) and, with ``needs_labels``, the label columns
+(:data:`~modeltel.analyzer.base.prediction_rows.LABEL_COLUMNS`).
+
+- :func:`parse` asks ClickHouse for the parse tree (``EXPLAIN AST``, which runs nothing) and
+  applies :func:`modeltel.analyzer.base.guard.check_expression` — the read-only check of
+  ``modeltel sql``, stricter: no table at all, no subquery, no SETTINGS, one expression;
+- :func:`rewrite` replaces each ``feature('name')`` by the column holding it;
+- :func:`validate` parses every configured expression and dry-runs it (``DESCRIBE`` of the
+  statement the analysis runs, which plans but reads nothing): it must be an aggregate with a
+  number (or boolean) for a value.
+
+Every refusal is a :class:`ConfigError` naming the metric and, where ClickHouse refused it,
+ClickHouse's own message.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from modeltel.analyzer.analyses.custom.config import CustomMetric, CustomMetricsConfig
+from modeltel.analyzer.base import guard
+from modeltel.analyzer.base.errors import ConfigError, QueryError, StoreError
+from modeltel.analyzer.base.prediction_rows import (
+    LABEL_COLUMNS,
+    PREDICTION_COLUMNS,
+    RowShape,
+    feature_kinds,
+    prediction_rows_sql,
+    shape_of,
+)
+from modeltel.analyzer.base.query import Params, TimeWindows
+from modeltel.analyzer.base.store import Store
+
+FEATURE_CALL = re.compile(r"\bfeature\s*\(\s*'((?:[^'\\]|\\.)*)'\s*\)", re.IGNORECASE)
+"""A ``feature('name')`` call (the name a single-quoted SQL string)."""
+
+MAX_UNKNOWN_FEATURES = 4
+"""Features the store has never seen whose type a dry run tries both ways (2ⁿ runs)."""
+
+_NUMBER = re.compile(r"^(U?Int\d+|Float\d+|Decimal.*|Bool)$")
+_WRAPPER = re.compile(r"^(?:Nullable|LowCardinality)\((.*)\)$")
+
+
+def is_number(type_name: str) -> bool:
+    """Whether a ClickHouse type (``Nullable(Float64)``, ``UInt8`` …) holds numbers."""
+    for _ in range(2):
+        type_name = _WRAPPER.sub(r"\1", type_name)
+    return bool(_NUMBER.match(type_name))
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A checked expression: the features and prediction/label columns it reads."""
+
+    metric: CustomMetric
+    features: tuple[str, ...]
+    columns: frozenset[str]
+
+
+def _unquote(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def parse(store: Store, metric: CustomMetric) -> Parsed:
+    """The checked expression of ``metric``; ConfigError naming the metric otherwise."""
+    text = metric.sql
+    where = f"custom metric {metric.name!r}"
+    if ";" in FEATURE_CALL.sub("", re.sub(r"'(?:[^'\\]|\\.)*'", "''", text)):
+        raise ConfigError(f"{where}: give one expression (no ';' and no second statement)")
+    try:
+        store.query_rows("SELECT formatQuery({text:String})", parameters={"text": "SELECT " + text})
+        lines = [str(r[0]) for r in store.query_rows("EXPLAIN AST SELECT " + text)]
+    except StoreError as exc:
+        reason = guard.clickhouse_reason(exc.__cause__ or exc)
+        raise ConfigError(f"{where} is not a valid SQL expression: {reason}") from exc
+    try:
+        tree = guard.check_expression(lines)
+    except QueryError as exc:
+        raise ConfigError(f"{where} is refused: {exc}") from None
+    features = tuple(dict.fromkeys(_unquote(m) for m in FEATURE_CALL.findall(text)))
+    called = sum(1 for name in tree.calls if name.lower() == "feature")
+    if called != len(FEATURE_CALL.findall(text)):
+        raise ConfigError(
+            f"{where}: feature() takes one feature name in single quotes, as feature('amount')"
+        )
+    columns = frozenset(tree.identifiers)
+    labels = sorted(columns & set(LABEL_COLUMNS))
+    if labels and not metric.needs_labels:
+        raise ConfigError(
+            f"{where} reads {', '.join(labels)}: add needs_labels: true to evaluate it over "
+            "the predictions that have a label"
+        )
+    return Parsed(metric, features, columns & set(PREDICTION_COLUMNS))
+
+
+def rewrite(text: str, shape: RowShape) -> str:
+    """``text`` with every ``feature('name')`` replaced by the column of ``shape`` holding it."""
+    return FEATURE_CALL.sub(lambda m: shape.feature_column(_unquote(m.group(1))), text)
+
+
+def metrics_sql(
+    model: str,
+    version: str,
+    windows: TimeWindows,
+    parsed: Iterable[Parsed],
+    kinds: Mapping[str, bool],
+    params: Params,
+) -> tuple[str, RowShape]:
+    """The one statement of every expression of ``parsed`` over the windows, and its row
+    shape. Rows: ``w``, ``total`` (1 for all predictions of the window, 0 for those with a
+    label — present only when an expression needs labels), ``n`` and one ``m<i>`` per
+    expression."""
+    items = list(parsed)
+    needs_labels = any(p.metric.needs_labels for p in items)
+    shape = shape_of(
+        set().union(*(p.columns for p in items)) if items else (),
+        {f: kinds.get(f, False) for p in items for f in p.features},
+        needs_labels,
+    )
+    rows = prediction_rows_sql(model, version, windows, shape, params)
+    values = [f"({rewrite(p.metric.sql, shape)}) AS m{i}" for i, p in enumerate(items)]
+    if needs_labels:
+        return (
+            f"SELECT w, grouping(has_label) AS total, count() AS n, {', '.join(values)} "
+            f"FROM ({rows}) GROUP BY GROUPING SETS ((w), (w, has_label)) "
+            "HAVING total = 1 OR has_label = 1",
+            shape,
+        )
+    sql = f"SELECT w, 1 AS total, count() AS n, {', '.join(values)} FROM ({rows}) GROUP BY w"
+    return sql, shape
+
+
+_DRY_WINDOWS = TimeWindows(origin_ns=0, size_ns=1, keys=(0,))
+
+
+def _dry_run(store: Store, parsed: Parsed, kinds: Mapping[str, bool]) -> str | None:
+    """ClickHouse's refusal of the expression's statement (None when it plans, with a number)."""
+    params = Params()
+    sql, _ = metrics_sql("", "", _DRY_WINDOWS, [parsed], kinds, params)
+    try:
+        described = store.query_rows(f"DESCRIBE TABLE ({sql})", parameters=params.values)
+    except StoreError as exc:
+        return guard.clickhouse_reason(exc.__cause__ or exc)
+    value_type = next(str(row[1]) for row in described if row[0] == "m0")
+    if not is_number(value_type):
+        return f"its value is of type {value_type}, not a number"
+    return None
+
+
+def validate(store: Store, config: CustomMetricsConfig) -> dict[str, Parsed]:
+    """Parse and dry-run every expression of ``config`` (its ``models.<model>`` ones too);
+    ConfigError naming the first bad one. Returns the parsed expressions by SQL text."""
+    metrics: dict[tuple[str, str, bool], CustomMetric] = {}
+    for settings in [config, *(config.for_model(m) for m in config.models)]:
+        for metric in settings.metrics.values():
+            metrics.setdefault((metric.name, metric.sql, metric.needs_labels), metric)
+    parsed: dict[str, Parsed] = {}
+    for metric in metrics.values():
+        checked = parse(store, metric)
+        known = feature_kinds(store, checked.features)
+        unknown = [f for f in checked.features if f not in known][:MAX_UNKNOWN_FEATURES]
+        refusal = None
+        for flags in itertools.product((False, True), repeat=len(unknown)):
+            refusal = _dry_run(store, checked, {**known, **dict(zip(unknown, flags, strict=True))})
+            if refusal is None:
+                break
+        if refusal is not None:
+            raise ConfigError(f"custom metric {metric.name!r} failed its dry run: {refusal}")
+        parsed[metric.sql] = checked
+    return parsed

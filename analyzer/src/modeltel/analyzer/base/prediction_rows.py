@@ -1,0 +1,151 @@
+"""One row per prediction, with chosen feature values beside it and its latest label: the row
+shape that analyses aggregating over whole predictions (custom metrics, fairness) group by.
+
+:func:`prediction_rows_sql` is one ``GROUP BY id_key`` over ``ml_predictions UNION ALL
+ml_features UNION ALL ml_labels`` — the same join the performance analysis makes (the label
+row with the latest ``received_at`` wins, no ``FINAL``, no hash join), with the features a
+:class:`RowShape` names pivoted into columns ``f0``, ``f1`` … in the same scan. Every value is
+a bound parameter of the caller's :class:`~modeltel.analyzer.base.query.Params`.
+
+Columns of a row: ``w`` (the window number of :func:`~modeltel.analyzer.base.query.time_key`),
+the prediction columns the shape names (``ml_predictions``'s own names), one column per
+feature — ``Nullable(Float64)`` for a numeric feature, ``Nullable(String)`` for a categorical
+one, NULL when the prediction has no value — and, when the shape asks for labels,
+``label`` (Nullable(String)), ``label_value`` (Nullable(Float64)), ``label_timestamp``
+(Nullable(DateTime64(9))) and ``has_label`` (UInt8).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from modeltel.analyzer.base.query import Params, TimeWindows, prediction_filter, time_key
+from modeltel.analyzer.base.schema.id_keys import ID_KEY_EXPR
+from modeltel.analyzer.base.store import Store
+
+PREDICTION_COLUMNS = (
+    "timestamp",
+    "prediction_id",
+    "task",
+    "prediction_label",
+    "prediction_score",
+    "prediction_value",
+    "latency_s",
+    "batch_size",
+    "row_index",
+    "is_error",
+    "service_name",
+    "trace_id",
+    "span_id",
+)
+"""The ``ml_predictions`` columns a row can carry (``model`` and ``version`` are fixed)."""
+
+LABEL_COLUMNS = ("label", "label_value", "label_timestamp", "has_label")
+"""The label columns of a row whose shape has labels."""
+
+
+@dataclass(frozen=True)
+class RowShape:
+    """What a row carries: ``columns`` of the prediction (from :data:`PREDICTION_COLUMNS`),
+    ``features`` as (name, categorical) pairs — column ``f<i>`` holds the i-th — and whether
+    it carries its latest label."""
+
+    columns: tuple[str, ...] = ()
+    features: tuple[tuple[str, bool], ...] = ()
+    labels: bool = False
+
+    def feature_column(self, name: str) -> str:
+        """The column holding feature ``name``."""
+        return f"f{[n for n, _ in self.features].index(name)}"
+
+
+def prediction_rows_sql(
+    model: str, version: str, windows: TimeWindows, shape: RowShape, params: Params
+) -> str:
+    """A subquery with one row per prediction of ``model``/``version`` in ``windows`` (see the
+    module docstring for its columns)."""
+    where = prediction_filter(model, version, windows, params)
+    w = time_key(windows, params)
+    pred = [f"{c} AS {c}" for c in shape.columns]
+    feat = [f"NULL AS f{i}" for i in range(len(shape.features))]
+    lab = ["NULL AS l_text", "NULL AS l_value", "NULL AS l_time", "toInt64(0) AS rcv"]
+    branches = [
+        "SELECT id_key AS k, toUInt8(0) AS src, "
+        + ", ".join([f"{w} AS w", *pred, *feat, *lab])
+        + f" FROM ml_predictions WHERE {where}"
+    ]
+    nulls = [f"NULL AS {c}" for c in shape.columns]
+    if shape.features:
+        names = params.add([n for n, _ in shape.features], "Array(String)")
+        values = [
+            f"if(feature = {params.add(n, 'String')}, {'value' if cat else 'value_num'}, NULL)"
+            f" AS f{i}"
+            for i, (n, cat) in enumerate(shape.features)
+        ]
+        branches.append(
+            f"SELECT {ID_KEY_EXPR} AS k, toUInt8(1), toInt64(0), "
+            + ", ".join([*nulls, *values, *lab])
+            + f" FROM ml_features WHERE {where} AND has({names}, feature)"
+        )
+    if shape.labels:
+        labelled = ["label", "label_value", "timestamp", "toUnixTimestamp64Nano(received_at)"]
+        branches.append(
+            "SELECT id_key, toUInt8(2), toInt64(0), "
+            + ", ".join([*nulls, *(f"NULL AS f{i}" for i in range(len(shape.features))), *labelled])
+            + f" FROM ml_labels WHERE model = {params.add(model, 'String')} AND id_key IN "
+            f"(SELECT id_key FROM ml_predictions WHERE {where})"
+        )
+    picks = ["anyIf(w, src = 0) AS w"]
+    picks += [f"anyIf({c}, src = 0) AS {c}" for c in shape.columns]
+    picks += [f"any(f{i}) AS f{i}" for i in range(len(shape.features))]
+    if shape.labels:
+        last = "argMaxIf(tuple(l_text, l_value, l_time), rcv, src = 2)"
+        picks += [
+            f"tupleElement({last}, 1) AS label",
+            f"tupleElement({last}, 2) AS label_value",
+            f"if(max(src) = 2, tupleElement({last}, 3), NULL) AS label_timestamp",
+            "toUInt8(max(src) = 2) AS has_label",
+        ]
+    union = " UNION ALL ".join(branches)
+    return f"SELECT {', '.join(picks)} FROM ({union}) GROUP BY k HAVING countIf(src = 0) > 0"
+
+
+def feature_kinds(store: Store, names: Iterable[str], model: str | None = None) -> dict[str, bool]:
+    """Whether each of ``names`` is categorical, as the store knows it: from the model's
+    reference, else its predictions (any model's when ``model`` is None); a feature the store
+    has never seen is left out."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return {}
+    params = {"names": wanted}
+    scope = ""
+    if model is not None:
+        scope = "model = {model:String} AND "
+        params["model"] = model
+    found: dict[str, bool] = {}
+    for table in ("ml_features", "ml_reference"):
+        rows = store.query_rows(
+            f"SELECT feature, categorical FROM {table} WHERE {scope}"
+            "has({names:Array(String)}, feature) LIMIT 1 BY feature",
+            parameters=params,
+        )
+        found.update({str(name): bool(categorical) for name, categorical in rows})
+    return found
+
+
+def shape_of(columns: Iterable[str], features: Mapping[str, bool], labels: bool) -> RowShape:
+    """A :class:`RowShape` of the given prediction columns (kept in
+    :data:`PREDICTION_COLUMNS` order) and features (name → categorical, sorted by name)."""
+    wanted = set(columns)
+    return RowShape(
+        columns=tuple(c for c in PREDICTION_COLUMNS if c in wanted),
+        features=tuple(sorted(features.items())),
+        labels=labels,
+    )
+
+
+def used_columns(texts: Sequence[str]) -> set[str]:
+    """The prediction columns named (as whole words) in any of ``texts``."""
+    return {c for c in PREDICTION_COLUMNS for t in texts if re.search(rf"\b{c}\b", t)}
