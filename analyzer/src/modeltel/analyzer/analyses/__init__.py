@@ -17,6 +17,7 @@ from modeltel.analyzer.analyses import (
     attribution,
     custom,
     drift,
+    fairness,
     multivariate,
     performance,
     quality,
@@ -37,6 +38,7 @@ ANALYSES: dict[str, Analysis] = {
         attribution.ANALYSIS,
         multivariate.ANALYSIS,
         custom.ANALYSIS,
+        fairness.ANALYSIS,
     )
 }
 

@@ -19,9 +19,14 @@ from modeltel.analyzer.analyses.custom.config import CustomMetric, CustomMetrics
 from modeltel.analyzer.base.analysis import Analysis, MetricSpec
 from modeltel.analyzer.base.gauges import METRIC_NAME, Gauge
 
+_NAMED = {METRIC_NAME: "metric"}
 ANY_METRIC = MetricSpec(
     "*",
-    Gauge("ml.custom_metric", "", "Value of a custom SQL metric", {METRIC_NAME: "metric"}),
+    Gauge("ml.custom_metric", "", "Value of a custom SQL metric", _NAMED),
+    threshold_gauge=Gauge("ml.custom_metric.threshold", "", "Bound of a custom metric", _NAMED),
+    verdict_gauge=Gauge(
+        "ml.custom_metric.breached", "", "1 when a custom metric is outside its bounds", _NAMED
+    ),
 )
 """The catalogue entry of every custom metric (their names come from the configuration)."""
 
