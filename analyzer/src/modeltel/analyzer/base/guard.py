@@ -148,6 +148,7 @@ def clickhouse_reason(exc: BaseException) -> str:
     message = message.strip().splitlines()[0] if message.strip() else text
     message = re.sub(r"\s*\(version [^)]*\)", "", message)
     message = re.sub(r"\s*In scope .*$", "", message)
+    message = re.sub(r"\.?\s*In query .*$", "", message)
     message = re.sub(r"\s*\([A-Z_]+\)\.?\s*$", "", message).strip()
     message = re.sub(r"^\w+: (?=Cannot execute)", "", message)
     return message.rstrip(". ")[:400]

@@ -7,9 +7,15 @@ import json
 import sys
 from typing import Any
 
+from modeltel.analyzer.analyses import ANALYSES
 from modeltel.analyzer.base.errors import ConfigError
 from modeltel.analyzer.cli import common
-from modeltel.analyzer.cli.backend import DriftQuery, add_backend_options, open_backend
+from modeltel.analyzer.cli.backend import (
+    AnalysisQuery,
+    DriftQuery,
+    add_backend_options,
+    open_backend,
+)
 
 EPILOG = """\
 examples:
@@ -19,6 +25,8 @@ examples:
   modeltel analyze --model churn --only drift --last-n 5000
   modeltel analyze --model churn --only drift --version 4 --baseline-version 3
   modeltel analyze --model churn --only drift --segment-by region --methods psi,ks
+  modeltel analyze --model loans --only custom --window 1d   # your custom SQL metrics
+  modeltel analyze --model loans --only fairness --start 2026-01-01 --end 2026-01-08 --window 1d
 
 JSON is a list of tidy records, one per number: model, version, window_start, window_end,
 kind, segment, feature, method or metric, value, threshold, status, source, reference_size,
@@ -52,12 +60,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--model", default=None, help="one model (default: every active one)")
-    parser.add_argument("--version", default=None, help="one version (with --only drift)")
+    parser.add_argument("--version", default=None, help="one version (with --only)")
     parser.add_argument("--window", default=None, help="window length, e.g. 1h or 1d (1h)")
     parser.add_argument("--start", default=None, help="range start (ISO time, UTC)")
     parser.add_argument("--end", default=None, help="range or window end (default now)")
     parser.add_argument(
-        "--only", choices=("drift",), default=None, help="run one analysis with its options"
+        "--only",
+        choices=tuple(ANALYSES),
+        default=None,
+        help="run one analysis (drift with its options below)",
     )
     parser.add_argument(
         "--last-n", type=int, default=None, help="drift of the latest N predictions"
@@ -81,15 +92,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _records(args: argparse.Namespace) -> list[dict[str, Any]]:
     start = common.parse_time(args.start, "--start") if args.start else None
     end = common.parse_time(args.end, "--end") if args.end else None
-    drift_only = [args.version, args.last_n, args.baseline_version, args.segment_by, args.methods]
-    if args.only is None and (any(v is not None for v in drift_only) or start is not None):
+    drift_only = [args.last_n, args.baseline_version, args.segment_by, args.methods]
+    if args.only is None and (args.version is not None or start is not None):
+        raise ConfigError("--version and --start need --only KIND (and --model)")
+    if args.only != "drift" and any(v is not None for v in drift_only):
         raise ConfigError(
-            "--version, --start, --last-n, --baseline-version, --segment-by and --methods "
-            "need --only drift (and --model)"
+            "--last-n, --baseline-version, --segment-by and --methods need --only drift "
+            "(and --model)"
         )
     if args.only and not args.model:
-        raise ConfigError("--only drift needs --model")
+        raise ConfigError(f"--only {args.only} needs --model")
     backend = open_backend(args)
+    if args.only is not None and args.only != "drift":
+        query = AnalysisQuery(
+            args.only,
+            args.model,
+            args.version,
+            window=args.window,
+            start=start,
+            end=end,
+            write=not args.no_write,
+        )
+        return backend.run(query)
     if args.only == "drift":
         query = DriftQuery(
             args.model,

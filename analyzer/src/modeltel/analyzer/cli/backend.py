@@ -56,6 +56,20 @@ class DriftQuery:
 
 
 @dataclass(frozen=True)
+class AnalysisQuery:
+    """``modeltel analyze --only KIND`` for any registered analysis but drift: the arguments
+    of :meth:`modeltel.analyzer.orchestration.analyzer.Analyzer.run`."""
+
+    kind: str
+    model: str
+    version: str | None = None
+    window: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    write: bool = True
+
+
+@dataclass(frozen=True)
 class OutlierQuery:
     """``modeltel outliers``: the options of
     :meth:`modeltel.analyzer.orchestration.analyzer.Analyzer.outliers`."""
@@ -96,6 +110,10 @@ class Backend(ABC):
     @abstractmethod
     def drift(self, query: DriftQuery) -> Records:
         """Drift computed now as ``query`` asks; tidy result records."""
+
+    @abstractmethod
+    def run(self, query: AnalysisQuery) -> Records:
+        """One analysis computed now as ``query`` asks; tidy result records."""
 
     @abstractmethod
     def outliers(self, query: OutlierQuery) -> Records:

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from modeltel.analyzer.base.store import Store
-from modeltel.analyzer.cli.backend import Backend, DriftQuery, OutlierQuery, Records, SqlRows
+from modeltel.analyzer.cli.backend import (
+    AnalysisQuery,
+    Backend,
+    DriftQuery,
+    OutlierQuery,
+    Records,
+    SqlRows,
+)
 
 
 class LocalBackend(Backend):
@@ -56,6 +63,23 @@ class LocalBackend(Backend):
         config = self._config()
         with self._store() as store:
             frame = Analyzer(store, config).analyze(model, window=window, end=end, write=write)
+            return to_records(frame)
+
+    def run(self, query: AnalysisQuery) -> Records:
+        from modeltel.analyzer.base.results import to_records
+        from modeltel.analyzer.orchestration.analyzer import Analyzer
+
+        config = self._config()
+        with self._store() as store:
+            frame = Analyzer(store, config).run(
+                query.kind,
+                query.model,
+                query.version,
+                window=query.window,
+                start=query.start,
+                end=query.end,
+                write=query.write,
+            )
             return to_records(frame)
 
     def drift(self, query: DriftQuery) -> Records:

@@ -26,7 +26,14 @@ from modeltel.analyzer.base.errors import (
     QueryError,
     StoreUnavailableError,
 )
-from modeltel.analyzer.cli.backend import Backend, DriftQuery, OutlierQuery, Records, SqlRows
+from modeltel.analyzer.cli.backend import (
+    AnalysisQuery,
+    Backend,
+    DriftQuery,
+    OutlierQuery,
+    Records,
+    SqlRows,
+)
 
 LONG = 600.0
 """Seconds an analysis or upload may take on the server."""
@@ -138,6 +145,17 @@ class ServerBackend(Backend):
         path = f"/api/models/{quote(query.model)}/drift"
         parameters = {**_parameters(query), "compute": "true"}
         parameters.pop("write")  # the server stores what it computes
+        return list(self.request_json(path, query=parameters, timeout=LONG) or [])
+
+    def run(self, query: AnalysisQuery) -> Records:
+        path = f"/api/models/{quote(query.model)}/{quote(query.kind)}"
+        parameters = {
+            "version": query.version,
+            "window": query.window,
+            "start": _iso(query.start),
+            "end": _iso(query.end),
+            "compute": "true",
+        }
         return list(self.request_json(path, query=parameters, timeout=LONG) or [])
 
     def outliers(self, query: OutlierQuery) -> Records:

@@ -82,6 +82,10 @@ def parse(store: Store, metric: CustomMetric) -> Parsed:
         lines = [str(r[0]) for r in store.query_rows("EXPLAIN AST SELECT " + text)]
     except StoreError as exc:
         reason = guard.clickhouse_reason(exc.__cause__ or exc)
+        # positions count from the start of the expression, not of "SELECT <expression>"
+        reason = re.sub(
+            r"position (\d+)", lambda m: f"position {max(int(m.group(1)) - 7, 1)}", reason
+        )
         raise ConfigError(f"{where} is not a valid SQL expression: {reason}") from exc
     try:
         tree = guard.check_expression(lines)
