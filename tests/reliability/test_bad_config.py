@@ -74,6 +74,12 @@ CASES = [
         ["quality.features.age", "min is above max"],
     ),
     ("performance:\n  task: clustering\n", ["performance.task", "classification or regression"]),
+    (
+        "custom_metrics:\n  leak: {sql: \"max(length(file('/etc/passwd')))\"}\n",
+        ["custom metric 'leak'", "file() is not allowed"],
+    ),
+    ("custom_metrics:\n  m: {sql: count(), maximum: 3}\n", ["custom_metrics.m.maximum"]),
+    ("fairness:\n  protected: [gender]\n", ["fairness.favorable is missing"]),
     ("drift: !!python/object:os.system ls\n", ["not valid YAML"]),
     ("a: &a [x, x]\nb: &b [*a, *a]\ndrift: *b\n", ["drift", "mapping"]),
 ]
@@ -200,3 +206,12 @@ def test_commands_exit_2_with_the_sentence(tmp_path: Path) -> None:
     )
     assert answer.returncode == 2, answer.stderr
     assert "config key loop.window" in answer.stderr and "Traceback" not in answer.stderr
+
+    hostile = tmp_path / "hostile.yaml"
+    hostile.write_text(
+        "custom_metrics:\n  users: {sql: 'avg((SELECT count() FROM system.users))'}\n"
+    )
+    answer = _cli("analyzer", "--once", "--config", str(hostile), "--clickhouse-url", store)
+    assert answer.returncode == 2, answer.stderr
+    assert "custom metric 'users' is refused: a subquery" in answer.stderr
+    assert "Traceback" not in answer.stderr
