@@ -14,7 +14,7 @@ from modeltel.analyzer.analyses import ANALYSES
 from modeltel.analyzer.base.results import BAD, Status
 from modeltel.analyzer.orchestration import health as health_module
 from modeltel.analyzer.report.build import Report
-from modeltel.analyzer.web import charts, model_sections, sections
+from modeltel.analyzer.web import charts, fairness_sections, model_sections, sections
 from modeltel.analyzer.web.data import ModelView, metric_spec
 from modeltel.analyzer.web.page import asset
 from modeltel.analyzer.web.sections import badge, health_badge, num, pct, table, when
@@ -200,6 +200,8 @@ SECTIONS: dict[str, tuple[str, Callable[[Report], str]]] = {
         "Multivariate drift and outlier predictions",
         _of_view(model_sections.multivariate_section),
     ),
+    "custom": ("Custom metrics", _of_view(fairness_sections.custom_section)),
+    "fairness": ("Fairness between groups", _of_view(fairness_sections.fairness_section)),
 }
 """How the report draws the analyses it knows (heading, section); any other registered
 analysis gets its title and :func:`~modeltel.analyzer.web.sections.analysis_section`."""

@@ -4,6 +4,10 @@ Each rule reads the tidy records (statuses and thresholds as the analyses set th
 says what to do in one sentence with the numbers behind it, e.g. "Retrain: 4 features
 drifted (age, income, …); accuracy fell below 0.8 in 3 of 7 windows (latest 0.74)".
 
+Fairness (one line per protected attribute whose summary crosses a threshold in the latest
+window, naming the groups behind the first one crossed) and custom metrics outside their bounds
+in the latest window are ``alert``s.
+
 Severity: ``retrain`` (act on the model), ``alert`` (act on data or service), ``warning``
 (watch), ``ok`` (nothing to do).
 """
@@ -14,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from modeltel.analyzer.analyses.fairness import LOWER_IS_WORSE, SUMMARY_METRICS
 from modeltel.analyzer.base.results import BAD, Status
 from modeltel.analyzer.web.data import ModelView, _details, metric_spec
 from modeltel.analyzer.web.sections import num, pct, seconds
@@ -140,6 +145,8 @@ def recommendations(view: ModelView) -> list[Recommendation]:
                 )
             )
     out.extend(_whole_model(view))
+    out.extend(_fairness(view))
+    out.extend(_custom(view))
     out.extend(_quality(view))
     out.extend(_labels(view))
     out.extend(_service(view))
@@ -280,6 +287,103 @@ def _service(view: ModelView) -> list[Recommendation]:
             Recommendation(
                 "alert",
                 f"{what} {verb} in {_windows(bad)} of {_windows(rs)} windows (worst {shown}).",
+            )
+        )
+    return out
+
+
+FAIRNESS_RATE = {
+    "statistical_parity_difference": ("selection_rate", "is selected at"),
+    "disparate_impact_ratio": ("selection_rate", "is selected at"),
+    "equal_opportunity_difference": ("true_positive_rate", "has a true positive rate of"),
+    "equalized_odds_difference": ("true_positive_rate", "has a true positive rate of"),
+}
+
+
+def _crossed(metric: str, record: dict[str, Any]) -> str:
+    """``disparate impact ratio of gender is 0.76, below 0.8 (four-fifths rule)``."""
+    below = metric in LOWER_IS_WORSE
+    four_fifths = metric == "disparate_impact_ratio" and float(record["threshold"]) == 0.8
+    rule = " (four-fifths rule)" if four_fifths else ""
+    return (
+        f"{metric.replace('_', ' ')} of {record['feature']} is {num(record['value'])}, "
+        f"{'below' if below else 'above'} {num(record['threshold'])}{rule}"
+    )
+
+
+def _gap(metric: str, record: dict[str, Any]) -> str:
+    """``group f is selected at 0.46 against m at 0.6`` from the record's group rates."""
+    groups = _details(record["details"]).get("groups") or {}
+    rate, verb = FAIRNESS_RATE[metric]
+    if metric == "equalized_odds_difference":
+        spreads = {}
+        for name in ("true_positive_rate", "false_positive_rate"):
+            values = [r[name] for r in groups.values() if r.get(name) is not None]
+            spreads[name] = max(values) - min(values) if len(values) >= 2 else -1.0
+        if spreads["false_positive_rate"] > spreads["true_positive_rate"]:
+            rate, verb = "false_positive_rate", "has a false positive rate of"
+    known = sorted(
+        ((r[rate], str(g)) for g, r in groups.items() if r.get(rate) is not None),
+    )
+    if len(known) < 2:
+        return ""
+    (low, low_group), (high, high_group) = known[0], known[-1]
+    return f": group {low_group} {verb} {num(low)} against {high_group} at {num(high)}"
+
+
+def _fairness(view: ModelView) -> list[Recommendation]:
+    """One alert per protected attribute with a summary metric over its threshold (the
+    disparate impact ratio named first)."""
+    crossed: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for metric in sorted(SUMMARY_METRICS, key=lambda m: m not in LOWER_IS_WORSE):
+        for r in view.latest.get("fairness", []):
+            if (
+                r["metric"] == metric
+                and not r["segment"]
+                and r["status"] in BAD
+                and r["value"] is not None
+                and r["threshold"] is not None
+            ):
+                crossed.setdefault(str(r["feature"]), []).append((metric, r))
+    out = []
+    for found in crossed.values():
+        (first, record), rest = found[0], found[1:]
+        text = _crossed(first, record) + _gap(first, record)
+        if rest:
+            text += "; also " + ", ".join(
+                f"{m.replace('_', ' ')} {num(r['value'])} "
+                f"({'below' if m in LOWER_IS_WORSE else 'above'} {num(r['threshold'])})"
+                for m, r in rest
+            )
+        text = text[0].upper() + text[1:]
+        out.append(
+            Recommendation("alert", text + " — review the model's decisions for this attribute.")
+        )
+    return out
+
+
+def _custom(view: ModelView) -> list[Recommendation]:
+    """One alert per custom metric outside its bounds in the latest window."""
+    out = []
+    for r in view.latest.get("custom", []):
+        if r["status"] not in BAD or r["value"] is None:
+            continue
+        details = _details(r["details"])
+        value, low, high = float(r["value"]), details.get("min"), details.get("max")
+        if low is not None and value < low:
+            where = f"below its minimum {num(low)}"
+        elif high is not None and value > high:
+            where = f"above its maximum {num(high)}"
+        else:
+            where = f"outside its bounds (threshold {num(r['threshold'])})"
+        history = view.of("custom", metric=r["metric"])
+        bad = [x for x in history if x["status"] in BAD]
+        about = f" ({details['description']})" if details.get("description") else ""
+        out.append(
+            Recommendation(
+                "alert",
+                f"{r['metric']}{about} is {num(value)}, {where} "
+                f"({_windows(bad)} of {_windows(history)} windows outside the bounds).",
             )
         )
     return out

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from modeltel.analyzer.analyses import ANALYSES
-from modeltel.analyzer.web import model_sections, sections
+from modeltel.analyzer.web import fairness_sections, model_sections, sections
 from modeltel.analyzer.web.data import ModelView
 from modeltel.analyzer.web.sections import (
     ago,
@@ -207,6 +207,8 @@ SECTIONS: dict[str, tuple[str, Callable[[ModelView], str]]] = {
         "Multivariate drift and outlier predictions",
         model_sections.multivariate_section,
     ),
+    "custom": ("Custom metrics", fairness_sections.custom_section),
+    "fairness": ("Fairness between groups", fairness_sections.fairness_section),
 }
 """How the page draws the analyses it knows (heading, section); any other registered
 analysis gets its title and :func:`~modeltel.analyzer.web.sections.analysis_section`."""

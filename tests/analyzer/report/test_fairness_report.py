@@ -1,0 +1,194 @@
+"""The custom-metric and fairness sections and recommendations of the health report, over
+predictions and labels planted with numpy and the real analyses; the expected numbers are
+recomputed here from the planted arrays (fairlearn's definitions, in numpy)."""
+
+from __future__ import annotations
+
+import html as html_module
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from modeltel.analyzer.inputs.labels import upload_labels
+from modeltel.analyzer.orchestration.analyzer import Analyzer
+from modeltel.analyzer.report import build_report, render_html
+from modeltel.analyzer.web.sections import num
+from support.drift import write_production
+
+MODEL = "loans"
+DAY0 = datetime(2026, 3, 2, tzinfo=UTC)
+N = 400
+MIN_GROUP = 30
+AGE_BINS = [0, 30, 50, 120]
+CONFIG = {
+    "custom_metrics": {
+        "approval_rate": {
+            "sql": "avg(prediction_label = 'approve')",
+            "thresholds": {"min": 0.3},
+            "description": "share of applications approved",
+        },
+        "mean_amount": {"sql": "avg(feature('amount'))"},
+    },
+    "fairness": {
+        "protected": ["gender", "age"],
+        "bins": {"age": AGE_BINS},
+        "favorable": "approve",
+        "reference_group": {"gender": "m"},
+        "min_group_size": MIN_GROUP,
+    },
+}
+THRESHOLDS = {  # the defaults, in the order a recommendation names them
+    "disparate_impact_ratio": 0.8,
+    "statistical_parity_difference": 0.1,
+    "equal_opportunity_difference": 0.1,
+    "equalized_odds_difference": 0.1,
+}
+
+
+@dataclass
+class Day:
+    """One day's planted predictions: the groups, decision (approve?) and truth (approve?)."""
+
+    groups: dict[str, np.ndarray]
+    approve: np.ndarray
+    truth: np.ndarray
+
+    def rates(self, attribute: str) -> dict[str, dict[str, float]]:
+        """Per kept group (at least MIN_GROUP predictions): its selection, TPR and FPR."""
+        out = {}
+        for group in np.unique(self.groups[attribute]):
+            g = self.groups[attribute] == group
+            if g.sum() >= MIN_GROUP:
+                out[str(group)] = {
+                    "selection_rate": self.approve[g].mean(),
+                    "true_positive_rate": self.approve[g & self.truth].mean(),
+                    "false_positive_rate": self.approve[g & ~self.truth].mean(),
+                }
+        return out
+
+    def summaries(self, attribute: str) -> dict[str, float]:
+        rates = self.rates(attribute)
+
+        selection = [r["selection_rate"] for r in rates.values()]
+        return {
+            "disparate_impact_ratio": min(selection) / max(selection),
+            "statistical_parity_difference": spread(self, attribute, "selection_rate"),
+            "equal_opportunity_difference": spread(self, attribute, "true_positive_rate"),
+            "equalized_odds_difference": max(
+                spread(self, attribute, "true_positive_rate"),
+                spread(self, attribute, "false_positive_rate"),
+            ),
+        }
+
+
+def plant(store, rng: np.random.Generator, day: int, rate_f: float, rate_m: float) -> Day:
+    """N labelled predictions on ``DAY0 + day``; 10 of a group too small to judge (``x``)."""
+    gender = rng.choice(["f", "m"], N)
+    gender[:10] = "x"
+    age = rng.uniform(18, 90, N)
+    approve = rng.random(N) < np.where(gender == "f", rate_f, rate_m)
+    truth = np.where(rng.random(N) < 0.8, approve, ~approve)
+    ids = write_production(
+        store,
+        MODEL,
+        "1",
+        {"gender": gender.tolist(), "age": age.tolist(), "amount": rng.gamma(2.0, 40.0, N)},
+        categorical=["gender"],
+        labels=np.where(approve, "approve", "deny").tolist(),
+        start=DAY0 + timedelta(days=day, minutes=1),
+        step=timedelta(minutes=3),
+        id_prefix=f"d{day}-",
+    )
+    labels = pd.DataFrame({"prediction_id": ids, "label": np.where(truth, "approve", "deny")})
+    upload_labels(store, MODEL, labels)
+    names = np.array(["[0, 30)", "[30, 50)", "[50, 120]"])
+    return Day({"gender": gender, "age": names[np.digitize(age, AGE_BINS[1:-1])]}, approve, truth)
+
+
+def spread(day: Day, attribute: str, rate: str) -> float:
+    values = [r[rate] for r in day.rates(attribute).values()]
+    return max(values) - min(values)
+
+
+def expected_fairness(day: Day, attribute: str) -> str | None:
+    """The recommendation the planted numbers call for (None when nothing is crossed)."""
+    found = day.summaries(attribute)
+    crossed = [
+        m
+        for m in THRESHOLDS
+        if (found[m] < THRESHOLDS[m] if m == "disparate_impact_ratio" else found[m] > THRESHOLDS[m])
+    ]
+    if not crossed:
+        return None
+    first, rest = crossed[0], crossed[1:]
+    rate, verb = ("selection_rate", "is selected at")
+    if first != "disparate_impact_ratio" and first != "statistical_parity_difference":
+        rate, verb = ("true_positive_rate", "has a true positive rate of")
+    if first == "equalized_odds_difference" and found[first] > spread(day, attribute, rate):
+        rate, verb = ("false_positive_rate", "has a false positive rate of")
+    rates = sorted((r[rate], g) for g, r in day.rates(attribute).items())
+    (low, low_group), (high, high_group) = rates[0], rates[-1]
+    side = "below" if first == "disparate_impact_ratio" else "above"
+    rule = " (four-fifths rule)" if first == "disparate_impact_ratio" else ""
+    text = (
+        f"{first.replace('_', ' ').capitalize()} of {attribute} is {num(found[first])}, {side} "
+        f"{num(THRESHOLDS[first])}{rule}: group {low_group} {verb} {num(low)} against "
+        f"{high_group} at {num(high)}"
+    )
+    if rest:
+        text += "; also " + ", ".join(
+            f"{m.replace('_', ' ')} {num(found[m])} (above {num(THRESHOLDS[m])})" for m in rest
+        )
+    return text + " — review the model's decisions for this attribute."
+
+
+def test_report_has_fairness_and_custom_sections_and_recommendations(store) -> None:
+    rng = np.random.default_rng(3)
+    days = [plant(store, rng, 0, 0.55, 0.55), plant(store, rng, 1, 0.12, 0.28)]
+    analyzer = Analyzer(store, CONFIG)
+    for kind in ("custom", "fairness"):
+        analyzer.run(kind, MODEL, start=DAY0, end=DAY0 + timedelta(days=2), window="1d")
+    latest = days[-1]
+
+    report = build_report(store, MODEL, period="week")
+    texts = [(r.severity, r.text) for r in report.recommendations]
+    fairness = [t for _, t in texts if "review the model's decisions" in t]
+    wanted = [expected_fairness(latest, a) for a in ("gender", "age")]
+    assert sorted(fairness) == sorted(t for t in wanted if t is not None)
+    assert wanted[0] is not None and ("alert", wanted[0]) in texts
+    approvals = [day.approve.mean() for day in days]
+    assert approvals[-1] < 0.3
+    assert (
+        "alert",
+        f"approval_rate (share of applications approved) is {num(approvals[-1])}, below its "
+        f"minimum 0.3 ({sum(a < 0.3 for a in approvals)} of 2 windows outside the bounds).",
+    ) in texts
+    assert not any("mean_amount" in t for _, t in texts)  # no bounds: never recommended
+    assert not report.retrain  # fairness and custom metrics act on decisions, not retraining
+
+    html = render_html(report)
+    assert "<script" not in html
+    recommended = html[html.index("<h2>Recommendations</h2>") : html.index("<h2>Health score")]
+    for text in fairness:
+        assert html_module.escape(text) in recommended
+    custom = html[html.index("<h2>Custom metrics</h2>") : html.index("<h2>Fairness between")]
+    assert (
+        f"<td><code>approval_rate</code></td><td>{num(approvals[-1])}</td><td>≥ 0.3</td>"
+        "<td><span class='badge badge-alert'>alert</span></td>" in custom
+    )
+    assert len(re.findall(r"<p class='muted caption'>", custom)) == 2
+    section = html[html.index("<h2>Fairness between groups</h2>") :]
+    gender = section[section.index("id='fairness-gender'") :]
+    found = latest.summaries("gender")
+    assert (
+        f"<td>disparate impact ratio</td><td>{num(found['disparate_impact_ratio'])}</td>"
+        "<td>&lt; 0.8</td><td><span class='badge badge-alert'>alert</span></td>" in gender
+    )
+    rates = latest.rates("gender")
+    for group in ("f", "m"):
+        assert f"<td>{num(rates[group]['selection_rate'])}</td>" in gender
+    assert "<li><code>x</code>: 10 predictions, fewer than min_group_size 30</li>" in gender
+    assert len(re.findall(r"<p class='muted caption'>", section)) == 4  # 2 per attribute
