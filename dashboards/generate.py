@@ -19,8 +19,9 @@ import sys
 from pathlib import Path
 
 import grafana_sql as sql
-from grafana_foundation_sdk.builders import barchart, bargauge, dashboard, stat
+from grafana_foundation_sdk.builders import barchart, bargauge, common, dashboard, stat
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.common import VizOrientation
 from grafana_foundation_sdk.models.dashboard import Threshold, ThresholdsMode
 from grafana_kit import (
     CH,
@@ -32,6 +33,7 @@ from grafana_kit import (
     base,
     grid,
     health_thresholds,
+    out_of_bounds_thresholds,
     prom,
     series,
     variables,
@@ -484,12 +486,126 @@ def quality() -> dashboard.Dashboard:
     )
 
 
+FAIRNESS_SUMMARIES = (
+    ("statistical_parity_difference", "Statistical parity difference (alert above threshold)"),
+    ("disparate_impact_ratio", "Disparate impact ratio (alert below threshold; four fifths 0.8)"),
+    ("equal_opportunity_difference", "Equal opportunity difference (alert above threshold)"),
+    ("equalized_odds_difference", "Equalized odds difference (alert above threshold)"),
+)
+"""The fairness summary metrics (``ml_fairness{ml_metric=…}``), one panel each."""
+LATEST = common.ReduceDataOptions().calcs(["lastNotNull"]).values(False)
+"""Stat and bar gauge panels show each series' latest value."""
+
+
+def fairness() -> dashboard.Dashboard:
+    board = variables(
+        base(
+            "modeltel-fairness",
+            "modeltel / Fairness & custom metrics",
+            "Custom SQL metrics against their bounds; parity between the groups of protected "
+            "attributes",
+        )
+    )
+    custom_keys = "ml_model_name, ml_model_version, ml_metric_name"
+    board = (
+        board.with_panel(
+            series(
+                "Custom metrics and their bounds",
+                prom(f"ml_custom_metric{{{SEL}}}", "{{ml_metric_name}}"),
+                prom(
+                    f"ml_custom_metric_threshold{{{SEL}}}", "bound {{ml_metric_name}}", ref_id="B"
+                ),
+            )
+        )
+        .with_panel(
+            grid(
+                "Custom metrics out of bounds now",
+                prom(
+                    f"ml_custom_metric{{{SEL}}} and on ({custom_keys}) "
+                    f"(ml_custom_metric_breached{{{SEL}}} == 1)",
+                    instant=True,
+                ),
+                w=8,
+            )
+        )
+        .with_panel(
+            stat.Panel()
+            .title("Out of bounds now")
+            .datasource(PROM)
+            .with_target(prom(f"sum(ml_custom_metric_breached{{{SEL}}})", "custom metrics"))
+            .with_target(
+                prom(f"sum(ml_fairness_breached{{{SEL}}})", "fairness metrics", ref_id="B")
+            )
+            .thresholds(out_of_bounds_thresholds())
+            .reduce_options(LATEST)
+            .orientation(VizOrientation.VERTICAL)
+            .height(8)
+            .span(4)
+        )
+    )
+    for metric, title in FAIRNESS_SUMMARIES:
+        board = board.with_panel(
+            series(
+                title,
+                prom(f'ml_fairness{{{SEL}, ml_metric="{metric}"}}', "{{ml_feature_name}}"),
+                prom(
+                    f'ml_fairness_threshold{{{SEL}, ml_metric="{metric}"}}',
+                    "threshold {{ml_feature_name}}",
+                    ref_id="B",
+                ),
+            )
+        )
+    return (
+        board.with_panel(
+            bargauge.Panel()
+            .title("Selection rate per group (share given the favorable decision)")
+            .datasource(PROM)
+            .with_target(
+                prom(f'ml_fairness_group{{{SEL}, ml_metric="selection_rate"}}', "{{ml_segment}}")
+            )
+            .unit("percentunit")
+            .min(0)
+            .max(1)
+            .reduce_options(LATEST)
+            .orientation(VizOrientation.HORIZONTAL)
+            .height(8)
+            .span(12)
+        )
+        .with_panel(
+            series(
+                "True and false positive rates per group (labelled predictions)",
+                prom(
+                    f"ml_fairness_group{{{SEL}, "
+                    'ml_metric=~"true_positive_rate|false_positive_rate"}',
+                    "{{ml_metric}} {{ml_segment}}",
+                ),
+                unit="percentunit",
+            )
+        )
+        .with_panel(
+            grid(
+                "Custom metric and fairness results, latest window (ml_results)",
+                SQL(sql.FAIRNESS_LATEST, table_format=True),
+                ds=CH,
+                w=24,
+            )
+        )
+        .with_panel(
+            series("Custom metrics per window (ml_results)", SQL(sql.CUSTOM_HISTORY), ds=CH)
+        )
+        .with_panel(
+            series("Fairness summaries per window (ml_results)", SQL(sql.FAIRNESS_HISTORY), ds=CH)
+        )
+    )
+
+
 DASHBOARDS = {
     "modeltel-overview.json": overview,
     "modeltel-drift.json": drift,
     "modeltel-performance.json": performance,
     "modeltel-service.json": service,
     "modeltel-quality.json": quality,
+    "modeltel-fairness.json": fairness,
 }
 
 

@@ -64,6 +64,15 @@ def health_thresholds() -> dashboard.ThresholdsConfig:
     )
 
 
+def out_of_bounds_thresholds() -> dashboard.ThresholdsConfig:
+    """Green at 0, red from 1: a count of metrics outside their bounds."""
+    return (
+        dashboard.ThresholdsConfig()
+        .mode(ThresholdsMode.ABSOLUTE)
+        .steps([Threshold(None, "green"), Threshold(1, "red")])
+    )
+
+
 def series(title: str, *targets: Any, unit: str = "", ds: DataSourceRef = PROM, w: int = 12):
     panel = timeseries.Panel().title(title).datasource(ds).height(8).span(w)
     for target in targets:

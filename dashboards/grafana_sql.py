@@ -160,3 +160,33 @@ WHERE {CH_MODEL} AND $__timeFilter(timestamp)
 GROUP BY time, feature
 ORDER BY time"""
 """Mean |attribution| per feature straight from the spans' attributions."""
+
+FAIRNESS_LATEST = f"""
+SELECT kind, ifNull(feature, '(all)') AS attribute, segment, metric, value, threshold, status,
+       current_size, window_end
+FROM ml_results FINAL
+WHERE {CH_MODEL} AND kind IN ('custom', 'fairness')
+  AND (kind, window_end) IN (SELECT kind, max(window_end) FROM ml_results
+                             WHERE {CH_MODEL} AND kind IN ('custom', 'fairness')
+                               AND $__timeFilter(window_end)
+                             GROUP BY kind)
+ORDER BY status = 'alert' DESC, kind, attribute, segment != '', metric, segment"""
+"""The latest custom metric and fairness results (out of bounds first, summaries before groups)."""
+
+CUSTOM_HISTORY = f"""
+SELECT window_end AS time, metric AS series, argMaxIf(value, computed_at, value IS NOT NULL) AS v
+FROM ml_results
+WHERE {CH_MODEL} AND kind = 'custom' AND $__timeFilter(window_end)
+GROUP BY time, series HAVING v IS NOT NULL
+ORDER BY time"""
+"""Each custom metric per window."""
+
+FAIRNESS_HISTORY = f"""
+SELECT window_end AS time, concat(metric, ' (', assumeNotNull(feature), ')') AS series,
+       argMaxIf(value, computed_at, value IS NOT NULL) AS v
+FROM ml_results
+WHERE {CH_MODEL} AND kind = 'fairness' AND segment = '' AND feature IS NOT NULL
+  AND $__timeFilter(window_end)
+GROUP BY time, series HAVING v IS NOT NULL
+ORDER BY time"""
+"""The fairness summaries of each protected attribute per window."""

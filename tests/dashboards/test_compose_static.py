@@ -215,7 +215,10 @@ def test_grafana_provisioning_matches_the_dashboards(compose: dict, repo_root: P
     path = providers["providers"][0]["options"]["path"]
     dashboards_dir = repo_root / volume[path]
     boards = sorted(dashboards_dir.glob("*.json"))
-    assert len(boards) == 5
+    assert [b.stem for b in boards] == sorted(
+        f"modeltel-{name}"
+        for name in ("overview", "drift", "performance", "service", "quality", "fairness")
+    )
     for board in boards:
         for panel in json.loads(board.read_text())["panels"]:
             assert panel["datasource"]["uid"] in by_uid, f"{board.name}: {panel['title']}"

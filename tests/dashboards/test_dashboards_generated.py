@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from modeltel.analyzer.export.catalog import GAUGES
+from modeltel.analyzer.analyses.fairness import SUMMARY_METRICS
+from modeltel.analyzer.export.catalog import gauges
 from support.grafana import TimeRange, dashboard_targets, expand_promql, expand_sql
 
 
@@ -48,6 +49,7 @@ def test_every_dashboard_has_model_and_version_variables(boards_dir: Path) -> No
         "modeltel-performance",
         "modeltel-service",
         "modeltel-quality",
+        "modeltel-fairness",
     }
 
 
@@ -58,15 +60,32 @@ def test_drift_dashboard_compares_reference_and_current_from_clickhouse(boards_d
     assert "ml_reference" in sql and "ml_features" in sql and "$__timeFilter(timestamp)" in sql
 
 
+def test_fairness_dashboard_shows_every_summary_with_its_threshold(boards_dir: Path) -> None:
+    board = json.loads((boards_dir / "modeltel-fairness.json").read_text())
+    prom = [p for p in board["panels"] if p["datasource"]["type"] == "prometheus"]
+    exprs = [[t["expr"].split("{")[0] for t in p["targets"]] for p in prom]
+    for metric in SUMMARY_METRICS:
+        (panel,) = [p for p in prom if f'ml_metric="{metric}"' in p["targets"][0]["expr"]]
+        assert [t["expr"].split("{")[0] for t in panel["targets"]] == [
+            "ml_fairness",
+            "ml_fairness_threshold",
+        ], panel["title"]
+    assert ["ml_custom_metric", "ml_custom_metric_threshold"] in exprs
+    assert any("ml_custom_metric_breached" in t["expr"] for p in prom for t in p["targets"])
+    (gauge,) = [p for p in board["panels"] if p["type"] == "bargauge"]
+    assert 'ml_metric="selection_rate"' in gauge["targets"][0]["expr"]
+    assert gauge["targets"][0]["legendFormat"] == "{{ml_segment}}"
+
+
 def test_promql_uses_only_served_metrics(boards_dir: Path) -> None:
-    served = {g.prometheus for g in GAUGES} | {
+    served = {g.prometheus for g in gauges()} | {
         "modeltel_analyzer_failures_total",
         "modeltel_analyzer_models",
         "modeltel_analyzer_cycle_duration_seconds_bucket",
         "ALERTS",
     }
     labels = {"ml_model_name", "ml_model_version", "ml_feature_name", "ml_drift_method"}
-    labels |= {"ml_metric", "ml_source", "ml_analysis"}
+    labels |= {"ml_metric", "ml_source", "ml_analysis", "ml_metric_name", "ml_segment"}
     for target in dashboard_targets(boards_dir):
         if target.kind == "sql":
             continue

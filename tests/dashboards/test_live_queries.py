@@ -35,6 +35,19 @@ VALUES = {"model": "churn", "version": "1", "feature": "age"}
 RATE_INTERVAL = "10s"
 CONFIG: dict[str, Any] = {
     "retrain": {"rules": [{"drifted_features": 3}]},
+    # churn's bad hour has unsure scores (mean ≈ 0.55), the calm traffic's mean is ≈ 0.4
+    "custom_metrics": {
+        "mean_score": {"sql": "avg(prediction_score)", "max": 0.45},
+        "slow_share": {"sql": "avg(latency_s > 0.5)"},  # no bounds: no breached series
+    },
+    # few scores reach 0.7 in the bad hour: the plans' selection rates are far apart (disparate
+    # impact ≈ 0.5) and so are their true and false positive rates
+    "fairness": {
+        "protected": ["plan"],
+        "favorable_score": 0.7,
+        "favorable_label": "yes",
+        "min_group_size": 10,
+    },
 }
 
 
@@ -114,12 +127,7 @@ FAILING: set[tuple[str, str]] = set()
 
 
 def analysis_runners(store: Store):
-    """The real analyses, plus a custom one that fails for the models in FAILING."""
-
-    def custom(model: str, version: str, window) -> None:
-        if (model, version) in FAILING:
-            raise RuntimeError(f"custom check cannot run on {model}")
-
+    """The real analyses, the custom metrics failing for the models in FAILING."""
     runners = default_runners(store, CONFIG)
     assert set(runners) == {
         "drift",
@@ -128,7 +136,16 @@ def analysis_runners(store: Store):
         "quality",
         "attribution",
         "multivariate",
+        "custom",
+        "fairness",
     }
+    real_custom = runners["custom"]
+
+    def custom(model: str, version: str, window) -> None:
+        if (model, version) in FAILING:
+            raise RuntimeError(f"custom check cannot run on {model}")
+        real_custom(model, version, window)
+
     return {**runners, "custom": custom}
 
 
@@ -196,5 +213,8 @@ def test_alerts_name_the_model_in_trouble(live: Live) -> None:
     assert active["ModelPredictionsStale"] == {"fraud"}
     assert {"churn"} <= active["ModelRetrainRecommended"]
     assert active["ModeltelAnalyzerFailing"] == {"broken"}
+    assert active["ModelCustomMetricOutOfBounds"] == {"churn"}
+    assert active["ModelDisparateImpact"] == {"churn"}
+    assert active["ModelFairnessThresholdCrossed"] == {"churn"}
     unknown = live.prometheus.query('ml_label_unknown_ids{ml_model_name="churn"}')
     assert float(unknown[0]["value"][1]) == 2.0

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from modeltel.analyzer.export.catalog import GAUGES
+from modeltel.analyzer.analyses.fairness import DEFAULT_THRESHOLDS, LOWER_IS_WORSE
+from modeltel.analyzer.export.catalog import gauges
 
 PROMTOOL = shutil.which("promtool")
 pytestmark = pytest.mark.skipif(
@@ -62,6 +63,9 @@ REQUIRED = {
     "ModelMultivariateDrift",  # the inputs drifted jointly (PCA reconstruction error)
     "ModelOutlierPredictionsHigh",  # share of multivariate outlier predictions
     "ModelAttributionDrift",  # the model relies on different features
+    "ModelCustomMetricOutOfBounds",  # a custom SQL metric outside its configured bounds
+    "ModelDisparateImpact",  # the four-fifths rule
+    "ModelFairnessThresholdCrossed",  # a fairness gap past its configured threshold
 }
 
 
@@ -81,10 +85,23 @@ def test_every_listed_alert_exists_with_severity_and_guidance(prom_dir: Path) ->
         assert len(notes["description"].split()) >= 20, f"{name}: description too thin to act on"
         assert notes["dashboard"].startswith("/d/modeltel-"), name
     assert "1800" in alerts["ModelPredictionsStale"]["expr"]  # 30 minutes
+    assert "< 0.8" in alerts["ModelDisparateImpact"]["expr"]  # four fifths, whatever the config
+    for name in ("ModelCustomMetricOutOfBounds", "ModelDisparateImpact"):
+        assert "/d/modeltel-fairness?" in alerts[name]["annotations"]["dashboard"], name
+
+
+def test_fairness_alerts_split_the_summary_metrics(prom_dir: Path) -> None:
+    """Disparate impact is the four-fifths rule's; the threshold alert takes the other three."""
+    alerts = {rule["alert"]: rule for rule in rules(prom_dir)}
+    crossed = alerts["ModelFairnessThresholdCrossed"]["expr"]
+    others = set(DEFAULT_THRESHOLDS) - LOWER_IS_WORSE
+    assert all(name in crossed for name in others)
+    assert not any(name in crossed for name in LOWER_IS_WORSE)
+    assert "disparate_impact_ratio" in alerts["ModelDisparateImpact"]["expr"]
 
 
 def test_rules_only_use_metrics_the_analyzer_serves(prom_dir: Path) -> None:
-    served = {g.prometheus for g in GAUGES} | {
+    served = {g.prometheus for g in gauges()} | {
         "modeltel_analyzer_failures_total",
         "modeltel_analyzer_cycles_total",
         "modeltel_analyzer_cycle_duration_seconds_bucket",
@@ -93,5 +110,5 @@ def test_rules_only_use_metrics_the_analyzer_serves(prom_dir: Path) -> None:
     for rule in rules(prom_dir):
         names = set(re.findall(r"\b((?:ml|modeltel)_[a-z0-9_]+)\b", rule["expr"]))
         names -= {n for n in names if n.startswith(("ml_model_", "ml_feature_", "ml_drift_method"))}
-        names -= {"ml_metric", "ml_source", "ml_segment", "ml_analysis"}
+        names -= {"ml_metric", "ml_metric_name", "ml_source", "ml_segment", "ml_analysis"}
         assert names <= served, f"{rule['alert']}: unknown metrics {names - served}"
