@@ -6,40 +6,11 @@ from __future__ import annotations
 
 import html as html_module
 import re
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
-import numpy as np
-import pandas as pd
-
-from modeltel.analyzer.inputs.labels import upload_labels
-from modeltel.analyzer.orchestration.analyzer import Analyzer
 from modeltel.analyzer.report import build_report, render_html
 from modeltel.analyzer.web.sections import num
-from support.drift import write_production
+from support.fairness import MODEL, Day, plant_and_analyse
 
-MODEL = "loans"
-DAY0 = datetime(2026, 3, 2, tzinfo=UTC)
-N = 400
-MIN_GROUP = 30
-AGE_BINS = [0, 30, 50, 120]
-CONFIG = {
-    "custom_metrics": {
-        "approval_rate": {
-            "sql": "avg(prediction_label = 'approve')",
-            "thresholds": {"min": 0.3},
-            "description": "share of applications approved",
-        },
-        "mean_amount": {"sql": "avg(feature('amount'))"},
-    },
-    "fairness": {
-        "protected": ["gender", "age"],
-        "bins": {"age": AGE_BINS},
-        "favorable": "approve",
-        "reference_group": {"gender": "m"},
-        "min_group_size": MIN_GROUP,
-    },
-}
 THRESHOLDS = {  # the defaults, in the order a recommendation names them
     "disparate_impact_ratio": 0.8,
     "statistical_parity_difference": 0.1,
@@ -48,64 +19,17 @@ THRESHOLDS = {  # the defaults, in the order a recommendation names them
 }
 
 
-@dataclass
-class Day:
-    """One day's planted predictions: the groups, decision (approve?) and truth (approve?)."""
-
-    groups: dict[str, np.ndarray]
-    approve: np.ndarray
-    truth: np.ndarray
-
-    def rates(self, attribute: str) -> dict[str, dict[str, float]]:
-        """Per kept group (at least MIN_GROUP predictions): its selection, TPR and FPR."""
-        out = {}
-        for group in np.unique(self.groups[attribute]):
-            g = self.groups[attribute] == group
-            if g.sum() >= MIN_GROUP:
-                out[str(group)] = {
-                    "selection_rate": self.approve[g].mean(),
-                    "true_positive_rate": self.approve[g & self.truth].mean(),
-                    "false_positive_rate": self.approve[g & ~self.truth].mean(),
-                }
-        return out
-
-    def summaries(self, attribute: str) -> dict[str, float]:
-        rates = self.rates(attribute)
-
-        selection = [r["selection_rate"] for r in rates.values()]
-        return {
-            "disparate_impact_ratio": min(selection) / max(selection),
-            "statistical_parity_difference": spread(self, attribute, "selection_rate"),
-            "equal_opportunity_difference": spread(self, attribute, "true_positive_rate"),
-            "equalized_odds_difference": max(
-                spread(self, attribute, "true_positive_rate"),
-                spread(self, attribute, "false_positive_rate"),
-            ),
-        }
-
-
-def plant(store, rng: np.random.Generator, day: int, rate_f: float, rate_m: float) -> Day:
-    """N labelled predictions on ``DAY0 + day``; 10 of a group too small to judge (``x``)."""
-    gender = rng.choice(["f", "m"], N)
-    gender[:10] = "x"
-    age = rng.uniform(18, 90, N)
-    approve = rng.random(N) < np.where(gender == "f", rate_f, rate_m)
-    truth = np.where(rng.random(N) < 0.8, approve, ~approve)
-    ids = write_production(
-        store,
-        MODEL,
-        "1",
-        {"gender": gender.tolist(), "age": age.tolist(), "amount": rng.gamma(2.0, 40.0, N)},
-        categorical=["gender"],
-        labels=np.where(approve, "approve", "deny").tolist(),
-        start=DAY0 + timedelta(days=day, minutes=1),
-        step=timedelta(minutes=3),
-        id_prefix=f"d{day}-",
-    )
-    labels = pd.DataFrame({"prediction_id": ids, "label": np.where(truth, "approve", "deny")})
-    upload_labels(store, MODEL, labels)
-    names = np.array(["[0, 30)", "[30, 50)", "[50, 120]"])
-    return Day({"gender": gender, "age": names[np.digitize(age, AGE_BINS[1:-1])]}, approve, truth)
+def summaries(day: Day, attribute: str) -> dict[str, float]:
+    selection = [r["selection_rate"] for r in day.rates(attribute).values()]
+    return {
+        "disparate_impact_ratio": min(selection) / max(selection),
+        "statistical_parity_difference": spread(day, attribute, "selection_rate"),
+        "equal_opportunity_difference": spread(day, attribute, "true_positive_rate"),
+        "equalized_odds_difference": max(
+            spread(day, attribute, "true_positive_rate"),
+            spread(day, attribute, "false_positive_rate"),
+        ),
+    }
 
 
 def spread(day: Day, attribute: str, rate: str) -> float:
@@ -115,7 +39,7 @@ def spread(day: Day, attribute: str, rate: str) -> float:
 
 def expected_fairness(day: Day, attribute: str) -> str | None:
     """The recommendation the planted numbers call for (None when nothing is crossed)."""
-    found = day.summaries(attribute)
+    found = summaries(day, attribute)
     crossed = [
         m
         for m in THRESHOLDS
@@ -146,11 +70,7 @@ def expected_fairness(day: Day, attribute: str) -> str | None:
 
 
 def test_report_has_fairness_and_custom_sections_and_recommendations(store) -> None:
-    rng = np.random.default_rng(3)
-    days = [plant(store, rng, 0, 0.55, 0.55), plant(store, rng, 1, 0.12, 0.28)]
-    analyzer = Analyzer(store, CONFIG)
-    for kind in ("custom", "fairness"):
-        analyzer.run(kind, MODEL, start=DAY0, end=DAY0 + timedelta(days=2), window="1d")
+    days = plant_and_analyse(store, seed=3)
     latest = days[-1]
 
     report = build_report(store, MODEL, period="week")
@@ -182,7 +102,7 @@ def test_report_has_fairness_and_custom_sections_and_recommendations(store) -> N
     assert len(re.findall(r"<p class='muted caption'>", custom)) == 2
     section = html[html.index("<h2>Fairness between groups</h2>") :]
     gender = section[section.index("id='fairness-gender'") :]
-    found = latest.summaries("gender")
+    found = summaries(latest, "gender")
     assert (
         f"<td>disparate impact ratio</td><td>{num(found['disparate_impact_ratio'])}</td>"
         "<td>&lt; 0.8</td><td><span class='badge badge-alert'>alert</span></td>" in gender

@@ -4,116 +4,20 @@ real server, over predictions and labels planted with numpy and the real analyse
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
-from modeltel.analyzer.inputs.labels import upload_labels
-from modeltel.analyzer.orchestration.analyzer import Analyzer
 from modeltel.analyzer.web.sections import num
-from support.chromium import Browser, chromium_path
-from support.drift import write_production
+from support.chromium import chromium_path
+from support.fairness import MODEL, Day, plant_and_analyse
 
 pytestmark = pytest.mark.skipif(chromium_path() is None, reason="needs chromium (apt-get)")
-
-MODEL = "loans"
-DAY0 = datetime(2026, 3, 2, tzinfo=UTC)
-N = 400
-CONFIG = {
-    "custom_metrics": {
-        "approval_rate": {
-            "sql": "avg(prediction_label = 'approve')",
-            "thresholds": {"min": 0.3},
-            "description": "share of applications approved",
-        },
-        "mean_amount": {"sql": "avg(feature('amount'))"},
-    },
-    "fairness": {
-        "protected": ["gender", "age"],
-        "bins": {"age": [0, 30, 50, 120]},
-        "favorable": "approve",
-        "reference_group": {"gender": "m"},
-        "min_group_size": 30,
-    },
-}
-
-
-@dataclass
-class Day:
-    """One day's planted predictions: group, decision (approve?), truth (approve?), amount."""
-
-    gender: np.ndarray
-    approve: np.ndarray
-    truth: np.ndarray
-    amount: np.ndarray
-
-    def rates(self, group: str) -> dict[str, float]:
-        g = self.gender == group
-        return {
-            "n": int(g.sum()),
-            "selection_rate": self.approve[g].mean(),
-            "true_positive_rate": self.approve[g & self.truth].mean(),
-            "false_positive_rate": self.approve[g & ~self.truth].mean(),
-            "accuracy": (self.approve == self.truth)[g].mean(),
-        }
-
-
-def plant(store, rng: np.random.Generator, day: int, rate_f: float, rate_m: float) -> Day:
-    """N predictions on ``DAY0 + day`` (10 of a group too small to judge, ``x``), labelled."""
-    gender = rng.choice(["f", "m"], N)
-    gender[:10] = "x"
-    approve = rng.random(N) < np.where(gender == "f", rate_f, rate_m)
-    truth = np.where(rng.random(N) < 0.8, approve, ~approve)
-    amount = rng.gamma(2.0, 40.0, N)
-    ids = write_production(
-        store,
-        MODEL,
-        "1",
-        {"gender": gender.tolist(), "age": rng.uniform(18, 90, N).tolist(), "amount": amount},
-        categorical=["gender"],
-        labels=np.where(approve, "approve", "deny").tolist(),
-        start=DAY0 + timedelta(days=day, minutes=1),
-        step=timedelta(minutes=3),
-        id_prefix=f"d{day}-",
-    )
-    labels = pd.DataFrame({"prediction_id": ids, "label": np.where(truth, "approve", "deny")})
-    upload_labels(store, MODEL, labels)
-    return Day(gender, approve, truth, amount)
-
-
-def analyse(store) -> Day:
-    """A fair first day, a second where f is approved at half m's rate; both analyses run."""
-    rng = np.random.default_rng(7)
-    plant(store, rng, 0, 0.55, 0.55)
-    latest = plant(store, rng, 1, 0.12, 0.28)
-    analyzer = Analyzer(store, CONFIG)
-    for kind in ("custom", "fairness"):
-        analyzer.run(kind, MODEL, start=DAY0, end=DAY0 + timedelta(days=2), window="1d")
-    return latest
 
 
 @pytest.fixture
 def planted(server) -> Day:
-    return analyse(server.store)
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    with Browser(tmp_path_factory.mktemp("chromium-profile")) as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser):
-    tab = browser.new_page()
-    try:
-        yield tab
-    finally:
-        tab.close()
+    return plant_and_analyse(server.store, seed=7)[-1]
 
 
 ROWS = """(selector) => Array.from(document.querySelector(selector).tBodies[0].rows).map(
@@ -137,7 +41,7 @@ def test_page_shows_custom_metrics_and_fairness(server, planted: Day, page, tmp_
     assert page.errors == []
     if os.environ.get("MODELTEL_TEST_SCREENSHOTS"):
         page.screenshot(Path(os.environ["MODELTEL_TEST_SCREENSHOTS"]) / "fairness-page.png")
-    f, m = planted.rates("f"), planted.rates("m")
+    f, m = planted.group_rates("gender", "f"), planted.group_rates("gender", "m")
     approval = planted.approve.mean()
 
     # custom metrics of the latest window: value, bounds, status, description

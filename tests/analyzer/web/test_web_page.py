@@ -16,7 +16,7 @@ import pytest
 from modeltel.analyzer.base.results import make_results, write_results
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.demo.scenario import MODEL_NAME
-from support.chromium import Browser, chromium_path, png_size
+from support.chromium import chromium_path, png_size
 from support.servers import RunningServer, story_server
 
 pytestmark = pytest.mark.skipif(chromium_path() is None, reason="needs chromium (apt-get)")
@@ -32,21 +32,6 @@ def demo(store_url):
     """The demo's story (see ``story_server``)."""
     with story_server(store_url, "web", seed=11) as (running, sim):
         yield DemoServer(**vars(running), predictions_made=sim.stats.predictions)
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    with Browser(tmp_path_factory.mktemp("chromium-profile")) as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser):
-    tab = browser.new_page()
-    try:
-        yield tab
-    finally:
-        tab.close()
 
 
 def latest_window(store: Store, kind: str) -> tuple:

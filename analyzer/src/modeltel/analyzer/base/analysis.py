@@ -14,8 +14,9 @@ An :class:`Analysis` declares
   stored (drift keeps the reference's profiles, so its first run after an upload reads them);
 - ``open_metric`` (optional): the catalogue entry of the metrics it names at run time (custom
   metrics take their names from the configuration);
-- ``validate`` (optional): called with the store and its loaded settings when an Analyzer
-  starts; raises :class:`~modeltel.analyzer.base.errors.ConfigError` for settings the store
+- ``validate`` (optional): called with the store, its loaded settings and the Analyzer's
+  :class:`Run` (what it finds may be kept in ``run.state`` for the computations) when an
+  Analyzer starts; raises :class:`~modeltel.analyzer.base.errors.ConfigError` for settings the store
   refuses (a custom metric's SQL).
 
 The Analyzer, the analysis loop, ``/metrics``, the health score, the API, the web page and the
@@ -114,7 +115,7 @@ class Analysis:
     metrics: tuple[MetricSpec, ...]
     reference_stored: Callable[[Store, ReferenceSource], None] | None = None
     open_metric: MetricSpec | None = None
-    validate: Callable[[Store, Any], None] | None = None
+    validate: Callable[[Store, Any, Run], None] | None = None
 
     @cached_property
     def _by_name(self) -> dict[str, MetricSpec]:

@@ -17,8 +17,7 @@ one, NULL when the prediction has no value — and, when the shape asks for labe
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from modeltel.analyzer.base.query import Params, TimeWindows, prediction_filter, time_key
@@ -144,8 +143,3 @@ def shape_of(columns: Iterable[str], features: Mapping[str, bool], labels: bool)
         features=tuple(sorted(features.items())),
         labels=labels,
     )
-
-
-def used_columns(texts: Sequence[str]) -> set[str]:
-    """The prediction columns named (as whole words) in any of ``texts``."""
-    return {c for c in PREDICTION_COLUMNS for t in texts if re.search(rf"\b{c}\b", t)}

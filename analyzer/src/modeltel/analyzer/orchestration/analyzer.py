@@ -87,10 +87,10 @@ class Analyzer:
         self.settings: dict[str, Section] = {
             kind: analysis.settings.load(self.config) for kind, analysis in ANALYSES.items()
         }
+        self._state: dict[str, dict[Any, Any]] = {kind: {} for kind in ANALYSES}
         for kind, analysis in ANALYSES.items():
             if analysis.validate is not None:
-                analysis.validate(store, self.settings[kind])
-        self._state: dict[str, dict[Any, Any]] = {kind: {} for kind in ANALYSES}
+                analysis.validate(store, self.settings[kind], Run(self._state[kind]))
 
     def __getattr__(self, name: str) -> Any:
         """``<kind>_config``: the loaded settings of the analysis ``kind``."""

@@ -15,7 +15,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from modeltel.analyzer.analyses.custom.config import CustomMetric, CustomMetricsConfig
-from modeltel.analyzer.analyses.custom.expressions import Parsed, metrics_sql, parse, validate
+from modeltel.analyzer.analyses.custom.expressions import (
+    Parsed,
+    metric_key,
+    metrics_sql,
+    parse,
+    validate,
+)
 from modeltel.analyzer.base.analysis import Run, Target
 from modeltel.analyzer.base.prediction_rows import feature_kinds
 from modeltel.analyzer.base.query import Params, TimeWindows, to_time
@@ -27,8 +33,10 @@ KIND = "custom"
 
 
 def _parsed(store: Store, metric: CustomMetric, run: Run) -> Parsed:
+    """The checked expression of ``metric``: the one :func:`validate_custom` kept, else parsed
+    now (settings loaded without an Analyzer)."""
     cache: dict[tuple[str, str, bool], Parsed] = run.state.setdefault("parsed", {})
-    key = (metric.name, metric.sql, metric.needs_labels)
+    key = metric_key(metric)
     if key not in cache:
         cache[key] = parse(store, metric)
     return cache[key]
@@ -115,8 +123,9 @@ def _record(
     )
 
 
-def validate_custom(store: Store, settings: CustomMetricsConfig) -> None:
+def validate_custom(store: Store, settings: CustomMetricsConfig, run: Run) -> None:
     """Check every configured expression against the store (see
-    :func:`~modeltel.analyzer.analyses.custom.expressions.validate`)."""
+    :func:`~modeltel.analyzer.analyses.custom.expressions.validate`) and keep them parsed for
+    the computations of ``run``."""
     if settings.metrics or settings.models:
-        validate(store, settings)
+        run.state.setdefault("parsed", {}).update(validate(store, settings))

@@ -161,15 +161,21 @@ def _dry_run(store: Store, parsed: Parsed, kinds: Mapping[str, bool]) -> str | N
     return None
 
 
-def validate(store: Store, config: CustomMetricsConfig) -> dict[str, Parsed]:
+def metric_key(metric: CustomMetric) -> tuple[str, str, bool]:
+    """What identifies a metric's parsed expression: its name, SQL and ``needs_labels``."""
+    return (metric.name, metric.sql, metric.needs_labels)
+
+
+def validate(store: Store, config: CustomMetricsConfig) -> dict[tuple[str, str, bool], Parsed]:
     """Parse and dry-run every expression of ``config`` (its ``models.<model>`` ones too);
-    ConfigError naming the first bad one. Returns the parsed expressions by SQL text."""
+    ConfigError naming the first bad one. Returns the parsed expressions by
+    :func:`metric_key`."""
     metrics: dict[tuple[str, str, bool], CustomMetric] = {}
     for settings in [config, *(config.for_model(m) for m in config.models)]:
         for metric in settings.metrics.values():
-            metrics.setdefault((metric.name, metric.sql, metric.needs_labels), metric)
-    parsed: dict[str, Parsed] = {}
-    for metric in metrics.values():
+            metrics.setdefault(metric_key(metric), metric)
+    parsed: dict[tuple[str, str, bool], Parsed] = {}
+    for key, metric in metrics.items():
         checked = parse(store, metric)
         known = feature_kinds(store, checked.features)
         unknown = [f for f in checked.features if f not in known][:MAX_UNKNOWN_FEATURES]
@@ -180,5 +186,5 @@ def validate(store: Store, config: CustomMetricsConfig) -> dict[str, Parsed]:
                 break
         if refusal is not None:
             raise ConfigError(f"custom metric {metric.name!r} failed its dry run: {refusal}")
-        parsed[metric.sql] = checked
+        parsed[key] = checked
     return parsed

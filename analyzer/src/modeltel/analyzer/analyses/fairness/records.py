@@ -47,6 +47,15 @@ def group_rates(counts: Mapping[str, int]) -> dict[str, float | None]:
     }
 
 
+def _no_value_reason(metric: str, groups_with_selection: int) -> str:
+    """Why a summary metric has no value."""
+    if metric not in ("statistical_parity_difference", "disparate_impact_ratio"):
+        return "fewer than two groups with enough labelled predictions of both outcomes"
+    if groups_with_selection < 2:
+        return "fewer than two groups with enough predictions"
+    return "no group has a favorable selection rate above 0"
+
+
 def _spread(values: Sequence[float]) -> float | None:
     return max(values) - min(values) if len(values) >= 2 else None
 
@@ -150,14 +159,7 @@ def attribute_records(
             details["missing_or_outside_bins"] = int(missing)
         if value is None:
             status = Status.NO_DATA
-            details["reason"] = (
-                "fewer than two groups with enough predictions"
-                if name in ("statistical_parity_difference", "disparate_impact_ratio")
-                and len(selection) < 2
-                else "no group has a favorable selection rate above 0"
-                if name == "disparate_impact_ratio"
-                else "fewer than two groups with enough labelled predictions of both outcomes"
-            )
+            details["reason"] = _no_value_reason(name, len(selection))
         elif threshold is None:
             status = Status.INFO
         elif name in LOWER_IS_WORSE:
