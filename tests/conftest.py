@@ -11,6 +11,7 @@ import pytest
 
 from modeltel.analyzer.base.store import Store
 from support.chdb_http_store import HttpStore
+from support.chromium import Browser
 from support.servers import RunningServer, new_database_name, start_server
 
 TEST_STORES = ("embedded", "http")
@@ -66,6 +67,23 @@ def server(store: Store) -> Iterator[RunningServer]:
         yield running
     finally:
         stop()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """Headless Chromium for a page test module (its own profile)."""
+    with Browser(tmp_path_factory.mktemp("chromium-profile")) as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator:
+    """A fresh tab of :func:`browser` for one test."""
+    tab = browser.new_page()
+    try:
+        yield tab
+    finally:
+        tab.close()
 
 
 @pytest.fixture(scope="session")

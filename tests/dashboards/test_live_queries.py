@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 import yaml
 
-import conftest
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.orchestration.loop import AnalysisLoop, default_runners
 from support.grafana import (
@@ -30,6 +29,7 @@ from support.grafana import (
 )
 from support.live_traffic import send_scenario, upload_calm_reference, utc_now
 from support.prometheus import PrometheusProcess
+from support.servers import start_server
 
 VALUES = {"model": "churn", "version": "1", "feature": "age"}
 RATE_INTERVAL = "10s"
@@ -67,7 +67,7 @@ def rule_expressions(repo_root: Path) -> list[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def live(store_url: str, repo_root: Path, tmp_path_factory) -> Iterator[Live]:
     store = Store(store_url, f"live_{uuid.uuid4().hex[:10]}")
-    running, stop_server = conftest.start_server(store)
+    running, stop_server = start_server(store)
     prometheus = None
     try:
         now = utc_now()

@@ -14,7 +14,6 @@ import httpx
 import numpy as np
 import pytest
 
-import conftest
 from modeltel.analyzer.analyses import ANALYSES, metric_of, register
 from modeltel.analyzer.analyses.performance.metrics import multiclass_metrics, regression_metrics
 from modeltel.analyzer.base.analysis import Analysis, MetricSpec, per_version
@@ -29,6 +28,7 @@ from modeltel.analyzer.orchestration.analyzer import Analyzer
 from modeltel.analyzer.orchestration.health import health_score
 from modeltel.analyzer.orchestration.loop import AnalysisLoop
 from support.results import series
+from support.servers import start_server
 
 KIND = "busy"
 GAUGE = Gauge("ml.test.busy.predictions", "", "Predictions in the window (test analysis)")
@@ -146,7 +146,7 @@ def test_a_registered_analysis_runs_everywhere(store: Store, busy: Analysis) -> 
     assert health_score([by_model["rush"]]).components == {"service": 1.0}
 
     # the API answers it, stored or computed now
-    running, stop = conftest.start_server(store)
+    running, stop = start_server(store)
     try:
         answer = httpx.get(f"{running.url}/api/models/rush/{KIND}")
         computed = httpx.get(

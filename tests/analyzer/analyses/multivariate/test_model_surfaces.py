@@ -13,13 +13,13 @@ import httpx
 import numpy as np
 import pytest
 
-import conftest
 from modeltel.analyzer.base.results import read_results
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.base.windows import Window
 from modeltel.analyzer.orchestration.analyzer import Analyzer
 from modeltel.analyzer.orchestration.health import health_score
 from support.models import HOUR, correlated, module_store, series, upload_matrix, write_matrix
+from support.servers import start_server
 
 FEATURES = ["x1", "x2", "x3", "x4"]
 # two hours ending at the last full hour: recent enough for /metrics (max age one day)
@@ -61,7 +61,7 @@ def seeded(store_url: str):
     store_gen = module_store(store_url)
     store = next(store_gen)
     seed(store)
-    running, stop = conftest.start_server(store)
+    running, stop = start_server(store)
     try:
         yield running
     finally:
