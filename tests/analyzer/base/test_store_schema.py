@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 from collections.abc import Iterator
 
 import pytest
@@ -192,7 +193,8 @@ def test_a_store_without_the_baseline_among_known_numbers_is_refused(
 
 
 def test_a_store_of_a_newer_modeltel_is_refused(store: Store, other_database: str) -> None:
-    _write_ledger(store, other_database, [(1, BASELINE.name), (2, "a later release step")])
+    newer = (MIGRATIONS[-1].version + 1, "a later release step")
+    _write_ledger(store, other_database, [(1, BASELINE.name), newer])
     with pytest.raises(StoreError) as raised:
         Store(store.url, other_database)
     assert "was made by a newer modeltel" in str(raised.value)
@@ -211,23 +213,61 @@ def test_a_later_migration_runs_once_on_an_older_store_and_never_on_a_new_one(
             "ADD COLUMN IF NOT EXISTS note String DEFAULT ''"
         ]
 
-    later = Migration(BASELINE.version + 1, "results note", add_note)
+    later = Migration(MIGRATIONS[-1].version + 1, "results note", add_note)
     monkeypatch.setattr(migrations, "MIGRATIONS", (*MIGRATIONS, later))
-    # the fixture's store has the baseline only: the later step runs, once
+    # the fixture's store has every migration but the later step: it runs, once
     assert store.pending_migrations() == [later.version]
     assert store.migrate() == [later.version]
     assert store.migrate() == []
     assert ran == [store.database]
     assert store.query_rows(f"SELECT note FROM {store.table('ml_results')}") == []
-    assert _ledger(store) == [(BASELINE.version, BASELINE.name), (later.version, later.name)]
+    assert _ledger(store) == [(m.version, m.name) for m in (*MIGRATIONS, later)]
     # a new store is created as declared and records the later step without running it
     fresh = Store(store.url, other_database)
     try:
         assert ran == [store.database]
-        assert _ledger(fresh) == [(BASELINE.version, BASELINE.name), (later.version, later.name)]
+        assert _ledger(fresh) == [(m.version, m.name) for m in (*MIGRATIONS, later)]
         assert fresh.migrate() == []
     finally:
         fresh.close()
+
+
+RELEASE_0_1_0 = Path(__file__).parents[2] / "support" / "schema" / "baseline_0_1_0.sql"
+"""Every statement a modeltel 0.1.0 store was created with (database ``db_0_1_0``)."""
+
+
+def _schema(store: Store, database: str) -> tuple[list[tuple], dict[str, str]]:
+    """The columns (table, position, name, type, default) and view queries of ``database``."""
+    columns = store.query_rows(
+        "SELECT table, position, name, type, default_kind, default_expression, "
+        "compression_codec FROM system.columns WHERE database = {d:String} "
+        "ORDER BY table, position",
+        {"d": database},
+    )
+    views = store.query_rows(
+        "SELECT name, as_select FROM system.tables WHERE database = {d:String} "
+        "AND engine = 'MaterializedView'",
+        {"d": database},
+    )
+    return [tuple(row) for row in columns], {
+        name: select.replace(f"{database}.", "DB.") for name, select in views
+    }
+
+
+def test_a_0_1_0_store_is_migrated_to_the_declared_schema(
+    store: Store, other_database: str
+) -> None:
+    statements = RELEASE_0_1_0.read_text().split(";\n-- next\n")
+    _write_ledger(store, other_database, [(BASELINE.version, BASELINE.name)])
+    for statement in filter(str.strip, statements):
+        store.command(statement.replace("db_0_1_0", other_database))
+    old = Store(store.url, other_database)
+    try:
+        assert _ledger(old) == [(m.version, m.name) for m in MIGRATIONS]
+        assert _schema(old, other_database) == _schema(store, store.database)
+        assert old.migrate() == []
+    finally:
+        old.close()
 
 
 EXPORTER_COLUMNS = {

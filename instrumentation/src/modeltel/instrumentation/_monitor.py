@@ -22,7 +22,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from modeltel.instrumentation import _attributions, _ids, _inputs, _outputs
+from modeltel.instrumentation import _attributions, _ids, _inputs, _outputs, _sampling
 from modeltel.instrumentation import attributes as A
 from modeltel.instrumentation._config import Settings, logger, report_once
 from modeltel.instrumentation._telemetry import metrics_for, tracer_for
@@ -35,6 +35,13 @@ _random = _ids._rng.random
 # (RandomForest.predict calls predict_proba) and estimator calls inside any monitored call
 # (under auto-instrumentation) are not recorded twice.
 _active: ContextVar[tuple[object, ...]] = ContextVar("modeltel_active_calls", default=())
+
+
+def error_type(error: BaseException) -> str:
+    """The exception's fully qualified class name (``ValueError`` for a built-in one)."""
+    kind = type(error)
+    module = kind.__module__
+    return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
 
 
 class Monitor:
@@ -241,6 +248,9 @@ class Monitor:
             fixed[A.ML_TASK] = task
         fixed[A.ML_MODEL_VERSION] = self.version
         fixed[A.ML_MODEL_NAME] = self.name
+        weight = _sampling.weight(self.settings.sample_rate, self.tracer)
+        if weight != 1.0:
+            fixed[A.ML_SAMPLING_WEIGHT] = weight
 
         if not batch:
             attributes = per_row
@@ -261,6 +271,9 @@ class Monitor:
             chosen = sorted(_ids._rng.sample(range(rows), limit))
             sampled = {k: [v[i] for i in chosen] for k, v in per_row.items()}
             chosen_ids = [ids[i] for i in chosen]
+            fixed[A.ML_SAMPLING_WEIGHT] = _sampling.weight(
+                self.settings.sample_rate, self.tracer, rows, limit
+            )
             self._end_batch(span, sampled, fixed, chosen_ids, 0, limit, error, end_ns, first=True)
             kept: list[str | None] = [None] * rows
             supplied = call.given_ids
@@ -360,6 +373,8 @@ class Monitor:
         end_ns: int,
         first: bool,
     ) -> None:
+        if error is not None:
+            attributes[A.ERROR_TYPE] = error_type(error)
         span.set_attributes(attributes)
         if error is not None:
             if first:

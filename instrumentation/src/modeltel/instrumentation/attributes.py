@@ -85,6 +85,16 @@ ML_FEATURE_PREFIX = "ml.feature."
 ML_FEATURE_CATEGORICAL = "ml.feature.categorical"
 """string[]: the features of this span that are categorical (sent as text)."""
 
+ML_SAMPLING_WEIGHT = "ml.sampling.weight"
+"""double: how many predictions each row of the span stands for (>= 1; left out when 1): the
+inverse of the share of calls recorded (``sample_rate`` × the tracer's ratio sampler) times
+the inverse of the share of a large batch's rows kept (``batch_overflow="sample"``). The
+analyzer multiplies it by the adjusted count of the span's ``tracestate`` (``ot=th:…``)."""
+
+ERROR_TYPE = "error.type"
+"""string: on a failed call's span, the exception's fully qualified class name
+(OpenTelemetry's general attribute, e.g. ``ValueError``, ``sklearn.exceptions.NotFittedError``)."""
+
 ML_ATTRIBUTION_PREFIX = "ml.attribution."
 """``ml.attribution.<name>``: double or double[]: how much the feature pushed the prediction
 (e.g. a SHAP value)."""
@@ -108,6 +118,8 @@ SPAN_ATTRIBUTES = (
     ML_PREDICTION_SCORE,
     ML_PREDICTION_VALUE,
     ML_FEATURE_CATEGORICAL,
+    ML_SAMPLING_WEIGHT,
+    ERROR_TYPE,
 )
 """The fixed-name span attributes (features and attributions are named by prefix)."""
 

@@ -54,7 +54,16 @@ from modeltel.analyzer.base.schema.ingest_limits import (
     MODELTEL_LIMITS,
 )
 from modeltel.analyzer.base.schema.layout import Layout, Table, View, quote_ident
-from modeltel.analyzer.base.schema.ml import ML_TABLES, ML_VIEWS
+from modeltel.analyzer.base.schema.ml import (
+    ML_PREDICTIONS,
+    ML_PREDICTIONS_MV,
+    ML_SPAN_SOURCE,
+    ML_SPAN_SOURCE_MV,
+    ML_SPANS,
+    ML_SPANS_MV,
+    ML_TABLES,
+    ML_VIEWS,
+)
 from modeltel.analyzer.base.schema.otel import OTEL_TABLES, OTEL_VIEWS
 from modeltel.analyzer.base.schema.reference_profiles import ML_REFERENCE_PROFILES
 from modeltel.analyzer.base.schema.results_latest import ML_RESULTS_LATEST, ML_RESULTS_LATEST_MV
@@ -125,7 +134,33 @@ def baseline_statements(layout: Layout) -> list[str]:
 
 BASELINE = Migration(1, "0.1.0 baseline: every table and view as declared", baseline_statements)
 
-MIGRATIONS: tuple[Migration, ...] = (BASELINE,)
+
+def weights_and_error_types(layout: Layout) -> list[str]:
+    """Migration 2: each prediction's sampling ``weight`` and ``error_type``
+    (:mod:`.span_facts`), and the span tables' ``TraceState`` that the weight reads."""
+    out = [
+        f"ALTER TABLE {layout.qualified(name)}{layout.on_cluster} "
+        "ADD COLUMN IF NOT EXISTS TraceState String AFTER SpanId"
+        for name in (ML_SPAN_SOURCE.name, ML_SPANS.name)
+    ]
+    tables = [layout.qualified(ML_PREDICTIONS.name, local=True)]
+    if layout.cluster:
+        tables.append(layout.qualified(ML_PREDICTIONS.name))
+    for table in tables:
+        out.append(
+            f"ALTER TABLE {table}{layout.on_cluster} "
+            "ADD COLUMN IF NOT EXISTS weight Float64 DEFAULT 1 CODEC(ZSTD(1)) AFTER span_id, "
+            "ADD COLUMN IF NOT EXISTS error_type LowCardinality(String) DEFAULT '' AFTER weight"
+        )
+    for view in (ML_SPAN_SOURCE_MV, ML_SPANS_MV, ML_PREDICTIONS_MV, ML_PREDICTIONS_INGEST_MV):
+        out += layout.modify_view(view)
+    return out
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    BASELINE,
+    Migration(2, "sampling weight and error type of each prediction", weights_and_error_types),
+)
 """Every migration, in order; append new ones (see the module docstring)."""
 
 

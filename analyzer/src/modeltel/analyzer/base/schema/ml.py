@@ -27,6 +27,7 @@ from __future__ import annotations
 from modeltel.analyzer.base.limits import DEFAULT_LIMITS
 from modeltel.analyzer.base.schema.id_keys import ID_KEY_COLUMN
 from modeltel.analyzer.base.schema.layout import Table, View, sql_name
+from modeltel.analyzer.base.schema.span_facts import ERROR_TYPE_SQL, weight_sql
 from modeltel.analyzer.base.schema.staging import RECEIVER_MARKER
 from modeltel.instrumentation.attributes import (
     EVENT_NAME,
@@ -85,6 +86,8 @@ ML_PREDICTIONS = Table(
     service_name LowCardinality(String),
     trace_id String CODEC(ZSTD(1)),
     span_id String CODEC(ZSTD(1)),
+    weight Float64 DEFAULT 1 CODEC(ZSTD(1)),
+    error_type LowCardinality(String) DEFAULT '',
     {ID_KEY_COLUMN},
     INDEX idx_prediction_id prediction_id TYPE bloom_filter(0.001) GRANULARITY 1
 """,
@@ -240,6 +243,7 @@ _SPAN_COLUMNS = """
     Timestamp DateTime64(9),
     TraceId String,
     SpanId String,
+    TraceState String,
     ServiceName LowCardinality(String),
     Duration UInt64,
     StatusCode LowCardinality(String),
@@ -261,7 +265,8 @@ ML_SPAN_SOURCE_MV = View(
     target="ml_span_source",
     source="otel_traces",
     target_local=False,
-    select=f"""SELECT Timestamp, TraceId, SpanId, ServiceName, Duration, StatusCode, SpanAttributes
+    select=f"""SELECT Timestamp, TraceId, SpanId, TraceState, ServiceName, Duration, StatusCode,
+    SpanAttributes
 FROM {{source}}
 WHERE SpanAttributes[{_MODEL_NAME}] != ''
   AND getSetting('log_comment') != '{RECEIVER_MARKER}'""",
@@ -304,8 +309,8 @@ ML_SPANS_MV = View(
     source_local=False,
     target_local=False,
     select=f"""SELECT
-    Timestamp, TraceId, SpanId, ServiceName, Duration, StatusCode, SpanAttributes, model,
-    version, feature_map, attribution_map, is_batch, n, rows,
+    Timestamp, TraceId, SpanId, TraceState, ServiceName, Duration, StatusCode, SpanAttributes,
+    model, version, feature_map, attribution_map, is_batch, n, rows,
     if(ids_is_array AND projectable,
        arrayMap((id, i) -> if(id = '', concat(SpanId, '-', toString(i - 1)), id),
                 JSONExtract(ids_raw, 'Array(String)') AS id_array, arrayEnumerate(id_array)),
@@ -329,8 +334,8 @@ FROM
         FROM
         (
             SELECT
-                Timestamp, TraceId, SpanId, ServiceName, Duration, StatusCode, SpanAttributes,
-                SpanAttributes[{_MODEL_NAME}] AS model,
+                Timestamp, TraceId, SpanId, TraceState, ServiceName, Duration, StatusCode,
+                SpanAttributes, SpanAttributes[{_MODEL_NAME}] AS model,
                 if(SpanAttributes[{_MODEL_VERSION}] = '', {_UNVERSIONED},
                    SpanAttributes[{_MODEL_VERSION}]) AS version,
                 {_LIMITS} AS limits,
@@ -376,7 +381,7 @@ ML_PREDICTIONS_MV = View(
     model, version, timestamp, prediction_id, task, prediction_label, prediction_score,
     prediction_value, latency_s, n AS batch_size, toUInt32(row_number - 1) AS row_index,
     is_error, service_name,
-    trace_id, span_id
+    trace_id, span_id, weight, error_type
 FROM
 (
     SELECT
@@ -395,7 +400,9 @@ FROM
         toUInt8(StatusCode = 'Error') AS is_error,
         ServiceName AS service_name,
         TraceId AS trace_id,
-        SpanId AS span_id
+        SpanId AS span_id,
+        {weight_sql()} AS weight,
+        {ERROR_TYPE_SQL} AS error_type
     FROM {{source}}
     WHERE projectable
 )

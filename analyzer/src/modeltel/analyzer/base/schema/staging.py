@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from modeltel.analyzer.base.schema.layout import Table, View
 from modeltel.analyzer.base.schema.otel import OTEL_TRACES
+from modeltel.analyzer.base.schema.span_facts import ERROR_TYPE_SQL, weight_sql
 
 RECEIVER_MARKER = "modeltel-receiver-staged"
 """``log_comment`` of the receiver's inserts; see the module docstring."""
@@ -96,20 +97,25 @@ ML_PREDICTIONS_INGEST_MV = View(
     source="otel_traces_ingest",
     source_local=False,
     target_local=False,
-    select="""SELECT
+    select=f"""SELECT
     MlModel AS model, MlVersion AS version, Timestamp AS timestamp, prediction_id,
     MlTask AS task, prediction_label, prediction_score, prediction_value,
     Duration / 1e9 AS latency_s, toUInt32(length(MlIds)) AS batch_size,
     toUInt32(row_number - 1) AS row_index, toUInt8(StatusCode = 'Error') AS is_error,
-    ServiceName AS service_name, TraceId AS trace_id, SpanId AS span_id
-FROM {source}
+    ServiceName AS service_name, TraceId AS trace_id, SpanId AS span_id, weight, error_type
+FROM
+(
+    -- per span, before the rows are exploded
+    SELECT *, {weight_sql()} AS weight, {ERROR_TYPE_SQL} AS error_type
+    FROM {{source}}
+    WHERE MlModel != ''
+)
 ARRAY JOIN
     MlIds AS prediction_id,
     MlLabels AS prediction_label,
     MlScores AS prediction_score,
     MlValues AS prediction_value,
-    arrayEnumerate(MlIds) AS row_number
-WHERE MlModel != ''""",
+    arrayEnumerate(MlIds) AS row_number""",
 )
 
 ML_FEATURES_INGEST_MV = View(
