@@ -90,6 +90,33 @@ def test_writes_and_admin_statements_are_refused(seeded, query: str) -> None:
 @pytest.mark.parametrize(
     ("query", "reason"),
     [
+        ("SELEC 1", "the query has a syntax error at position 1 ('SELEC'): maybe you meant SELECT"),
+        (
+            "DROPP TABLE ml_predictions",
+            "the query has a syntax error at position 1 ('DROPP'): maybe you meant DROP",
+        ),
+        (
+            "SELEC 1; DROP TABLE ml_predictions",
+            "the query has a syntax error at position 1 ('SELEC'): maybe you meant SELECT",
+        ),
+        ("SELECT 1 FROM", "the query has a syntax error at position 14 (end of query): "),
+    ],
+)
+def test_typos_are_syntax_errors_not_read_only_refusals(seeded, query: str, reason: str) -> None:
+    """A mistyped statement says where ClickHouse's parser stopped; nothing runs."""
+    before = _tables(seeded)
+    answer = _sql(seeded, query)
+    assert answer.status_code == 400, answer.text
+    detail = answer.json()["detail"]
+    assert detail.startswith(reason), detail
+    assert "read-only" not in detail
+    assert _tables(seeded) == before
+    assert _sql(seeded, "SELECT count() FROM ml_predictions").json()["rows"] == [[3]]
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
         ("SELECT 1 SETTINGS readonly = 0", "may not change settings"),
         ("SELECT 1 SETTINGS readonly = 2", "may not change settings"),
         ("SELECT count() FROM numbers(10) SETTINGS max_result_rows = 0", "may not change settings"),

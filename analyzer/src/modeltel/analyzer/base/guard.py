@@ -119,16 +119,20 @@ def check_tree(lines: list[str]) -> None:
 
 
 def check_query(
+    parse: Callable[[str], object],
     explain: Callable[[str], list[str]],
     text: str,
     on_error: Callable[[Exception], Exception],
 ) -> None:
-    """Parse ``text`` with ``explain`` (runs ``EXPLAIN AST <text>``, returns its lines) and
-    check the tree; a parse failure is raised as ``on_error(exc)``."""
-    if first_keyword(text) not in _READING_KEYWORDS:
-        raise QueryError(_REFUSED)
+    """Check ``text`` before it runs: ``parse`` has ClickHouse's parser read it alone (runs
+    nothing; raises the parser's error), ``explain`` runs ``EXPLAIN AST <text>`` for a
+    statement of a reading kind and returns its lines. A failure of either is raised as
+    ``on_error(exc)`` (so a typo is a syntax error); a statement that parses but is not a
+    read is refused as read-only; the tree of a read is checked by :func:`check_tree`."""
+    reading = first_keyword(text) in _READING_KEYWORDS
     try:
-        lines = explain(text)
+        parse(text)
+        lines = explain(text) if reading else []
     except (QueryError, StoreError):  # already ours (e.g. the store is unavailable)
         raise
     except Exception as exc:
@@ -137,7 +141,47 @@ def check_query(
                 "give one statement at a time (multi-statements are not allowed)"
             ) from exc
         raise on_error(exc) from exc
+    if not reading:
+        raise QueryError(_REFUSED)
     check_tree(lines)
+
+
+_SYNTAX_ERROR = re.compile(
+    r"DB::Exception: (?:(?P<what>[^:\n]*?): )?Syntax error(?: \([^)]*\))?: failed at position "
+    r"(?P<pos>\d+) \((?P<token>.*?)\)(?: \(line (?P<line>\d+), col (?P<col>\d+)\))?: "
+    r"(?P<rest>.*)",
+    re.S,
+)
+_HINTS = (
+    re.compile(r"(Unmatched parentheses: .*?)(?:: In scope |\. \([A-Z_]+\)|\n|$)", re.S),
+    re.compile(r"Maybe you meant: (.*?)\.(?:\s|$)"),
+    re.compile(r"(Expected (?:one of: )?.*?)(?:: In scope |\. \([A-Z_]+\)|\n|$)", re.S),
+)
+
+
+def syntax_error(exc: BaseException) -> str | None:
+    """ClickHouse's syntax error as one sentence — where the parser stopped and what it
+    says (``at position 1 ('SELEC'): maybe you meant SELECT``); None for other errors."""
+    match = _SYNTAX_ERROR.search(str(exc))
+    if match is None:
+        return None
+    token = match["token"]
+    shown = token if token == "end of query" or token[:1] in "'\"`" else f"'{token}'"
+    where = f"position {match['pos']}"
+    if match["line"]:
+        where += f" (line {match['line']}, column {match['col']})"
+    detail = match["what"] or ""
+    for number, hint in enumerate(_HINTS):
+        if detail:
+            break
+        found = hint.search(match["rest"])
+        if found:
+            detail = found.group(1).strip().rstrip(".")
+            detail = f"maybe you meant {detail}" if number == 1 else detail
+    if len(detail) > 160:
+        detail = detail[: detail.rfind(", ", 0, 160)] + ", …"
+    detail = detail[:1].lower() + detail[1:]
+    return f"syntax error at {where} ({shown})" + (f": {detail}" if detail else "")
 
 
 def clickhouse_reason(exc: BaseException) -> str:

@@ -135,7 +135,8 @@ def query_error(exc: BaseException, timeout_s: float) -> QueryError | StoreUnava
     if code == _SYNTAX or "Syntax error" in reason:
         if "Multi-statements" in reason:
             return QueryError("give one statement at a time (multi-statements are not allowed)")
-        return QueryError(f"the query has a syntax error: {reason}")
+        where = sql_guard.syntax_error(exc) or f"syntax error: {reason}"
+        return QueryError(f"the query has a {where}")
     if code in (_UNKNOWN_TABLE, _UNKNOWN_IDENTIFIER, _UNKNOWN_FUNCTION):
         return QueryError(f"the query names something that does not exist: {reason}")
     if code is None and isinstance(translated, StoreUnavailableError):
@@ -143,18 +144,32 @@ def query_error(exc: BaseException, timeout_s: float) -> QueryError | StoreUnava
     return QueryError(f"the query failed: {reason}")
 
 
-def _explain(store: Store, text: str, settings: dict[str, Any]) -> list[str]:
-    """``EXPLAIN AST`` lines of ``text``, after ClickHouse's parser has read ``text`` alone.
+def _parse(store: Store, text: str) -> None:
+    """Have ClickHouse's parser read ``text`` alone, as a string: nothing runs, and a typo
+    fails as the syntax error it is (raised as ClickHouse gave it).
 
-    The client appends ``FORMAT Native`` to a query, which an unfinished one (``SELECT 1 +``)
-    swallows as a name; parsed as a string the same text fails as the syntax error it is.
-    """
+    ``implicit_select`` is off so a mistyped keyword (``SELEC 1``) is not read as an
+    expression. Parsing the text as a value also keeps the client's appended
+    ``FORMAT Native`` away from an unfinished query (``SELECT 1 +``)."""
     try:
-        store.query_rows("SELECT formatQuery({text:String})", parameters={"text": text})
-        return [str(row[0]) for row in store.query_rows("EXPLAIN AST " + text, settings=settings)]
+        store.query_rows(
+            "SELECT formatQuery({text:String})",
+            parameters={"text": text},
+            settings={"implicit_select": 0},
+        )
     except StoreUnavailableError:
         raise
     except StoreError as exc:  # the parser's own message, as ClickHouse gave it
+        raise exc.__cause__ or exc from None
+
+
+def _explain(store: Store, text: str, settings: dict[str, Any]) -> list[str]:
+    """``EXPLAIN AST`` lines of ``text`` (read by :func:`_parse` first)."""
+    try:
+        return [str(row[0]) for row in store.query_rows("EXPLAIN AST " + text, settings=settings)]
+    except StoreUnavailableError:
+        raise
+    except StoreError as exc:
         raise exc.__cause__ or exc from None
 
 
@@ -174,6 +189,7 @@ def run_sql(
     text = _clean_query(query)
     settings = readonly_settings(max_rows, timeout_s)
     sql_guard.check_query(
+        lambda q: _parse(store, q),
         lambda q: _explain(store, q, settings),
         text,
         lambda exc: query_error(exc, timeout_s),
