@@ -85,6 +85,10 @@ def test_monitor_and_instrument_show_their_keyword_arguments() -> None:
         "batch_overflow",
         "explainer",
         "attribution_rate",
+        "features_include",
+        "features_exclude",
+        "feature_treatments",
+        "hash_salt",
         "tracer_provider",
         "meter_provider",
     ]

@@ -3,6 +3,8 @@
 An explicit argument that makes no sense raises :class:`ValueError` when the monitor is
 created (a programming error, found at start-up); a bad environment value is logged as a
 warning and replaced by the default (a deployment slip must not stop the serving app).
+The capture settings are the exception: :func:`~modeltel.instrumentation.capture.resolve_capture`
+raises for a bad variable too, since the default would record what they keep out.
 """
 
 from __future__ import annotations

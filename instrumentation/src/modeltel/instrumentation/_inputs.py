@@ -18,6 +18,9 @@ a scalar                                               no      ``feature_names[0
 Anything else (sparse matrices, tensors without ``__array__``, custom objects) is a call
 whose features are not captured; the prediction is still recorded. numpy and pandas are
 only used when the application already imported them.
+
+The monitor's :class:`~modeltel.instrumentation.capture.Capture` is applied last: features it
+does not record are left out, hashed ones replaced by their hashes and listed as categorical.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from modeltel.instrumentation import _values as V
+from modeltel.instrumentation.capture import Capture
 
 _SCALAR_TYPES = (int, float, str, bool, bytes)
 _PLAIN = frozenset({int, float, str, bool, type(None)})
@@ -53,19 +57,22 @@ class Rows:
 
 
 class FeatureSpec:
-    """What a monitor knows about its features; ``categorical`` grows as values are seen."""
+    """What a monitor knows about its features; ``categorical`` grows as values are seen.
+    ``capture`` says which are recorded and how (``None``: all, unchanged)."""
 
-    __slots__ = ("categorical", "id_column", "names")
+    __slots__ = ("capture", "categorical", "id_column", "names")
 
     def __init__(
         self,
         names: Sequence[str] | None,
         categorical: set[str],
         id_column: str | None,
+        capture: Capture | None = None,
     ) -> None:
         self.names = list(names) if names is not None else None
         self.categorical = categorical
         self.id_column = id_column
+        self.capture = capture if capture is not None and not capture.is_default else None
 
     def positional_names(self, count: int) -> list[str]:
         names = self.names
@@ -130,7 +137,34 @@ def read_id_column(x: Any, column: str) -> list[str | None] | None:
 
 
 def extract(x: Any, spec: FeatureSpec) -> Rows | None:
-    """The features of input ``x``; ``None`` when the input is not understood."""
+    """The features of input ``x`` that ``spec.capture`` records; ``None`` when the input is
+    not understood."""
+    rows = _extract(x, spec)
+    if rows is None or spec.capture is None:
+        return rows
+    return captured(rows, spec.capture)
+
+
+def captured(rows: Rows, capture: Capture) -> Rows:
+    """``rows`` without the features ``capture`` does not record, hashed ones hashed (and
+    categorical); a single row's missing hashed value stays left out."""
+    columns: dict[str, Any] = {}
+    hashed: list[str] = []
+    for name, values in rows.columns.items():
+        if not capture.records(name):
+            continue
+        if capture.hashes(name):
+            hashed.append(name)
+            values = capture.hash_all(values) if rows.batch else capture.hash(values)
+            if values is None:
+                continue
+        columns[name] = values
+    cats = [c for c in rows.categorical if capture.records(c)]
+    cats += [h for h in hashed if h not in cats]
+    return Rows(rows.count, rows.batch, columns, cats, rows.ids)
+
+
+def _extract(x: Any, spec: FeatureSpec) -> Rows | None:
     t = type(x)
     if t is dict:
         return _from_mapping(x, spec)

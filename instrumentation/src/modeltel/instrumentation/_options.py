@@ -20,6 +20,7 @@ from opentelemetry import trace
 from modeltel.instrumentation import _config
 from modeltel.instrumentation._monitor import Monitor
 from modeltel.instrumentation.attributes import TASK_CLASSIFICATION, TASK_REGRESSION
+from modeltel.instrumentation.capture import Capture, resolve_capture
 
 TASKS = (TASK_CLASSIFICATION, TASK_REGRESSION)
 
@@ -38,6 +39,10 @@ class Options(TypedDict, total=False):
     batch_overflow: str | None
     explainer: Callable[[Any], Any] | None
     attribution_rate: float | None
+    features_include: Sequence[str] | None
+    features_exclude: Sequence[str] | None
+    feature_treatments: Mapping[str, str] | None
+    hash_salt: str | None
     tracer_provider: trace.TracerProvider | None
     meter_provider: Any
 
@@ -62,6 +67,10 @@ AUTO_OPTIONS = (
     "prediction_id",
     "max_batch_span_rows",
     "batch_overflow",
+    "features_include",
+    "features_exclude",
+    "feature_treatments",
+    "hash_salt",
     "tracer_provider",
     "meter_provider",
 )
@@ -121,7 +130,8 @@ def new_monitor(
     explainer = options.get("explainer")
     if explainer is not None and not callable(explainer):
         raise ValueError("explainer must be a function of the model input returning attributions")
-    return Monitor(
+    capture = resolve_options_capture(options)
+    monitor = Monitor(
         name=name,
         version=_config.resolve_version(options.get("version")),
         task=task,
@@ -139,3 +149,20 @@ def new_monitor(
         meter_provider=options.get("meter_provider"),
         explainer=explainer,
     )
+    monitor.spec.capture = None if capture.is_default else capture
+    return monitor
+
+
+def resolve_options_capture(options: Options) -> Capture:
+    """The capture settings of ``options`` (else the ``MODELTEL_*`` variables); ValueError
+    naming the option when one is invalid. Warns once when features are hashed unsalted."""
+    capture = resolve_capture(
+        options.get("features_include"),
+        options.get("features_exclude"),
+        options.get("feature_treatments"),
+        options.get("hash_salt"),
+    )
+    warning = capture.unsalted_warning()
+    if warning is not None:
+        _config.report_once(("capture", "unsalted"), "modeltel: %s", warning, exc=False)
+    return capture

@@ -180,11 +180,21 @@ def monitor(fn: Callable[..., Any] | None = None, /, **options: Unpack[MonitorOp
             values understood and for attributions computed by the caller.
         attribution_rate: share of recorded calls the explainer runs on; else
             ``$MODELTEL_ATTRIBUTION_RATE``, else 0.1.
+        features_include: allowlist: the only features recorded; else
+            ``$MODELTEL_FEATURES_INCLUDE`` (comma-separated), else every feature.
+        features_exclude: denylist: features never recorded; else
+            ``$MODELTEL_FEATURES_EXCLUDE``.
+        feature_treatments: feature name → ``"drop"`` (never recorded) or ``"hash"``
+            (recorded as ``h:`` + 16 hex digits of HMAC-SHA256 of its text, categorical);
+            else ``$MODELTEL_FEATURE_TREATMENTS`` (``postcode:hash,name:drop``).
+        hash_salt: the key of ``hash``; else ``$MODELTEL_HASH_SALT``. Without one hashes
+            are unsalted and a warning is logged once (``docs/capture.md``).
         tracer_provider: provider of the spans (default: the global one).
         meter_provider: provider of the metrics (default: the global one).
 
     Raises:
-        ValueError: when an argument is invalid (at decoration time, never during a call).
+        ValueError: when an argument is invalid (at decoration time, never during a call),
+            or a capture variable (``MODELTEL_FEATURES_*``, ``MODELTEL_FEATURE_TREATMENTS``) is.
         TypeError: for an unknown keyword argument.
     """
     check_keywords(options, MonitorOptions, "monitor")

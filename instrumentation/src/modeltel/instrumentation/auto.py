@@ -35,7 +35,12 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 from modeltel.instrumentation import environment_variables as env
 from modeltel.instrumentation._config import logger, report_once
 from modeltel.instrumentation._monitor import Monitor, _active
-from modeltel.instrumentation._options import AUTO_OPTIONS, Options, new_monitor
+from modeltel.instrumentation._options import (
+    AUTO_OPTIONS,
+    Options,
+    new_monitor,
+    resolve_options_capture,
+)
 from modeltel.instrumentation._sklearn import (
     estimator_classes,
     estimator_feature_names,
@@ -156,8 +161,11 @@ class SklearnInstrumentor(BaseInstrumentor):
 
     ``instrument(**options)`` accepts the options named in ``AUTO_OPTIONS``
     (``tracer_provider``, ``meter_provider``, ``sample_rate``, ``version``, ``name``,
-    ``categorical``, ``prediction_id``, ``max_batch_span_rows`` and ``batch_overflow``), with the
-    meaning they have in :func:`~modeltel.instrumentation.monitor`; others are ignored.
+    ``categorical``, ``prediction_id``, ``max_batch_span_rows``, ``batch_overflow`` and the
+    capture settings ``features_include``, ``features_exclude``, ``feature_treatments`` and
+    ``hash_salt``), with the meaning they have in :func:`~modeltel.instrumentation.monitor`;
+    others are ignored. Invalid capture settings (arguments or ``MODELTEL_*`` variables)
+    raise ValueError here, before any estimator is patched.
     """
 
     _patched: list[tuple[type, str, Any]]
@@ -173,7 +181,9 @@ class SklearnInstrumentor(BaseInstrumentor):
         except ImportError:
             logger.debug("scikit-learn is not installed; nothing to instrument")
             return
-        state = _State(cast(Options, {k: v for k, v in kwargs.items() if k in AUTO_OPTIONS}))
+        options = cast(Options, {k: v for k, v in kwargs.items() if k in AUTO_OPTIONS})
+        resolve_options_capture(options)  # a bad privacy setting fails here, not per estimator
+        state = _State(options)
         self._state = state
         self._patched = []
         stack = [BaseEstimator]

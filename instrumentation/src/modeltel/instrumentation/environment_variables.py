@@ -3,7 +3,10 @@
 Precedence everywhere: explicit argument > environment variable > default. Variables are
 read when a monitor is created (or when :func:`~modeltel.instrumentation.setup` or the
 auto-instrumentation runs), never at import time. A bad value is logged as a warning and
-the default is used instead: telemetry settings never stop the serving app.
+the default is used instead: telemetry settings never stop the serving app. The exception are
+the capture settings (:data:`MODELTEL_FEATURES_INCLUDE`, :data:`MODELTEL_FEATURES_EXCLUDE`,
+:data:`MODELTEL_FEATURE_TREATMENTS`): a bad one raises when the monitor is created, since
+falling back to "record every feature" would record what they were meant to keep out.
 
 The standard ``OTEL_*`` variables (``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``,
 ``OTEL_EXPORTER_OTLP_*``, ``OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT``, ...) are honoured by
@@ -43,6 +46,24 @@ estimator's class name)."""
 MODELTEL_MODEL_VERSION = "MODELTEL_MODEL_VERSION"
 """Model version given to monitors created without an explicit ``version`` (default
 ``"unversioned"``)."""
+
+MODELTEL_FEATURES_INCLUDE = "MODELTEL_FEATURES_INCLUDE"
+"""Allowlist: comma-separated feature names, the only features recorded (default: every
+feature). See :mod:`modeltel.instrumentation.capture` and ``docs/capture.md``."""
+
+MODELTEL_FEATURES_EXCLUDE = "MODELTEL_FEATURES_EXCLUDE"
+"""Denylist: comma-separated feature names never recorded (no attribute on the span)."""
+
+MODELTEL_FEATURE_TREATMENTS = "MODELTEL_FEATURE_TREATMENTS"
+"""Per-feature treatments, ``feature:treatment`` separated by commas, for example
+``postcode:hash,name:drop``: ``drop`` never records the feature, ``hash`` records the salted
+hash of its text (``h:`` + 16 hex digits) as a categorical feature."""
+
+MODELTEL_HASH_SALT = "MODELTEL_HASH_SALT"
+"""The secret key of the ``hash`` treatment. Set the same value where the model runs and where
+its references are uploaded (the analyzer reads it too), so that hashes match. Without it,
+hashing still works but a warning says to set one: unsalted hashes of a small set of values
+(postcodes, ages) can be reversed by hashing every candidate."""
 
 DEFAULT_SAMPLE_RATE = 1.0
 DEFAULT_ATTRIBUTION_RATE = 0.1

@@ -16,6 +16,8 @@ examples:
   modeltel reference upload churn train.csv --version 3
   modeltel reference upload churn train.parquet --version 3 --categorical plan,region \\
       --exclude customer_id,target --prediction-column predicted --score-column proba
+  MODELTEL_HASH_SALT=… modeltel reference upload churn train.csv --version 3 \
+      --treatments postcode:hash,name:drop
   modeltel reference capture churn --version 3 --start 2026-01-01 --end 2026-01-08
   modeltel reference list churn
 
@@ -23,6 +25,10 @@ The file has one column per feature. Numbers are numerical features, text and bo
 categorical (override with --categorical/--numerical). Prediction columns make the reference
 carry the model's outputs too, for prediction drift. Uploading the same model, version and
 name again replaces the reference.
+The reference is stored as the instrumentation records production: --features-include,
+--features-exclude and --treatments (else $MODELTEL_FEATURES_INCLUDE, $MODELTEL_FEATURES_EXCLUDE
+and $MODELTEL_FEATURE_TREATMENTS where the reference is stored) leave out or hash feature
+columns, hashing with $MODELTEL_HASH_SALT of that process (see docs/capture.md).
 Exit codes: 0 stored, 2 bad file or options, 3 store unavailable or locked, 4 nothing to capture.
 """
 
@@ -46,6 +52,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     upload.add_argument("--score-column", default=None, help="column of predicted scores")
     upload.add_argument("--value-column", default=None, help="column of regression outputs")
     upload.add_argument("--format", choices=("csv", "parquet"), default=None)
+    upload.add_argument(
+        "--features-include",
+        default=None,
+        metavar="A,B",
+        help="only these feature columns (default $MODELTEL_FEATURES_INCLUDE, else all)",
+    )
+    upload.add_argument(
+        "--features-exclude",
+        default=None,
+        metavar="A,B",
+        help="feature columns production never records (default $MODELTEL_FEATURES_EXCLUDE)",
+    )
+    upload.add_argument(
+        "--treatments",
+        default=None,
+        metavar="F:hash,G:drop",
+        help="hash or drop these features (default $MODELTEL_FEATURE_TREATMENTS); "
+        "hashes use $MODELTEL_HASH_SALT",
+    )
     add_backend_options(upload)
     upload.set_defaults(func=run_upload)
 
@@ -84,6 +109,10 @@ def _print_summary(summary: dict[str, Any]) -> None:
         f"{summary['version']}: {summary['rows']} rows, {kinds['numerical']} numerical and "
         f"{kinds['categorical']} categorical columns"
     )
+    if summary.get("hashed"):
+        common.info(f"hashed: {', '.join(summary['hashed'])}")
+    if summary.get("left_out"):
+        common.info(f"left out by the capture settings: {', '.join(summary['left_out'])}")
     for message in summary.get("warnings") or []:
         common.info(f"warning: {message}")
 
@@ -98,6 +127,9 @@ UPLOAD_OPTIONS = (
     "score_column",
     "value_column",
     "format",
+    "features_include",
+    "features_exclude",
+    "treatments",
 )
 
 

@@ -18,6 +18,14 @@ Prediction columns: ``prediction_column`` (predicted class → ``prediction.labe
 ``prediction.value``) make the reference carry the model's outputs for prediction drift;
 columns already named ``prediction.label``/``prediction.score``/``prediction.value`` are
 taken as such. ``exclude=[…]`` drops columns (ids, targets).
+
+Capture settings: the reference is stored the way the instrumentation records production
+(:mod:`modeltel.instrumentation.capture`, ``docs/capture.md``), so both sides compare like
+with like. ``features_include``, ``features_exclude`` and ``treatments`` (``"postcode:hash,
+name:drop"`` or a mapping), else ``$MODELTEL_FEATURES_INCLUDE``, ``$MODELTEL_FEATURES_EXCLUDE``
+and ``$MODELTEL_FEATURE_TREATMENTS`` of the process storing it, leave out the feature columns
+production does not record and hash the hashed ones with ``$MODELTEL_HASH_SALT`` (stored as
+categorical). Prediction columns are never affected.
 """
 
 from __future__ import annotations
@@ -48,6 +56,7 @@ from modeltel.analyzer.base.sources import (
 )
 from modeltel.analyzer.base.store import Store
 from modeltel.instrumentation import attributes
+from modeltel.instrumentation.capture import Capture, CaptureError, resolve_capture
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +75,10 @@ class UploadSummary:
     rows: int
     features: dict[str, str]
     warnings: list[str] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)
+    """Feature columns the capture settings left out (not included, excluded or dropped)."""
+    hashed: list[str] = field(default_factory=list)
+    """Feature columns stored hashed."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +88,8 @@ class UploadSummary:
             "rows": self.rows,
             "features": self.features,
             "warnings": self.warnings,
+            "left_out": self.left_out,
+            "hashed": self.hashed,
         }
 
 
@@ -239,12 +254,20 @@ def upload_reference(
     value_column: str | None = None,
     exclude: Iterable[str] | str | None = None,
     format: str | None = None,
+    features_include: Iterable[str] | str | None = None,
+    features_exclude: Iterable[str] | str | None = None,
+    treatments: dict[str, str] | str | None = None,
+    hash_salt: str | None = None,
 ) -> UploadSummary:
-    """Validate ``data`` and store it as the reference ``name`` of ``model``/``version``.
+    """Validate ``data`` and store it as the reference ``name`` of ``model``/``version``,
+    treated by the capture settings (see the module documentation; ``hash_salt`` else
+    ``$MODELTEL_HASH_SALT``).
 
     Raises :class:`InputError` naming the problem (no rows, unknown or unusable columns,
-    values that are not numbers in a numerical column) before anything is written.
+    values that are not numbers in a numerical column, a bad capture setting, a hashed column
+    declared numerical) before anything is written.
     """
+    capture = reference_capture(features_include, features_exclude, treatments, hash_salt)
     model, version = _check_name(model, "model"), _check_name(version or DEFAULT_VERSION, "version")
     name = _check_name(name, "reference name")
     frame = data if isinstance(data, pd.DataFrame) else read_table(data, format=format)
@@ -263,12 +286,17 @@ def upload_reference(
         list(frame.columns), prediction_column, score_column, value_column
     )
     frame = frame.rename(columns=renames)
+    forced_cat = [renames.get(c, c) for c in _names(categorical)]
+    forced_num = [renames.get(c, c) for c in _names(numerical)]
+    frame, left_out, hashed = _apply_capture(frame, capture, forced_num)
+    forced_cat = [c for c in forced_cat if c not in left_out] + hashed
+    forced_num = [c for c in forced_num if c not in left_out]
     if frame.shape[1] == 0:
+        if left_out:
+            raise InputError(f"the capture settings leave out every column: {', '.join(left_out)}")
         raise InputError("the file has no feature columns")
     if len(frame) == 0:
         raise InputError("the file has a header but no rows")
-    forced_cat = [renames.get(c, c) for c in _names(categorical)]
-    forced_num = [renames.get(c, c) for c in _names(numerical)]
     if PREDICTION_LABEL in frame.columns and PREDICTION_LABEL not in forced_num:
         forced_cat.append(PREDICTION_LABEL)
     for column in (PREDICTION_SCORE, PREDICTION_VALUE):
@@ -278,6 +306,9 @@ def upload_reference(
     warnings = _check_against_production(
         store, model, [c for c in schema if c not in PREDICTION_FEATURES]
     )
+    unsalted = capture.unsalted_warning() if hashed else None
+    if unsalted is not None:
+        warnings.append(unsalted)
     empty = [c for c in frame.columns if frame[c].isna().all()]
     if empty:
         warnings.append(f"column(s) {', '.join(empty)} have no values (stored as all missing)")
@@ -288,7 +319,50 @@ def upload_reference(
     _finish_upload(store, model, version, name, uploaded_at)
     for message in warnings:
         logger.warning("reference %s/%s/%s: %s", model, version, name, message)
-    return UploadSummary(model, version, name, len(frame), schema, warnings)
+    return UploadSummary(model, version, name, len(frame), schema, warnings, left_out, hashed)
+
+
+def reference_capture(
+    include: Iterable[str] | str | None,
+    exclude: Iterable[str] | str | None,
+    treatments: dict[str, str] | str | None,
+    salt: str | None = None,
+) -> Capture:
+    """The capture settings of an upload: the arguments, else the ``MODELTEL_*`` variables
+    (:func:`modeltel.instrumentation.capture.resolve_capture`); InputError naming the bad one."""
+    try:
+        return resolve_capture(
+            include if include is None or isinstance(include, str) else list(include),
+            exclude if exclude is None or isinstance(exclude, str) else list(exclude),
+            treatments,
+            salt,
+            names=("features_include", "features_exclude", "treatments", "hash_salt"),
+        )
+    except CaptureError as exc:
+        raise InputError(str(exc)) from exc
+
+
+def _apply_capture(
+    frame: pd.DataFrame, capture: Capture, numerical: Sequence[str]
+) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """``(frame, left out, hashed)``: ``frame`` without the feature columns ``capture`` does not
+    record and with its hashed columns' values hashed (missing values stay missing)."""
+    features = [c for c in frame.columns if c not in PREDICTION_FEATURES]
+    left_out = [c for c in features if not capture.records(c)]
+    hashed = [c for c in features if capture.hashes(c)]
+    declared = [c for c in hashed if c in numerical]
+    if declared:
+        raise InputError(
+            f"column(s) {', '.join(declared)} are hashed, so they are categorical: "
+            "do not also declare them numerical"
+        )
+    if not left_out and not hashed:
+        return frame, [], []
+    frame = frame.drop(columns=left_out)
+    for column in hashed:
+        values = capture.hash_all(frame[column].tolist())
+        frame[column] = pd.Series(values, index=frame.index, dtype=object)
+    return frame, left_out, hashed
 
 
 def _long_part(series: pd.Series, column: str, kind: str) -> dict[str, Any]:

@@ -5,8 +5,11 @@
   (``Content-Type: text/csv`` or ``application/vnd.apache.parquet``), or JSON:
   ``{"records": [{"age": 31, "plan": "gold"}, …]}`` (or a bare list of records). ``model``,
   ``version``, ``name``, ``categorical``, ``numerical``, ``prediction_column``,
-  ``score_column``, ``value_column`` and ``exclude`` come as query parameters, form fields or
-  JSON keys. Answers 201 with what was stored; 400 names what is wrong with the file.
+  ``score_column``, ``value_column``, ``exclude`` and the capture settings ``features_include``,
+  ``features_exclude`` and ``treatments`` (``postcode:hash,name:drop``; else the server's
+  ``MODELTEL_*`` variables, the hash salt always ``MODELTEL_HASH_SALT``) come as query
+  parameters, form fields or JSON keys. Answers 201 with what was stored; 400 names what is
+  wrong with the file or the settings.
 - ``POST /api/labels`` — store ground truth for a model: a CSV or Parquet file as above, or
   JSON ``{"model": "churn", "labels": [{"prediction_id": "a1", "label": "1"}, …]}``.
   ``model``, ``id_column``, ``label_column``, ``value_column``, ``timestamp_column`` and
@@ -40,6 +43,9 @@ REFERENCE_UPLOAD = UploadKind(
         "value_column",
         "exclude",
         "format",
+        "features_include",
+        "features_exclude",
+        "treatments",
     ),
     records_keys=("records",),
     json_hint='JSON uploads need "records": a list of objects, one per row',
