@@ -34,11 +34,24 @@ from modeltel.analyzer.cli import (
     outliers,
     reference,
     report,
+    retention,
     serve,
     sql,
 )
 
-COMMANDS = [serve, analyzer_loop, demo, models, report, sql, reference, analyze, labels, outliers]
+COMMANDS = [
+    serve,
+    analyzer_loop,
+    demo,
+    models,
+    report,
+    sql,
+    reference,
+    analyze,
+    labels,
+    outliers,
+    retention,
+]
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_STORE, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
 
@@ -54,6 +67,7 @@ Typical first steps:
   modeltel models                                # health, drift and volume per model
   modeltel report churn --period week --pdf churn.pdf
   modeltel sql "SELECT model, count() FROM ml_predictions GROUP BY model"
+  modeltel retention --apply                     # how long tables keep rows, and their sizes
 
 Each command has --help with examples. While `modeltel serve` owns the embedded store, give
 the other commands --server http://127.0.0.1:4318 (or set MODELTEL_SERVER).

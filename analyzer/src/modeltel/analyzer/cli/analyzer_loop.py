@@ -62,6 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from modeltel.analyzer.base.config import load_config
+    from modeltel.analyzer.base.retention import Retention
+    from modeltel.analyzer.base.retention import apply as apply_retention
     from modeltel.analyzer.export.publisher import MetricsPublisher
     from modeltel.analyzer.orchestration.loop import AnalysisLoop, LoopSettings
     from modeltel.analyzer.orchestration.retrain import RetrainPolicy
@@ -77,9 +79,11 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     LoopSettings.from_config(config)  # fail on a bad config before touching the store
     RetrainPolicy.from_config(config)
+    kept = Retention.from_config(config)
     store = common.open_store(args)
     publisher = MetricsPublisher(store)
     try:
+        apply_retention(store, kept)
         loop = AnalysisLoop(store, config, every=every, window_s=window, publisher=publisher)
         if args.once:
             report = loop.run_once()

@@ -88,6 +88,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from modeltel.analyzer.base.config import load_config
+    from modeltel.analyzer.base.retention import Retention
+    from modeltel.analyzer.base.retention import apply as apply_retention
     from modeltel.analyzer.server.app import ServerConfig
     from modeltel.analyzer.server.auth import AccessPolicy
     from modeltel.analyzer.server.serve import read_tls_files, serve
@@ -95,11 +98,19 @@ def run(args: argparse.Namespace) -> int:
     every = parse_duration(args.analyze_every, name="--analyze-every")
     access = AccessPolicy.from_settings(args.api_token, args.protect_page, args.protect_metrics)
     read_tls_files(args.tls_cert, args.tls_key)  # fail before opening the store
+    kept = Retention.from_config(load_config())
     store = common.open_store(args, lazy=True)
-    if not store.ready:
+    if store.ready:
+        try:
+            apply_retention(store, kept)
+        except BaseException:
+            store.close()
+            raise
+    else:
         common.info(
             f"modeltel: warning: the store is unavailable ({store.last_error}); "
-            "serving anyway: OTLP requests get 503 with Retry-After until it answers"
+            "serving anyway: OTLP requests get 503 with Retry-After until it answers "
+            "(the retention section is applied at the next start)"
         )
     return serve(
         store,

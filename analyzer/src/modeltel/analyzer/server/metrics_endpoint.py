@@ -17,6 +17,12 @@ Ingest counters follow the analyzer's metrics (:class:`IngestMetrics`):
 
 The ``otel_traces`` counts are re-read from the store at most every ten seconds; while the
 store does not answer they are left out.
+
+What the store costs (:class:`StoreMetrics`, ``docs/retention.md``), one series per table of
+the database, re-read at most every ten seconds:
+
+- ``modeltel_store_bytes{table}``: compressed bytes of the table's active parts;
+- ``modeltel_store_rows{table}``: rows of those parts.
 """
 
 from __future__ import annotations
@@ -32,10 +38,11 @@ from fastapi import APIRouter, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from modeltel.analyzer.base.errors import StoreError
 from modeltel.analyzer.base.limits import BATCH_SIZE_MISMATCH
+from modeltel.analyzer.base.retention import TableSize, table_sizes
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.export.publisher import PROMETHEUS_CONTENT_TYPE, MetricsPublisher
 from modeltel.analyzer.server.auth import AccessPolicy, TokenMiddleware
@@ -111,6 +118,53 @@ class IngestMetrics:
         return generate_latest(self.registry)
 
 
+class StoreMetrics:
+    """The store's size gauges of ``/metrics``, per table, from ``system.parts`` (cached
+    ``refresh_s`` seconds; left out while the store does not answer). Thread-safe."""
+
+    def __init__(self, store: Store | None, refresh_s: float = 10.0) -> None:
+        self.store = store
+        self.refresh_s = refresh_s
+        self._lock = threading.Lock()
+        self._sizes: list[TableSize] = []
+        self._read_at = float("-inf")
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self)
+
+    def _current(self) -> list[TableSize]:
+        with self._lock:
+            if self.store is None or time.monotonic() - self._read_at < self.refresh_s:
+                return self._sizes
+            try:
+                self._sizes = table_sizes(self.store)
+            except StoreError as exc:
+                logger.debug("table sizes not read: %s", exc)
+                return []
+            self._read_at = time.monotonic()
+            return self._sizes
+
+    def collect(self) -> Iterator[Metric]:
+        sizes = self._current()
+        if not sizes:
+            return
+        stored = GaugeMetricFamily(
+            "modeltel_store_bytes",
+            "Compressed bytes of the table's active parts in the store",
+            labels=["table"],
+        )
+        rows = GaugeMetricFamily(
+            "modeltel_store_rows", "Rows of the table's active parts in the store", labels=["table"]
+        )
+        for size in sizes:
+            stored.add_metric([size.table], size.compressed)
+            rows.add_metric([size.table], size.rows)
+        yield stored
+        yield rows
+
+    def prometheus_text(self) -> bytes:
+        return generate_latest(self.registry)
+
+
 def metrics_router(app: FastAPI, publisher: MetricsPublisher | None = None) -> APIRouter:
     """The ``/metrics`` router of ``app``; ``publisher`` defaults to one over its store."""
     if publisher is None:
@@ -118,6 +172,7 @@ def metrics_router(app: FastAPI, publisher: MetricsPublisher | None = None) -> A
     app.state.metrics = publisher
     ingest = IngestMetrics(getattr(app.state, "store", None), getattr(app.state, "pipeline", None))
     app.state.ingest_metrics = ingest
+    storage = StoreMetrics(getattr(app.state, "store", None))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -128,10 +183,12 @@ def metrics_router(app: FastAPI, publisher: MetricsPublisher | None = None) -> A
 
     @router.get("/metrics", tags=["metrics"], response_class=Response)
     async def metrics() -> Response:
-        """Analyzer gauges (``ml_*``), loop metrics (``modeltel_analyzer_*``) and ingest
-        counters (``modeltel_ingest_*``)."""
+        """Analyzer gauges (``ml_*``), loop metrics (``modeltel_analyzer_*``), ingest
+        counters (``modeltel_ingest_*``) and store sizes (``modeltel_store_*``)."""
         body = await run_in_threadpool(
-            lambda: publisher.prometheus_text() + ingest.prometheus_text()
+            lambda: (
+                publisher.prometheus_text() + ingest.prometheus_text() + storage.prometheus_text()
+            )
         )
         return Response(content=body, media_type=PROMETHEUS_CONTENT_TYPE)
 

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from modeltel.analyzer.analyses import ANALYSES
+from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.web import fairness_sections, model_sections, sections
 from modeltel.analyzer.web.data import ModelView
 from modeltel.analyzer.web.sections import (
@@ -26,6 +27,7 @@ from modeltel.analyzer.web.sections import (
     table,
     when,
 )
+from modeltel.analyzer.web.storage_section import storage_section
 
 DEFAULT_REFRESH_S = 30
 
@@ -76,8 +78,19 @@ def sql_box() -> str:
 <button type="submit">Run</button></form><div id="sql-output"></div></div>"""
 
 
-def index_page(models: list[dict[str, Any]], *, refresh_s: int = DEFAULT_REFRESH_S) -> str:
-    """The model list: health, drift, volume and freshness per model version."""
+INDEX_SECTIONS: tuple[Callable[[Store], str], ...] = (storage_section,)
+"""Sections of the model list drawn from the store, after the models."""
+
+
+def index_page(
+    models: list[dict[str, Any]],
+    *,
+    refresh_s: int = DEFAULT_REFRESH_S,
+    store: Store | None = None,
+) -> str:
+    """The model list: health, drift, volume and freshness per model version, then the
+    :data:`INDEX_SECTIONS` of ``store`` (when given)."""
+    extra = "".join(draw(store) for draw in INDEX_SECTIONS) if store is not None else ""
     if not models:
         body = """<h1>No models yet</h1>
 <p>modeltel has not received any prediction. Instrument your serving code with one line:</p>
@@ -85,7 +98,7 @@ def index_page(models: list[dict[str, Any]], *, refresh_s: int = DEFAULT_REFRESH
 model = instrument(model, name="churn", version="3")</pre>
 <p>and point it here with <code>OTEL_EXPORTER_OTLP_ENDPOINT=http://HOST:4318</code>,
 or run <code>modeltel demo</code> to see the whole story with a sample model.</p>"""
-        return shell("models", body + sql_box(), refresh_s=refresh_s)
+        return shell("models", body + extra + sql_box(), refresh_s=refresh_s)
     now = datetime.now(UTC)
     rows = []
     for m in models:
@@ -128,7 +141,7 @@ or run <code>modeltel demo</code> to see the whole story with a sample model.</p
             "models",
         )
     )
-    return shell("models", body + sql_box(), refresh_s=refresh_s)
+    return shell("models", body + extra + sql_box(), refresh_s=refresh_s)
 
 
 def model_page(view: ModelView, *, refresh_s: int = DEFAULT_REFRESH_S) -> str:

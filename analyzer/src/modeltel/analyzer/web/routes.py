@@ -63,7 +63,9 @@ def web_router(refresh_s: int = page.DEFAULT_REFRESH_S) -> APIRouter:
             models = data.list_models(_store(request))
         except StoreError as exc:
             return HTMLResponse(page.error_page(503, str(exc)), status_code=503)
-        return HTMLResponse(page.index_page(models, refresh_s=every(refresh)))
+        return HTMLResponse(
+            page.index_page(models, refresh_s=every(refresh), store=_store(request))
+        )
 
     @router.get("/models/{model}", response_class=HTMLResponse, include_in_schema=False)
     def model_page(
