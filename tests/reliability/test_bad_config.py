@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from modeltel.analyzer.base.config import load_config
 from modeltel.analyzer.base.errors import ConfigError
+from modeltel.analyzer.base.retention import Retention
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.orchestration.analyzer import Analyzer
 from modeltel.analyzer.orchestration.loop import LoopSettings
@@ -36,6 +37,7 @@ def validate(store, config: dict) -> None:
     """Everything that validates configuration sections, as the commands do."""
     LoopSettings.from_config(config)
     RetrainPolicy.from_config(config)
+    Retention.from_config(config)
     Analyzer(store, config)
 
 
@@ -80,6 +82,8 @@ CASES = [
     ),
     ("custom_metrics:\n  m: {sql: count(), maximum: 3}\n", ["custom_metrics.m.maximum"]),
     ("fairness:\n  protected: [gender]\n", ["fairness.favorable is missing"]),
+    ("retention:\n  raw: 7 days\n", ["retention.raw", "duration like 7d", "forever"]),
+    ("retention:\n  spans: 7d\n", ["retention.spans", "not known", "raw, results"]),
     ("drift: !!python/object:os.system ls\n", ["not valid YAML"]),
     ("a: &a [x, x]\nb: &b [*a, *a]\ndrift: *b\n", ["drift", "mapping"]),
 ]
@@ -127,7 +131,17 @@ YAML_SCALARS = st.one_of(
     st.sampled_from(["1h", "-1h", "0s", "psi", "ks", "wasserstein", "jensenshannon", "x"]),
 )
 SECTION_KEYS = st.sampled_from(
-    ["drift", "loop", "retrain", "service", "quality", "performance", "models", "features"]
+    [
+        "drift",
+        "loop",
+        "retrain",
+        "service",
+        "quality",
+        "performance",
+        "retention",
+        "models",
+        "features",
+    ]
 )
 INNER_KEYS = st.one_of(
     st.sampled_from(
@@ -153,6 +167,7 @@ INNER_KEYS = st.one_of(
             "volume_spike",
             "max_staleness",
             "age",
+            "raw",
         ]
     ),
     st.text(max_size=6),
@@ -206,6 +221,17 @@ def test_commands_exit_2_with_the_sentence(tmp_path: Path) -> None:
     )
     assert answer.returncode == 2, answer.stderr
     assert "config key loop.window" in answer.stderr and "Traceback" not in answer.stderr
+
+    retention = tmp_path / "retention.yaml"
+    retention.write_text("retention:\n  raw: 0s\n")
+    answer = _cli(
+        "serve",
+        *("--clickhouse-url", store, "--port", "0", "--grpc-port", "0"),
+        env={"MODELTEL_CONFIG": str(retention)},
+    )
+    assert answer.returncode == 2, answer.stderr
+    assert "config key retention.raw must be at least 1s" in answer.stderr
+    assert "Traceback" not in answer.stderr
 
     hostile = tmp_path / "hostile.yaml"
     hostile.write_text(
