@@ -5,8 +5,13 @@ answers 500. The store coming back is in ``test_store_returns.py``."""
 
 from __future__ import annotations
 
+import http.server
 import logging
+import os
 import signal
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -61,7 +66,10 @@ def test_receiver_answers_503_with_retry_after_and_nothing_is_acknowledged(down_
     assert answer.status_code == 503
     assert answer.headers["retry-after"] == "1"
     status = status_pb2.Status.FromString(answer.content)
-    assert status.code == 14 and "unreachable" in status.message
+    assert status.code == 14
+    assert status.message.endswith(
+        f"cannot reach the ClickHouse server at {down_server.store.url}: connection refused"
+    ), status.message
     health = httpx.get(down_server.url + "/healthz", timeout=60)
     assert health.status_code == 503 and health.json()["status"] == "unavailable"
     # Every other endpoint says the store is unavailable instead of failing with a 500.
@@ -137,23 +145,71 @@ def test_modeltel_serve_starts_with_the_store_down(tmp_path: Path) -> None:
     assert "Traceback" not in log
 
 
-def test_other_commands_still_fail_fast_when_the_store_is_down(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    answer = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "modeltel.analyzer.cli",
-            "sql",
-            "SELECT 1",
-            "--clickhouse-url",
-            f"http://127.0.0.1:{closed_port()}",
-        ],
+def _modeltel(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MODELTEL_NO_PROGRESS": "1", "NO_PROXY": "*"}
+    return subprocess.run(
+        [sys.executable, "-m", "modeltel.analyzer.cli", *args],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
+        env=env,
     )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["models"],
+        ["sql", "SELECT 1"],
+        ["analyze", "--model", "churn"],
+        ["outliers", "churn"],
+    ],
+)
+def test_other_commands_fail_fast_with_one_sentence_when_the_store_is_down(
+    command: list[str],
+) -> None:
+    port = closed_port()
+    answer = _modeltel(*command, "--clickhouse-url", f"http://analyst:s3cret@127.0.0.1:{port}")
     assert answer.returncode == 3
-    assert "unreachable" in answer.stderr and "Traceback" not in answer.stderr
+    # The whole of stderr: no driver warnings, no urllib3 retry text, no credentials.
+    assert answer.stderr == (
+        f"modeltel: error: cannot reach the ClickHouse server at http://127.0.0.1:{port}: "
+        "connection refused\n"
+    )
+
+
+def test_a_name_that_does_not_resolve_is_said_so() -> None:
+    answer = _modeltel("models", "--clickhouse-url", "http://nonexistent.invalid:8123")
+    assert answer.returncode == 3
+    assert answer.stderr == (
+        "modeltel: error: cannot reach the ClickHouse server at http://nonexistent.invalid:8123: "
+        "the name nonexistent.invalid does not resolve\n"
+    )
+
+
+def test_https_to_a_server_without_tls_is_a_tls_failure() -> None:
+    """``https://`` turns TLS on (the URL's scheme is honoured): a plain-HTTP server on the
+    other end is a TLS failure, not an HTTP answer."""
+    plain = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    thread = threading.Thread(target=plain.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"https://127.0.0.1:{plain.server_port}"
+        answer = _modeltel("sql", "SELECT 1", "--clickhouse-url", url)
+    finally:
+        plain.shutdown()
+        plain.server_close()
+    assert answer.returncode == 3
+    assert answer.stderr == (
+        f"modeltel: error: cannot reach the ClickHouse server at {url}: "
+        "TLS failure: wrong version number\n"
+    )
+
+
+def test_the_store_unreachable_is_one_sentence_in_the_library_too() -> None:
+    port = closed_port()
+    with pytest.raises(StoreUnavailableError) as info:
+        Store(f"http://127.0.0.1:{port}", new_database_name())
+    assert str(info.value) == (
+        f"cannot reach the ClickHouse server at http://127.0.0.1:{port}: connection refused"
+    )

@@ -8,9 +8,11 @@ HTTP sessions are not shared between threads), and every foreign error is transl
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -28,6 +30,15 @@ from clickhouse_connect.driver.exceptions import (
     ClickHouseError,
     DatabaseError,
     OperationalError,
+)
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
 )
 
 from modeltel.analyzer.base import settings
@@ -108,14 +119,92 @@ def hold_embedded_lock(path: str) -> None:
     _HELD[real] = fd
 
 
-def translate(exc: Exception, action: str) -> StoreError:
-    """Map a clickhouse-connect error to a modeltel :class:`StoreError`."""
+def translate(exc: Exception, action: str, url: str | None = None) -> StoreError:
+    """Map a clickhouse-connect error to a modeltel :class:`StoreError`; a server at ``url``
+    that could not be reached gives one sentence saying why (:func:`unreachable_reason`)."""
     text = str(exc).strip()
     if isinstance(exc, OperationalError):
+        reason = unreachable_reason(exc)
+        if reason is not None and url is not None:
+            return StoreUnavailableError(f"cannot reach the ClickHouse server at {url}: {reason}")
         return StoreUnavailableError(f"{action}: the store is unreachable ({text.splitlines()[0]})")
     if any(code in text for code in _RETRYABLE_CODES):
         return StoreUnavailableError(f"{action}: the store is busy ({_first_line(text)})")
     return StoreError(f"{action}: {_first_line(text)}")
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, then what it was raised from (and the reason of urllib3's retry error)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop(0)
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo += [getattr(current, "reason", None) if isinstance(current, MaxRetryError) else None]
+        todo += [current.__cause__, current.__context__]
+
+
+_ERRNO_WORDS = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ECONNRESET: "the connection was reset",
+    errno.ENETUNREACH: "the network is unreachable",
+    errno.EHOSTUNREACH: "no route to the host",
+    errno.ETIMEDOUT: "the connection timed out",
+}
+
+
+def unreachable_reason(exc: BaseException) -> str | None:
+    """Why the HTTP request to the server failed, in plain words (``connection refused``, ``the
+    name … does not resolve``, ``TLS failure: …``, ``timed out``); None when it got an answer."""
+    causes = list(_causes(exc))
+    for cause in causes:
+        if isinstance(cause, NameResolutionError):
+            host = cause.conn.host if cause.conn is not None else "the host"
+            return f"the name {host} does not resolve"
+        if isinstance(cause, SSLError):
+            detail = str(cause.__cause__ or cause.__context__ or cause)
+            detail = re.sub(r"^\[SSL: [A-Z_]+\] |\s*\(_ssl\.c:\d+\)$", "", detail)
+            return f"TLS failure: {detail.strip()}"
+        if isinstance(cause, NewConnectionError):
+            code = next((c.errno for c in causes if isinstance(c, OSError) and c.errno), None)
+            if code is None:
+                return "the connection could not be made"
+            return _ERRNO_WORDS.get(code) or os.strerror(code).lower()
+        if isinstance(cause, ConnectTimeoutError):
+            return "the connection timed out"
+        if isinstance(cause, ReadTimeoutError):
+            return "no answer in time (the request timed out)"
+        if isinstance(cause, ProtocolError):
+            return "the server closed the connection without an answer"
+    return None
+
+
+_driver_calls = threading.local()
+
+
+class _QuietDriver(logging.Filter):
+    """Drops the HTTP driver's warnings (clickhouse-connect's "Unexpected Http Driver
+    Exception", urllib3's "Retrying …") while a store call runs in this thread: the call
+    raises one sentence saying what happened instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno != logging.WARNING or not getattr(_driver_calls, "depth", 0)
+
+
+for _name in ("clickhouse_connect.driver._backend.http_sync", "urllib3.connectionpool"):
+    logging.getLogger(_name).addFilter(_QuietDriver())
+
+
+@contextmanager
+def _quiet_driver() -> Iterator[None]:
+    _driver_calls.depth = getattr(_driver_calls, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _driver_calls.depth -= 1
 
 
 def _first_line(text: str) -> str:
@@ -227,25 +316,30 @@ class Store:
         return f"Store(url={self._safe_url()!r}, database={self.database!r})"
 
     def _safe_url(self) -> str:
+        """The URL as shown in messages: no user, password or query parameters."""
         parsed = urlparse(self.url)
-        if parsed.password:
-            return self.url.replace(f":{parsed.password}@", ":***@")
-        return self.url
+        if self.embedded:
+            return self.url
+        return parsed._replace(netloc=parsed.netloc.rpartition("@")[2], query="").geturl()
 
     # -- connections -------------------------------------------------------------------
 
     def _connect(self, database: str | None) -> Client:
         try:
-            if self.embedded:
-                client = clickhouse_connect.get_client(dsn=self.url, database=database)
-            else:
-                client = clickhouse_connect.get_client(
-                    dsn=self.url,
-                    database=database or "",
-                    connect_timeout=5,
-                    send_receive_timeout=300,
-                    autogenerate_session_id=False,
-                )
+            with _quiet_driver():
+                if self.embedded:
+                    client = clickhouse_connect.get_client(dsn=self.url, database=database)
+                else:
+                    scheme = urlparse(self.url).scheme.lower()
+                    client = clickhouse_connect.get_client(
+                        dsn=self.url,
+                        # the DSN's https:// alone does not turn TLS on
+                        interface=scheme if scheme in ("http", "https") else None,
+                        database=database or "",
+                        connect_timeout=5,
+                        send_receive_timeout=300,
+                        autogenerate_session_id=False,
+                    )
         except ClickHouseError as exc:
             path = embedded_path(self.url)
             others = [p for p in _HELD if path is None or p != os.path.realpath(path)]
@@ -254,7 +348,9 @@ class Store:
                     f"cannot open the embedded store {path}: this process already uses "
                     f"{others[0]} (chDB opens one store path per process)"
                 ) from exc
-            raise translate(exc, f"cannot open the store {self._safe_url()}") from exc
+            raise translate(
+                exc, f"cannot open the store {self._safe_url()}", self._safe_url()
+            ) from exc
         with self._clients_lock:
             self._clients.append(client)
         return client
@@ -273,10 +369,11 @@ class Store:
     def _bootstrap(self) -> None:
         admin = self._connect(None)
         try:
-            for statement in bootstrap_statements(self.layout):
-                admin.command(statement)
+            with _quiet_driver():
+                for statement in bootstrap_statements(self.layout):
+                    admin.command(statement)
         except ClickHouseError as exc:
-            raise translate(exc, "cannot create the modeltel database") from exc
+            raise translate(exc, "cannot create the modeltel database", self._safe_url()) from exc
         finally:
             admin.close()
             with self._clients_lock:
@@ -337,14 +434,14 @@ class Store:
         """Fully qualified, quoted name of a table in this store's database."""
         return f"{quote_ident(self.database)}.{quote_ident(name)}"
 
-    @staticmethod
     @contextmanager
-    def _translated(action: str) -> Iterator[None]:
+    def _translated(self, action: str) -> Iterator[None]:
         """clickhouse-connect's errors inside the block leave as :class:`StoreError`."""
         try:
-            yield
+            with _quiet_driver():
+                yield
         except (ClickHouseError, DatabaseError) as exc:
-            raise translate(exc, action) from exc
+            raise translate(exc, action, None if self.embedded else self._safe_url()) from exc
 
     def command(
         self,
