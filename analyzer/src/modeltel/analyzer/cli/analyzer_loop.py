@@ -25,6 +25,7 @@ Prometheus scrapes http://HOST:9464/metrics (ml_drift_score, ml_performance, ml_
 ml_health_score, ml_retrain_recommended, modeltel_analyzer_cycle_duration_seconds …).
 Set OTEL_EXPORTER_OTLP_ENDPOINT to also push them over OTLP (OTEL_EXPORTER_OTLP_PROTOCOL
 grpc or http/protobuf; OTEL_METRIC_EXPORT_INTERVAL in ms).
+The retention: section of --config is applied at start (see modeltel retention).
 Exit codes: 0 ok; 1 (--once) an analysis failed; 2 bad option or config; 3 store unavailable.
 """
 

@@ -24,6 +24,7 @@ OTEL_EXPORTER_OTLP_CERTIFICATE=server.pem to trust a self-signed certificate).
 With a token, OTLP and /api/ need "Authorization: Bearer <token>"; the page and /metrics stay
 open unless --protect-page / --protect-metrics; /healthz is always open. A ClickHouse server
 that is down at start-up is retried: OTLP requests get 503 with Retry-After until it answers.
+The retention: section of $MODELTEL_CONFIG is applied at start (see modeltel retention).
 """
 
 
