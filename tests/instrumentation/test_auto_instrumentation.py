@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -124,78 +123,80 @@ def test_instrument_and_uninstrument_are_idempotent(telemetry: Telemetry) -> Non
 
 
 APP = """
-import json, sys
-from opentelemetry import metrics, trace
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-# The app's own OTel set-up; nothing here mentions modeltel.
-exporter = InMemorySpanExporter()
-provider = TracerProvider()
-provider.add_span_processor(SimpleSpanProcessor(exporter))
-trace.set_tracer_provider(provider)
-reader = InMemoryMetricReader()
-metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
-
+# A plain scikit-learn script: no modeltel import, no OpenTelemetry set-up.
 import pandas as pd
 from sklearn.tree import DecisionTreeClassifier
 
 X = pd.DataFrame({"age": [20.0, 30.0, 40.0, 50.0], "plan": [0.0, 1.0, 0.0, 1.0]})
 model = DecisionTreeClassifier().fit(X, ["no", "no", "yes", "yes"])
-labels = model.predict(X.head(2))
-spans = [
-    {k: list(v) if isinstance(v, tuple) else v for k, v in s.attributes.items()}
-    for s in exporter.get_finished_spans()
-]
-data = reader.get_metrics_data()
-points = {
-    m.name: m.data.data_points[0].value
-    for rm in (data.resource_metrics if data else [])
-    for sm in rm.scope_metrics for m in sm.metrics if m.name == "ml.predictions"
-}
-json.dump({"labels": labels.tolist(), "spans": spans, "predictions": points}, sys.stdout)
+for rows in (4, 3, 2):
+    print(",".join(model.predict(X.head(rows))))
 """
 
 
-def test_opentelemetry_instrument_monitors_an_unmodified_app(tmp_path: Path) -> None:
+def _run_app(tmp_path: Path, command: list[str], **otel: str) -> subprocess.CompletedProcess[str]:
+    """The script under ``command`` with only the environment variables a user would set."""
     script = tmp_path / "app.py"
     script.write_text(textwrap.dedent(APP))
-    command = Path(sys.executable).parent / "opentelemetry-instrument"
-    env = dict(
-        os.environ,
-        MODELTEL_MODEL_NAME="churn",
-        OTEL_TRACES_EXPORTER="none",
-        OTEL_METRICS_EXPORTER="none",
-        OTEL_LOGS_EXPORTER="none",
-    )
-    result = subprocess.run(
-        [str(command), sys.executable, "-W", "error", str(script)],
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MODELTEL_"))}
+    env.update(NO_PROXY="127.0.0.1,localhost", MODELTEL_MODEL_NAME="churn", **otel)
+    return subprocess.run(
+        [*command, sys.executable, str(script)],
         capture_output=True,
         text=True,
         timeout=180,
         env=env,
         cwd=tmp_path,
+    )
+
+
+INSTRUMENT = [str(Path(sys.executable).parent / "opentelemetry-instrument")]
+
+
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_opentelemetry_instrument_exports_an_unmodified_app(
+    server, tmp_path: Path, protocol: str
+) -> None:
+    """The documented command, from modeltel's own install: every prediction reaches the
+    receiver and is stored, over OTLP/HTTP and over gRPC (the distro's default)."""
+    endpoint = server.url if protocol == "http/protobuf" else f"http://{server.grpc_endpoint}"
+    result = _run_app(
+        tmp_path,
+        INSTRUMENT,
+        OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+        OTEL_EXPORTER_OTLP_PROTOCOL=protocol,
+        OTEL_SERVICE_NAME="churn-api",
     )
     assert result.returncode == 0, result.stderr
-    output = json.loads(result.stdout)
-    assert output["labels"] == ["no", "no"]
-    (span,) = output["spans"]
-    assert span["ml.model.name"] == "churn"
-    assert span["ml.feature.age"] == [20.0, 30.0]
-    assert span["ml.prediction.label"] == ["no", "no"]
-    assert len(span["ml.prediction.id"]) == 2
-    assert output["predictions"] == {"ml.predictions": 2}
-
-    plain = subprocess.run(
-        [sys.executable, "-W", "error", str(script)],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=env,
-        cwd=tmp_path,
+    assert result.stdout.split() == ["no,no,yes,yes", "no,no,yes", "no,no"]
+    assert result.stderr == ""  # nothing failed to export
+    rows = server.store.query_rows(
+        "SELECT model, service_name, count(), uniqExact(prediction_id), "
+        "groupArray(prediction_label) FROM ml_predictions GROUP BY model, service_name"
     )
-    assert plain.returncode == 0, plain.stderr
-    assert json.loads(plain.stdout)["spans"] == []  # without the command: no monitoring
+    ((model, service, count, ids, labels),) = rows
+    assert (model, service, count, ids) == ("churn", "churn-api", 9, 9)
+    assert sorted(labels) == sorted(["no", "no", "yes", "yes", "no", "no", "yes", "no", "no"])
+    ages = server.store.query_rows(
+        "SELECT count() FROM ml_features WHERE feature = 'age' AND model = 'churn'"
+    )
+    assert ages == [(9,)]
+    (predicted,) = server.store.query_rows(
+        "SELECT max(Value) FROM otel_metrics_sum "
+        "WHERE MetricName = 'ml.predictions' AND ServiceName = 'churn-api'"
+    )
+    assert predicted == (9,)
+
+
+def test_without_the_command_nothing_is_exported(server, tmp_path: Path) -> None:
+    result = _run_app(
+        tmp_path,
+        [],
+        OTEL_EXPORTER_OTLP_ENDPOINT=server.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
+        OTEL_SERVICE_NAME="churn-api",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["no,no,yes,yes", "no,no,yes", "no,no"]
+    assert server.store.query_rows("SELECT count() FROM ml_predictions") == [(0,)]
+    assert server.pipeline.stats.requests == 0
