@@ -118,6 +118,10 @@ def test_time_limit_stops_a_long_query(store) -> None:
         ),
         ("SELEC 1", "syntax error at position 1 ('SELEC'): maybe you meant SELECT"),
         ("SHOWW TABLES", "syntax error at position 1 ('SHOWW'): maybe you meant SHOW"),
+        (
+            "  -- a comment\n  SELEC 1",
+            "syntax error at position 18 (line 2, column 3) ('SELEC'): maybe you meant SELECT",
+        ),
         ("SELECT 'abc", "syntax error at position 8 ('abc): single quoted string is not closed"),
         ("SELECT count() FROM no_such_table", "does not exist"),
         ("SELECT 1; SELECT 2", "one statement"),

@@ -89,12 +89,14 @@ def readonly_settings(max_rows: int, timeout_s: float) -> dict[str, Any]:
 
 
 def _clean_query(query: str) -> str:
+    """The query without trailing semicolons; its start is kept, so that the positions of
+    ClickHouse's syntax errors are the user's."""
     if not isinstance(query, str):
         raise QueryError("the query must be a string of SQL")
-    text = query.strip()
+    text = query.rstrip()
     while text.endswith(";"):
         text = text[:-1].rstrip()
-    if not text:
+    if not text.strip():
         raise QueryError("the query is empty; give one SELECT statement")
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(f"the query is longer than {MAX_QUERY_CHARS} characters")
