@@ -15,6 +15,10 @@ MODELTEL_CLICKHOUSE_URL = "MODELTEL_CLICKHOUSE_URL"
 MODELTEL_DATABASE = "MODELTEL_DATABASE"
 """Database holding the otel_* and ml_* tables (default :data:`DEFAULT_DATABASE`)."""
 
+MODELTEL_OTEL_SCHEMA = "MODELTEL_OTEL_SCHEMA"
+"""Schema of the ``otel_*`` tables: ``auto`` (default: what the tables have; a new store gets
+``map``), ``map`` or ``json`` (the exporter's JSON tables; see docs/tables.md)."""
+
 MODELTEL_CONFIG = "MODELTEL_CONFIG"
 """Path of the YAML configuration file (drift methods, thresholds, retrain policy)."""
 
@@ -102,6 +106,21 @@ def resolve_clickhouse_url(url: str | None = None) -> str:
 def resolve_database(database: str | None = None) -> str:
     """Return the database name: ``database``, else ``$MODELTEL_DATABASE``, else ``otel``."""
     return database or os.environ.get(MODELTEL_DATABASE) or DEFAULT_DATABASE
+
+
+OTEL_SCHEMAS = ("auto", "map", "json")
+
+
+def resolve_otel_schema(value: str | None = None, option: str = MODELTEL_OTEL_SCHEMA) -> str:
+    """The ``otel_*`` schema asked for: ``value``, else ``$MODELTEL_OTEL_SCHEMA``, else
+    ``auto``; ConfigError naming ``option`` for anything but auto, map or json."""
+    raw = value if value is not None else os.environ.get(MODELTEL_OTEL_SCHEMA, "")
+    schema = raw.strip().lower() or "auto"
+    if schema not in OTEL_SCHEMAS:
+        from modeltel.analyzer.base.errors import ConfigError
+
+        raise ConfigError(f"{option}={raw!r} is not an otel schema; use auto, map or json")
+    return schema
 
 
 def max_body_bytes(value: int | None = None) -> int:

@@ -48,6 +48,7 @@ from modeltel.analyzer.base.errors import (
     StoreUnavailableError,
 )
 from modeltel.analyzer.base.schema import migrations as schema_migrations
+from modeltel.analyzer.base.schema.json_attributes import otel_layout
 from modeltel.analyzer.base.schema.layout import Layout, quote_ident
 from modeltel.analyzer.base.schema.migrations import (
     MIGRATIONS_TABLE,
@@ -246,6 +247,7 @@ class Store:
         *,
         cluster: str | None = None,
         ttl_days: int | None = None,
+        otel_schema: str | None = None,
         migrate: bool = True,
         lazy: bool = False,
         retry_interval: float = 1.0,
@@ -253,6 +255,10 @@ class Store:
         self.url = settings.resolve_clickhouse_url(url)
         self.database = settings.resolve_database(database)
         self.layout = Layout(database=self.database, cluster=cluster, ttl_days=ttl_days)
+        self.otel_schema = settings.resolve_otel_schema(otel_schema)
+        """``auto``, ``map`` or ``json``: the schema of the otel_* tables asked for
+        (:mod:`~modeltel.analyzer.base.schema.json_attributes`); :attr:`layout` follows the
+        one the store has once it is ready."""
         self._local = threading.local()
         self._clients: list[Client] = []
         self._clients_lock = threading.Lock()
@@ -293,6 +299,9 @@ class Store:
             self._local.bootstrapping = True
             try:
                 self._bootstrap()
+                self.layout = otel_layout(
+                    self.layout, self.otel_schema, self.query_rows, self._where()
+                )
                 if self._migrate_on_ready:
                     self.migrate()
                 else:
@@ -403,8 +412,11 @@ class Store:
         saying what to do) when the ledger records a migration this build does not know."""
         return [m.version for m in self._plan(self._recorded_migrations())]
 
+    def _where(self) -> str:
+        return f"the database {self.database} of the store {self._safe_url()}"
+
     def _plan(self, recorded: set[tuple[int, str]]) -> list[Migration]:
-        return plan(recorded, f"the database {self.database} of the store {self._safe_url()}")
+        return plan(recorded, self._where())
 
     def migrate(self) -> list[int]:
         """Apply pending migrations in order; return the numbers recorded now.

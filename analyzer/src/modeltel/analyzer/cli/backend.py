@@ -152,4 +152,9 @@ def open_backend(args: argparse.Namespace) -> Backend:
         return ServerBackend(args.server, settings.api_token())
     from modeltel.analyzer.cli.local import LocalBackend
 
-    return LocalBackend(args.clickhouse_url, args.database, getattr(args, "config", None))
+    return LocalBackend(
+        args.clickhouse_url,
+        args.database,
+        getattr(args, "config", None),
+        getattr(args, "otel_schema", None),
+    )

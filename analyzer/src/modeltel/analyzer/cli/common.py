@@ -15,7 +15,8 @@ from modeltel.analyzer.base.store import Store
 
 
 def add_store_options(parser: argparse.ArgumentParser) -> None:
-    """``--clickhouse-url`` and ``--database`` (defaults from the environment)."""
+    """``--clickhouse-url``, ``--database`` and ``--otel-schema`` (defaults from the
+    environment)."""
     parser.add_argument(
         "--clickhouse-url",
         default=None,
@@ -27,6 +28,13 @@ def add_store_options(parser: argparse.ArgumentParser) -> None:
         "--database",
         default=None,
         help=f"database (default ${settings.MODELTEL_DATABASE}, else {settings.DEFAULT_DATABASE})",
+    )
+    parser.add_argument(
+        "--otel-schema",
+        default=None,
+        choices=settings.OTEL_SCHEMAS,
+        help="schema of the otel_* tables: the exporter's map (default) or json tables "
+        f"(default ${settings.MODELTEL_OTEL_SCHEMA}, else auto: what the tables have)",
     )
 
 
@@ -43,6 +51,7 @@ def add_server_option(parser: argparse.ArgumentParser) -> None:
 
 def open_store(args: argparse.Namespace, **kwargs: object) -> Store:
     """Open (and migrate) the store named by the command's options."""
+    kwargs.setdefault("otel_schema", getattr(args, "otel_schema", None))
     return Store(args.clickhouse_url, args.database, **kwargs)  # type: ignore[arg-type]
 
 

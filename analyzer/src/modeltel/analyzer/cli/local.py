@@ -28,15 +28,20 @@ class LocalBackend(Backend):
     """The store at ``clickhouse_url``/``database`` (defaults from the environment)."""
 
     def __init__(
-        self, clickhouse_url: str | None, database: str | None, config_path: str | None = None
+        self,
+        clickhouse_url: str | None,
+        database: str | None,
+        config_path: str | None = None,
+        otel_schema: str | None = None,
     ) -> None:
         self.clickhouse_url = clickhouse_url
         self.database = database
         self.config_path = config_path
+        self.otel_schema = otel_schema
 
     @contextmanager
     def _store(self) -> Iterator[Store]:
-        store = Store(self.clickhouse_url, self.database)
+        store = Store(self.clickhouse_url, self.database, otel_schema=self.otel_schema)
         try:
             yield store
         finally:
