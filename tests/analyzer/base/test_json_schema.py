@@ -195,3 +195,41 @@ def test_the_cli_option_creates_a_json_store(store_url: str, capsys) -> None:
     finally:
         s.command(f"DROP DATABASE IF EXISTS `{database}`")
         s.close()
+
+
+def test_the_receiver_writes_into_a_json_store(
+    telemetry: Telemetry, two_stores: tuple[Store, Store]
+) -> None:
+    """modeltel's own receiver, fed by the SDK's OTLP exporters, fills a JSON store's otel_*
+    tables (spans, label records, metric points) and projects the same ml rows as into a Map
+    store."""
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    from support.servers import start_server
+
+    telemetry_of_a_model(telemetry)
+    points = telemetry.reader.get_metrics_data()
+    for s in two_stores:
+        running, stop = start_server(s)
+        try:
+            spans = OTLPSpanExporter(endpoint=running.url + "/v1/traces")
+            assert spans.export(telemetry.spans()) == SpanExportResult.SUCCESS
+            logs = OTLPLogExporter(endpoint=running.url + "/v1/logs")
+            records = telemetry.log_exporter.get_finished_logs()
+            assert logs.export(records).name == "SUCCESS"
+            metrics = OTLPMetricExporter(endpoint=running.url + "/v1/metrics")
+            assert metrics.export(points).name == "SUCCESS"
+        finally:
+            stop()
+    map_store, json_store = two_stores
+    assert json_store.query_rows("SELECT count() FROM otel_traces") == [(3,)]
+    assert json_store.query_rows("SELECT count() FROM otel_logs") == [(3,)]
+    metric_rows = "SELECT count() FROM merge(currentDatabase(), '^otel_metrics_')"
+    assert json_store.query_rows(metric_rows) == map_store.query_rows(metric_rows) != [(0,)]
+    for table, sql in ROWS.items():
+        rows = json_store.query_rows(sql)
+        assert rows == map_store.query_rows(sql), table
+        assert rows, table
