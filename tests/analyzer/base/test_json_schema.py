@@ -117,9 +117,11 @@ def test_the_json_schema_projects_the_rows_of_the_map_schema(
     assert labels == LABELS
 
 
-def _performance(store: Store, capsys: pytest.CaptureFixture[str]) -> list[dict]:
+def _performance(
+    store: Store, capsys: pytest.CaptureFixture[str], kind: str = "performance"
+) -> list[dict]:
     code = main([
-        "analyze", "--model", "churn", "--only", "performance", "--window", "1d", "--format",
+        "analyze", "--model", "churn", "--only", kind, "--window", "1d", "--format",
         "json", "--no-write", "--clickhouse-url", store.url, "--database", store.database,
     ])  # fmt: skip
     out = capsys.readouterr().out
@@ -198,7 +200,7 @@ def test_the_cli_option_creates_a_json_store(store_url: str, capsys) -> None:
 
 
 def test_the_receiver_writes_into_a_json_store(
-    telemetry: Telemetry, two_stores: tuple[Store, Store]
+    telemetry: Telemetry, two_stores: tuple[Store, Store], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """modeltel's own receiver, fed by the SDK's OTLP exporters, fills a JSON store's otel_*
     tables (spans, label records, metric points) and projects the same ml rows as into a Map
@@ -233,3 +235,10 @@ def test_the_receiver_writes_into_a_json_store(
         rows = json_store.query_rows(sql)
         assert rows == map_store.query_rows(sql), table
         assert rows, table
+    # the service analysis counts predictions from otel_metrics_sum's attributes
+    def service(s: Store) -> list[dict]:  # staleness is measured against the clock
+        return [r for r in _performance(s, capsys, "service") if r["metric"] != "staleness"]
+
+    from_json = service(json_store)
+    assert from_json == service(map_store)
+    assert from_json
