@@ -242,3 +242,32 @@ def test_the_receiver_writes_into_a_json_store(
     from_json = service(json_store)
     assert from_json == service(map_store)
     assert from_json
+
+
+def test_any_json_attribute_is_read_without_failing_the_insert(two_stores) -> None:
+    """Values the instrumentation never sends (mixed, nested and object arrays, dates, a
+    kvlist, huge numbers) neither fail the insert nor stop the span's prediction."""
+    _, json_store = two_stores
+    odd = {
+        "ml.model.name": "odd", "ml.prediction.id": "o1", "ml.prediction.score": 0.5,
+        "ml.feature.mixed": [1, "a", None, 2.5], "ml.feature.nested": [[1, 2], [3]],
+        "ml.feature.objects": [{"k": 1}], "ml.feature.when": "2026-01-31T12:00:00Z",
+        "ml.feature.day": ["2026-01-31"], "ml.feature.kv": {"a": 1}, "ml.feature.big": 1e300,
+        "ml.feature.huge": 18446744073709551615, "ml.feature.empty": [], "other": "x\\'\"",
+    }  # fmt: skip
+    json_store.insert(
+        "otel_traces",
+        [["2026-01-31 12:00:00", "t", "s", "svc", json.dumps(odd), 1000]],
+        ["Timestamp", "TraceId", "SpanId", "ServiceName", "SpanAttributes", "Duration"],
+    )
+    assert json_store.query_rows(
+        "SELECT prediction_id, prediction_score FROM ml_predictions WHERE model = 'odd'"
+    ) == [("o1", 0.5)]
+    features = dict(json_store.query_rows(
+        "SELECT feature, value FROM ml_features WHERE model = 'odd'"
+    ))  # fmt: skip
+    assert json.loads(features["mixed"]) == [1, "a", None, 2.5]
+    assert json.loads(features["nested"]) == [[1, 2], [3]]
+    assert json.loads(features["day"]) == ["2026-01-31"]
+    assert features["kv.a"] is None  # a kvlist's members are paths of their own: 1 is a number
+    assert features["empty"] == "[]"
