@@ -191,7 +191,8 @@ def test_the_cli_option_creates_a_json_store(store_url: str, capsys) -> None:
     try:
         types = dict(s.query_rows(
             f"SELECT table, type FROM system.columns WHERE database = '{database}' "
-            "AND name IN ('SpanAttributes', 'LogAttributes') AND table IN ('otel_traces', 'otel_logs')"
+            "AND name IN ('SpanAttributes', 'LogAttributes') "
+            "AND table IN ('otel_traces', 'otel_logs')"
         ))  # fmt: skip
         assert types == {"otel_traces": "JSON", "otel_logs": "JSON"}
     finally:
@@ -235,6 +236,7 @@ def test_the_receiver_writes_into_a_json_store(
         rows = json_store.query_rows(sql)
         assert rows == map_store.query_rows(sql), table
         assert rows, table
+
     # the service analysis counts predictions from otel_metrics_sum's attributes
     def service(s: Store) -> list[dict]:  # staleness is measured against the clock
         return [r for r in _performance(s, capsys, "service") if r["metric"] != "staleness"]
