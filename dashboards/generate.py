@@ -104,7 +104,10 @@ def overview() -> dashboard.Dashboard:
         .with_panel(
             series(
                 "Error ratio",
-                prom(f"ml_error_ratio{{{sel}}}", "{{ml_model_name}} v{{ml_model_version}}"),
+                prom(
+                    f'ml_error_ratio{{{sel},error_type=""}}',
+                    "{{ml_model_name}} v{{ml_model_version}}",
+                ),
                 unit="percentunit",
                 w=8,
             )
@@ -375,7 +378,10 @@ def service() -> dashboard.Dashboard:
         )
         .with_panel(
             series(
-                "Error ratio", prom(f"ml_error_ratio{{{SEL}}}", "errors"), unit="percentunit", w=8
+                "Error ratio by error type",
+                prom(f"ml_error_ratio{{{SEL}}}", "{{error_type}}"),
+                unit="percentunit",
+                w=8,
             )
         )
         .with_panel(

@@ -24,6 +24,7 @@ METRIC_NAME = "ml.metric.name"
 SOURCE = "ml.source"
 SEGMENT = "ml.segment"
 QUANTILE = "quantile"
+ERROR_TYPE = "error.type"
 CLASS = "class"
 
 

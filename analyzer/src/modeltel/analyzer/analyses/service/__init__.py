@@ -3,12 +3,16 @@
 Per window (kind ``service``): ``latency_p50|p95|p99`` (seconds, exact: ClickHouse's
 ``quantilesExactInclusive``, numpy's default linear interpolation, over one row per call —
 ``row_index = 0`` — since ``latency_s`` is the whole call's duration), ``throughput``
-(predictions per second), ``error_ratio`` (calls whose span status is ERROR / calls),
+(predictions per second), ``error_ratio`` (calls whose span status is ERROR / calls), ``error_type_ratio`` (feature =
+``error.type``: the failed calls of that type / calls, for the ``max_error_types`` most
+frequent types),
 ``volume`` (predictions), ``volume_ratio`` (volume / mean volume of the ``baseline_windows``
 windows before it, counted from the version's first prediction; ``alert`` on a spike or a
 drop), ``last_seen`` (unix seconds of the latest prediction up to the window end),
 ``staleness`` (window end − last seen) and ``prediction_share`` (feature = predicted class).
-A window without predictions still reports volume 0 and its staleness.
+A window without predictions still reports volume 0 and its staleness. Counts are weighted
+by each prediction's sampling weight, and volume prefers the ``ml.predictions`` counter
+(:mod:`.records`).
 
 - :mod:`.config` — the ``service`` configuration section;
 - :mod:`.queries` — the SQL: per-window statistics, volume baseline, class shares;
@@ -23,11 +27,16 @@ from modeltel.analyzer.analyses.service.config import ServiceConfig, load_servic
 from modeltel.analyzer.analyses.service.queries import LATENCY_QUANTILES
 from modeltel.analyzer.analyses.service.records import KIND
 from modeltel.analyzer.base.analysis import Analysis, MetricSpec, per_version
-from modeltel.analyzer.base.gauges import CLASS, QUANTILE, Gauge
+from modeltel.analyzer.base.gauges import CLASS, ERROR_TYPE, QUANTILE, Gauge
 
 _SECONDS = (0.0, None)
 
 LATENCY = Gauge("ml.latency", "s", "Prediction latency by quantile (exact)")
+
+ERROR_RATIO = Gauge(
+    "ml.error.ratio", "", "Share of prediction calls that failed", {ERROR_TYPE: "feature"}
+)
+"""``error_ratio`` (no ``error.type``) and ``error_type_ratio`` (one series per type)."""
 
 
 def _latency(quantile: str) -> MetricSpec:
@@ -50,11 +59,12 @@ METRICS = (
     ),
     MetricSpec(
         "error_ratio",
-        Gauge("ml.error.ratio", "", "Share of prediction calls that failed"),
+        ERROR_RATIO,
         higher_is_better=False,
         bounds=(0.0, 1.0),
         component="service",
     ),
+    MetricSpec("error_type_ratio", ERROR_RATIO, higher_is_better=False, bounds=(0.0, 1.0)),
     MetricSpec(
         "volume", Gauge("ml.volume", "", "Predictions in the analysis window"), bounds=(0.0, None)
     ),

@@ -13,12 +13,14 @@ from modeltel.analyzer.analyses.service.config import ServiceConfig
 from modeltel.analyzer.analyses.service.queries import (
     Query,
     baseline_counts_sql,
+    counter_volume_sql,
+    error_types_sql,
     first_seen_sql,
     service_query,
     shares_sql,
     window_stats_sql,
 )
-from modeltel.analyzer.analyses.service.records import service_records
+from modeltel.analyzer.analyses.service.records import Counts, service_records
 from modeltel.analyzer.base.query import TimeWindows
 from modeltel.analyzer.base.results import Result
 from modeltel.analyzer.base.store import Store
@@ -45,16 +47,27 @@ def compute_service(
     first_seen, last_before = store.query_rows(first_sql, parameters=first_parameters)[0][:2]
     counts_sql, counts_params = baseline_counts_sql(model, version, spec, config.baseline_windows)
     counts = dict(store.query_rows(counts_sql, parameters=counts_params.values))
-    shares = _shares(store, q, config.max_classes)
+    shares = _top(store, shares_sql(q, config.max_classes), q)
+    error_types = _top(store, error_types_sql(q, config.max_error_types), q)
+    volume_sql, volume_params = counter_volume_sql(model, version, spec)
+    counted = {
+        int(w): (float(n), int(since))
+        for w, n, since in store.query_rows(volume_sql, parameters=volume_params.values)
+    }
     return service_records(
-        model, version, spec, stats, counts, first_seen, last_before, shares, config
+        model,
+        version,
+        spec,
+        Counts(stats, counts, counted, shares, error_types),
+        first_seen,
+        last_before,
+        config,
     )
 
 
-def _shares(store: Store, q: Query, limit: int) -> dict[int, list[tuple[str, int]]]:
-    """Predicted class counts per window (the ``limit`` most frequent classes)."""
-    rows = store.query_rows(shares_sql(q, limit), parameters=q.params.values)
-    out: dict[int, list[tuple[str, int]]] = {}
-    for w, label, count in rows:
-        out.setdefault(int(w), []).append((str(label), int(count)))
+def _top(store: Store, sql: str, q: Query) -> dict[int, list[tuple[str, float]]]:
+    """Per window, (value, weighted count) pairs in the order of ``sql``'s rows."""
+    out: dict[int, list[tuple[str, float]]] = {}
+    for w, name, count in store.query_rows(sql, parameters=q.params.values):
+        out.setdefault(int(w), []).append((str(name), float(count)))
     return out

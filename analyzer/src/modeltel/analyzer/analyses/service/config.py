@@ -9,6 +9,7 @@
       volume_spike: 3.0        # alert when volume_ratio ≥ this …
       volume_drop: 0.33        # … or ≤ this
       max_classes: 50          # prediction_share for the most frequent classes only
+      max_error_types: 5       # error_ratio by error_type for the most frequent types only
       models:
         churn: {max_staleness: 2h}   # any key above, for one model
 
@@ -33,6 +34,7 @@ _KEYS = {
     "volume_spike",
     "volume_drop",
     "max_classes",
+    "max_error_types",
     "models",
 }
 
@@ -49,6 +51,7 @@ class ServiceConfig(Section):
     volume_spike: float = 3.0
     volume_drop: float = 0.33
     max_classes: int = 50
+    max_error_types: int = 5
 
     def parse(self, raw: Mapping[str, Any], path: str) -> ServiceConfig:
         return _parse(raw, path, self)
@@ -85,6 +88,8 @@ def _parse(cfg: Mapping[str, Any], path: str, base: ServiceConfig) -> ServiceCon
         out = replace(out, baseline_windows=int(positive("baseline_windows", int, "a count")))
     if cfg.get("max_classes") is not None:
         out = replace(out, max_classes=int(positive("max_classes", int, "a count")))
+    if cfg.get("max_error_types") is not None:
+        out = replace(out, max_error_types=int(positive("max_error_types", int, "a count")))
     if cfg.get("volume_spike") is not None:
         out = replace(out, volume_spike=float(positive("volume_spike", (int, float), "a number")))
     if cfg.get("volume_drop") is not None:

@@ -4,12 +4,19 @@
 staleness alerts above its threshold (:func:`above`), the volume ratio on a spike or a drop
 against the trailing baseline (:func:`volume_ratio`). ``last_seen`` carries over from one
 window to the next, so a window without predictions still reports its staleness.
+
+Counts are weighted (each recorded prediction counts its ``weight``, ``docs/sampling.md``).
+A window's ``volume`` (and ``throughput``) comes from the instrumentation's own
+``ml.predictions`` counter instead when the counter has points in the window and no recorded
+prediction of the window is older than the counting series (a counter cannot have counted
+predictions stamped before it started); ``details.source`` says which.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from modeltel.analyzer.analyses.service.config import ServiceConfig
@@ -18,6 +25,31 @@ from modeltel.analyzer.base.query import TimeWindows, to_time
 from modeltel.analyzer.base.results import Result, Status
 
 KIND = "service"
+
+SOURCE_COUNTER = "ml.predictions counter"
+SOURCE_SPANS = "prediction spans"
+
+_COUNTER_SLACK_NS = 10**9
+"""A recorded prediction this much older than the counter's start still lets it count."""
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The rows of :mod:`.queries`, per window key: ``stats`` (weighted predictions, calls and
+    failed calls, latency quantiles, latest and earliest prediction in ns, recorded calls),
+    ``baseline`` per baseline bucket, ``counted`` (counter predictions, counter start in ns),
+    and the weighted ``shares`` of predicted classes and ``error_types`` of failed calls."""
+
+    stats: Mapping[int, Sequence[Any]]
+    baseline: Mapping[int, float]
+    counted: Mapping[int, tuple[float, int]]
+    shares: Mapping[int, list[tuple[str, float]]]
+    error_types: Mapping[int, list[tuple[str, float]]]
+
+
+def _count(value: float) -> float:
+    """A weighted count as shown: whole numbers stay whole."""
+    return float(round(value)) if abs(value - round(value)) < 1e-6 else round(value, 6)
 
 
 def above(value: float | None, threshold: float | None) -> Status:
@@ -33,28 +65,32 @@ def service_records(
     model: str,
     version: str,
     spec: TimeWindows,
-    stats: Mapping[int, Sequence[Any]],
-    counts: Mapping[int, int],
+    counts: Counts,
     first_seen: int,
     last_before: int | None,
-    shares: Mapping[int, list[tuple[str, int]]],
     config: ServiceConfig,
 ) -> list[Result]:
-    """The records of each window of ``spec`` from the rows of :mod:`.queries`: ``stats`` per
-    window key, ``counts`` per baseline bucket, the version's first prediction and its latest
-    before the windows (ns), and the class ``shares`` per window key."""
+    """The records of each window of ``spec`` from the rows of :mod:`.queries` (``counts``),
+    the version's first prediction and its latest before the windows (ns)."""
     size_s = spec.size_ns / 1e9
     records: list[Result] = []
     seen = int(last_before) if last_before and int(last_before) > 0 else None
     for key_value in spec.keys:
         w_start, w_end = spec.bounds(key_value)
         bounds = (to_time(w_start), to_time(w_end))
-        volume, calls, errors, latencies, last_ns = stats.get(
-            key_value, (0, 0, 0, [math.nan] * 3, 0)
+        volume, calls, errors, latencies, last_ns, first_ns, recorded_calls = counts.stats.get(
+            key_value, (0.0, 0.0, 0.0, [math.nan] * 3, 0, 0, 0)
         )
-        volume, calls, errors = int(volume), int(calls), int(errors)
-        if volume:
+        volume, calls, errors = _count(volume), _count(calls), _count(errors)
+        recorded_volume = volume  # what the spans stand for (class shares are of it)
+        if recorded_calls:
             seen = max(seen or 0, int(last_ns))
+        source = SOURCE_SPANS
+        counted = counts.counted.get(key_value)
+        if counted is not None and (
+            not recorded_calls or int(first_ns) >= counted[1] - _COUNTER_SLACK_NS
+        ):
+            volume, source = _count(counted[0]), SOURCE_COUNTER
 
         def add(metric: str, value: float | None, status: Status, size: int, **extra: Any) -> None:
             records.append(
@@ -74,27 +110,38 @@ def service_records(
 
         for q, value in zip(LATENCY_QUANTILES, latencies, strict=False):
             metric = f"latency_p{round(q * 100)}"
-            lat = float(value) if calls else None
+            lat = float(value) if recorded_calls else None
             threshold = config.thresholds.get(metric)
-            add(metric, lat, above(lat, threshold), calls, threshold=threshold)
-        add("throughput", volume / size_s, Status.INFO, volume)
+            add(metric, lat, above(lat, threshold), recorded_calls, threshold=threshold)
+        add("throughput", volume / size_s, Status.INFO, round(volume), details={"source": source})
         ratio = errors / calls if calls else None
         threshold = config.thresholds.get("error_ratio")
         add(
             "error_ratio",
             ratio,
             above(ratio, threshold),
-            calls,
+            round(calls),
             threshold=threshold,
-            details={"calls": calls, "errors": errors},
+            details={"calls": calls, "errors": errors, "recorded_calls": int(recorded_calls)},
         )
-        add("volume", float(volume), Status.INFO, volume)
-        ratio, status, baseline = volume_ratio(volume, key_value, counts, spec, first_seen, config)
+        for error_type, count in counts.error_types.get(key_value, []):
+            add(
+                "error_type_ratio",
+                count / calls if calls else None,
+                Status.INFO,
+                round(calls),
+                feature=error_type,
+                details={"errors": _count(count), "calls": calls},
+            )
+        add("volume", volume, Status.INFO, round(volume), details={"source": source})
+        ratio, status, baseline = volume_ratio(
+            volume, key_value, counts.baseline, spec, first_seen, config
+        )
         add(
             "volume_ratio",
             ratio,
             status,
-            volume,
+            round(volume),
             details={
                 "baseline": baseline,
                 "spike": config.volume_spike,
@@ -102,27 +149,26 @@ def service_records(
             },
         )
         if seen is not None:
-            add("last_seen", seen / 1e9, Status.INFO, volume)
+            add("last_seen", seen / 1e9, Status.INFO, round(volume))
             staleness = max(0.0, (w_end - seen) / 1e9)
             limit = config.max_staleness_s
-            add("staleness", staleness, above(staleness, limit), volume, threshold=limit)
-        for label, count in shares.get(key_value, []):
-            share = count / volume if volume else None
+            add("staleness", staleness, above(staleness, limit), round(volume), threshold=limit)
+        for label, count in counts.shares.get(key_value, []):
             add(
                 "prediction_share",
-                share,
+                count / recorded_volume if recorded_volume else None,
                 Status.INFO,
-                volume,
+                round(recorded_volume),
                 feature=label,
-                details={"count": count},
+                details={"count": _count(count)},
             )
     return records
 
 
 def volume_ratio(
-    volume: int,
+    volume: float,
     key: int,
-    counts: Mapping[int, int],
+    counts: Mapping[int, float],
     spec: TimeWindows,
     first_seen: int,
     config: ServiceConfig,
@@ -133,7 +179,7 @@ def volume_ratio(
     keys = [b for b in range(key - k, key) if b >= first_key]
     if not keys:
         return None, Status.NO_DATA, None
-    baseline = sum(int(counts.get(b, 0)) for b in keys) / len(keys)
+    baseline = sum(float(counts.get(b, 0)) for b in keys) / len(keys)
     if baseline == 0:
         return None, Status.NO_DATA, baseline
     ratio = volume / baseline
