@@ -3,9 +3,9 @@
 Per window (kind ``service``): ``latency_p50|p95|p99`` (seconds, exact: ClickHouse's
 ``quantilesExactInclusive``, numpy's default linear interpolation, over one row per call —
 ``row_index = 0`` — since ``latency_s`` is the whole call's duration), ``throughput``
-(predictions per second), ``error_ratio`` (calls whose span status is ERROR / calls), ``error_type_ratio`` (feature =
-``error.type``: the failed calls of that type / calls, for the ``max_error_types`` most
-frequent types),
+(predictions per second), ``error_ratio`` (calls whose span status is ERROR / calls),
+``error_type_ratio`` (feature = ``error.type``: the failed calls of that type / calls, for
+the ``max_error_types`` most frequent types),
 ``volume`` (predictions), ``volume_ratio`` (volume / mean volume of the ``baseline_windows``
 windows before it, counted from the version's first prediction; ``alert`` on a spike or a
 drop), ``last_seen`` (unix seconds of the latest prediction up to the window end),
