@@ -249,3 +249,19 @@ def test_bad_capture_settings_are_refused_naming_the_option(
         SklearnInstrumentor().instrument(**options)
     assert str(auto_error.value) == str(monitor_error.value)
     assert not SklearnInstrumentor().is_instrumented_by_opentelemetry
+
+
+def test_a_left_out_feature_has_no_attribution_either(server, exporting) -> None:
+    from modeltel.instrumentation import attributions
+
+    monitored = monitor(
+        predict, name="explained", version="1", tracer_provider=exporting,
+        features_exclude=["ssn"], feature_treatments={"name": "drop"},
+    )  # fmt: skip
+    row = {"age": 60.0, "ssn": "111-22-3333", "name": "Edsger", "plan": "gold"}
+    with attributions({"age": 0.5, "ssn": 0.25, "name": 0.125, "plan": -0.1}):
+        assert monitored(row) == 1
+    assert exporting.force_flush(30_000)
+    keys = span_attribute_keys(server.store, "explained")
+    assert {"ml.attribution.age", "ml.attribution.plan"} <= keys
+    assert not {"ml.attribution.ssn", "ml.attribution.name"} & keys

@@ -338,9 +338,12 @@ class Monitor:
             )
             return
         keys = self._attribution_keys
+        capture = self.spec.capture
         for name, value in columns.items():
             if value is None:
                 continue  # single row: a missing attribution is left out
+            if capture is not None and not capture.records(name):
+                continue  # a feature that is not recorded has no attribution either
             key = keys.get(name)
             if key is None:
                 key = keys[name] = A.attribution_key(name)

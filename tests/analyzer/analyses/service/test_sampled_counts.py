@@ -4,6 +4,7 @@ chDB; the service analysis counts the calls the application made."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +19,7 @@ from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 from modeltel.analyzer.analyses.service import compute_service
 from modeltel.analyzer.analyses.service.records import SOURCE_COUNTER, SOURCE_SPANS
+from modeltel.analyzer.base.query import TimeWindows
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.base.windows import Window
 from modeltel.instrumentation import monitor
@@ -76,6 +78,13 @@ def _recorded(store: Store, name: str) -> tuple[int, float]:
 
 def test_sample_rate_counts_every_call_from_the_counter(server, store: Store) -> None:
     _run(server.url, "sampled", sample_rate=0.1)
+    deadline = time.monotonic() + 60  # the receiver stores what it acknowledged, in order
+    while not store.query_rows(
+        "SELECT count() FROM otel_metrics_sum WHERE MetricName = 'ml.predictions' "
+        "AND Attributes['ml.model.name'] = 'sampled'"
+    )[0][0]:
+        assert time.monotonic() < deadline, "the counter was not stored"
+        time.sleep(0.1)
     records = _service(store, "sampled")
     recorded, weights = _recorded(store, "sampled")
     assert 150 < recorded < 450  # about a tenth of the calls became spans
@@ -135,10 +144,8 @@ def test_failed_calls_are_broken_down_by_error_type(server, store: Store) -> Non
 
     predict = monitor(predict_raw, name="failing", version="1", tracer_provider=tracer)
     for i in range(40):
-        try:
+        with contextlib.suppress(KeyError, ValueError):
             predict({"x": float(i)})
-        except (KeyError, ValueError):
-            pass
     tracer.shutdown()
     records = _service(store, "failing")
     by_type = {
@@ -148,3 +155,34 @@ def test_failed_calls_are_broken_down_by_error_type(server, store: Store) -> Non
     }
     assert records["error_ratio"]["value"] == pytest.approx(0.5)
     assert by_type == {"KeyError": pytest.approx(0.25), "ValueError": pytest.approx(0.25)}
+
+
+def test_label_coverage_is_weighted(store: Store) -> None:
+    """Three predictions as a Collector wrote them: p1 stands for 3 (labelled), p2 and p3 for
+    one each (p2 labelled): 4 of the 5 predictions they stand for have a label."""
+    from modeltel.analyzer.analyses.performance.analysis import compute_performance
+    from modeltel.analyzer.analyses.performance.config import PerformanceConfig
+
+    now = datetime.now(UTC).replace(tzinfo=None)
+    base = {"ml.model.name": "coverage", "ml.model.version": "1", "ml.task": "classification"}
+    spans = [
+        (now, "t1", "s1", "", {**base, "ml.prediction.id": "p1", "ml.prediction.label": "1",
+                              "ml.sampling.weight": "3"}),
+        (now, "t2", "s2", "", {**base, "ml.prediction.id": "p2", "ml.prediction.label": "0"}),
+        (now, "t3", "s3", "", {**base, "ml.prediction.id": "p3", "ml.prediction.label": "1"}),
+    ]  # fmt: skip
+    store.insert(
+        "otel_traces",
+        [list(r) for r in spans],
+        column_names=["Timestamp", "TraceId", "SpanId", "TraceState", "SpanAttributes"],
+    )
+    store.insert(
+        "ml_labels",
+        [["coverage", "p1", "1", now, "api"], ["coverage", "p2", "0", now, "api"]],
+        column_names=["model", "prediction_id", "label", "timestamp", "source"],
+    )
+    windows = TimeWindows.from_windows([_window()])
+    records = compute_performance(store, "coverage", "1", windows, PerformanceConfig())
+    coverage = next(r for r in records if r["metric"] == "label_coverage")
+    assert coverage["value"] == pytest.approx(0.8)
+    assert coverage["details"]["predictions"] == 5 and coverage["details"]["labelled"] == 4

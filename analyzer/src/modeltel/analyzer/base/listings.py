@@ -86,7 +86,8 @@ class Activity:
 def activity(store: Store) -> list[Activity]:
     """The :class:`Activity` of every model version with predictions."""
     rows = store.query_rows(
-        "SELECT model, version, count(), countIf(is_error = 1), min(timestamp), max(timestamp), "
+        "SELECT model, version, toUInt64(round(sum(weight))), "
+        "toUInt64(round(sumIf(weight, is_error = 1))), min(timestamp), max(timestamp), "
         "any(task) FROM ml_predictions GROUP BY model, version ORDER BY model, version"
     )
     return [

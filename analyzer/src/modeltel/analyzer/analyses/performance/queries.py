@@ -94,13 +94,13 @@ def joined_sql(
     union = (
         f"SELECT id_key AS k, toUInt8(0) AS src, {w_expr} AS w, "
         f"toUnixTimestamp64Nano(timestamp) AS ts, {pred_cols}, {pred_defaults}, "
-        f"toInt64(0) AS lts, toInt64(0) AS rcv FROM ml_predictions WHERE {where} "
+        f"toInt64(0) AS lts, toInt64(0) AS rcv, weight AS wt FROM ml_predictions WHERE {where} "
         f"UNION ALL "
         f"SELECT id_key, toUInt8(1), toInt64(0), toInt64(0), {label_defaults}, {label_cols}, "
-        f"toUnixTimestamp64Nano(timestamp), toUnixTimestamp64Nano(received_at) "
+        f"toUnixTimestamp64Nano(timestamp), toUnixTimestamp64Nano(received_at), 1.0 "
         f"FROM ml_labels WHERE {label_where}"
     )
-    picks = ["anyIf(w, src = 0) AS w", "anyIf(ts, src = 0) AS ts"]
+    picks = ["anyIf(w, src = 0) AS w", "anyIf(ts, src = 0) AS ts", "anyIf(wt, src = 0) AS wt"]
     picks += [f"anyIf({name}, src = 0) AS {name}" for name, _ in payload.prediction]
     picks += [f"argMaxIf({name}, rcv, src = 1) AS {name}" for name, _ in payload.label]
     picks += ["argMaxIf(lts, rcv, src = 1) AS lts", "max(src) AS has"]
@@ -122,6 +122,9 @@ def window_rows(windows: Windows, total: int, joined: str, params: Params) -> st
         f"FROM (SELECT * EXCEPT w, w AS r FROM ({joined})) WHERE {lo} <= {hi}"
     )
 
+
+_WEIGHTED = "sum(wt) AS n_w, sumIf(wt, has = 1) AS n_labeled_w"
+"""Predictions and labelled ones, weighted by their sampling weight (label coverage)."""
 
 _DELAYS = (
     f"quantilesExactInclusiveIf({', '.join(map(str, DELAY_QUANTILES))})"
@@ -150,7 +153,7 @@ def binary_sql(rows: str, positive: int, params: Params, *, estimated: bool) -> 
             "arraySum(e_sorted) AS e_p, length(e_sorted) - e_p AS e_n"
         )
     return (
-        "SELECT w, min(ts) AS first_ns, max(ts) AS last_ns, count() AS n, "
+        f"SELECT w, min(ts) AS first_ns, max(ts) AS last_ns, count() AS n, {_WEIGHTED}, "
         "countIf(has = 1) AS n_labeled, countIf(ev) AS n_eval, "
         "countIf(ev AND yp AND pp) AS tp, countIf(ev AND NOT yp AND pp) AS fp, "
         "countIf(ev AND yp AND NOT pp) AS fn, countIf(ev AND NOT yp AND NOT pp) AS tn, "
@@ -167,12 +170,13 @@ def multiclass_sql(rows: str) -> str:
     """Per window: counts, confusion cells (true, predicted, count), delays, Σ score."""
     return (
         "SELECT w, min(first_ns) AS first_ns, max(last_ns) AS last_ns, sum(c) AS n, "
-        "sum(c_labeled) AS n_labeled, groupArrayIf((yi, pi, c_labeled), yi > 0 AND pi > 0 "
+        "sum(c_labeled) AS n_labeled, sum(c_w) AS n_w, sum(c_labeled_w) AS n_labeled_w, "
+        "groupArrayIf((yi, pi, c_labeled), yi > 0 AND pi > 0 "
         "AND c_labeled > 0) AS cells, "
         f"quantilesExactInclusiveMerge({', '.join(map(str, DELAY_QUANTILES))})(d) AS delays, "
         "sum(c_est) AS n_est, sum(s_est) AS s_est "
         "FROM (SELECT w, yi, pi, min(ts) AS first_ns, max(ts) AS last_ns, count() AS c, "
-        "countIf(has = 1) AS c_labeled, "
+        "countIf(has = 1) AS c_labeled, sum(wt) AS c_w, sumIf(wt, has = 1) AS c_labeled_w, "
         f"quantilesExactInclusiveStateIf({', '.join(map(str, DELAY_QUANTILES))})"
         "((lts - ts) / 1e9, has = 1) AS d, "
         "countIf(pi > 0 AND NOT isNaN(score)) AS c_est, "
@@ -185,7 +189,7 @@ def regression_sql(rows: str, params: Params) -> str:
     """Per window: counts, Σ|e|, Σe², Σ(y − ȳ)², Σ|e|/max(|y|, eps) and delays."""
     eps = params.add(EPS, "Float64")
     return (
-        "SELECT w, min(ts) AS first_ns, max(ts) AS last_ns, count() AS n, "
+        f"SELECT w, min(ts) AS first_ns, max(ts) AS last_ns, count() AS n, {_WEIGHTED}, "
         "countIf(has = 1) AS n_labeled, countIf(ev) AS n_eval, "
         "sumIf(abs(yv - pv), ev) AS abs_error, sumIf((yv - pv) * (yv - pv), ev) AS sq_error, "
         "varPopStableIf(yv, ev) * n_eval AS ss_tot, "

@@ -119,7 +119,14 @@ def window_bounds(windows: Windows, row: dict[str, Any]) -> tuple[datetime, date
     return to_time(int(row["first_ns"])), to_time(int(row["last_ns"]) + 1_000_000)
 
 
-def _coverage(out: Records, bounds: tuple[datetime, datetime], n: int, n_labeled: int) -> None:
+def _whole(count: float) -> float | int:
+    """A weighted count as shown: an int when it is whole."""
+    return round(count) if abs(count - round(count)) < 1e-6 else count
+
+
+def _coverage(out: Records, bounds: tuple[datetime, datetime], n: float, n_labeled: float) -> None:
+    """``label_coverage``: labelled predictions / predictions, both weighted by the
+    predictions' sampling weights (``docs/sampling.md``)."""
     coverage = Metric(n_labeled / n) if n else Metric(None, "no predictions in the window")
     minimum = out.config.min_label_coverage
     if coverage.value is None:
@@ -132,10 +139,10 @@ def _coverage(out: Records, bounds: tuple[datetime, datetime], n: int, n_labeled
         bounds,
         "label_coverage",
         coverage,
-        n,
+        round(n),
         status=status,
         threshold=minimum,
-        details={"predictions": n, "labelled": n_labeled},
+        details={"predictions": _whole(n), "labelled": _whole(n_labeled)},
     )
 
 
@@ -176,7 +183,7 @@ def binary_records(
     out: Records, task: ModelTask, windows: Windows, row: dict[str, Any], estimated: bool
 ) -> None:
     bounds = window_bounds(windows, row)
-    n, n_labeled = int(row["n"]), int(row["n_labeled"])
+    n_labeled = int(row["n_labeled"])
     tp, fp, fn, tn = (int(row[c]) for c in ("tp", "fp", "fn", "tn"))
     n_eval, n_scored, n_pos = int(row["n_eval"]), int(row["n_scored"]), int(row["n_pos"])
     realized: dict[str, Result] = {}
@@ -194,7 +201,7 @@ def binary_records(
         auc = roc_auc(float(row["auc"]), n_pos, n_scored - n_pos)
     realized["roc_auc"] = out.add(bounds, "roc_auc", auc, n_scored)
     out.add(bounds, "log_loss", log_loss_from_sum(float(row["loss"]), n_scored), n_scored)
-    _coverage(out, bounds, n, n_labeled)
+    _coverage(out, bounds, float(row["n_w"]), float(row["n_labeled_w"]))
     _delays(out, bounds, row["delays"], n_labeled)
     if not estimated:
         return
@@ -216,7 +223,7 @@ def multiclass_records(
     out: Records, task: ModelTask, windows: Windows, row: dict[str, Any], estimated: bool
 ) -> None:
     bounds = window_bounds(windows, row)
-    n, n_labeled = int(row["n"]), int(row["n_labeled"])
+    n_labeled = int(row["n_labeled"])
     cells = [(int(t), int(p), int(c)) for t, p, c in row["cells"]]
     matrix = confusion_matrix(cells, len(task.classes))
     n_eval = int(matrix.sum())
@@ -228,7 +235,7 @@ def multiclass_records(
             else {}
         )
         realized[metric] = out.add(bounds, metric, result, n_eval, details=details)
-    _coverage(out, bounds, n, n_labeled)
+    _coverage(out, bounds, float(row["n_w"]), float(row["n_labeled_w"]))
     _delays(out, bounds, row["delays"], n_labeled)
     n_est = int(row["n_est"])
     if estimated and n_est:
@@ -238,7 +245,7 @@ def multiclass_records(
 
 def regression_records(out: Records, windows: Windows, row: dict[str, Any]) -> None:
     bounds = window_bounds(windows, row)
-    n, n_labeled, n_eval = int(row["n"]), int(row["n_labeled"]), int(row["n_eval"])
+    n_labeled, n_eval = int(row["n_labeled"]), int(row["n_eval"])
     metrics = regression_metrics(
         n_eval,
         float(row["abs_error"]),
@@ -248,5 +255,5 @@ def regression_records(out: Records, windows: Windows, row: dict[str, Any]) -> N
     )
     for metric, result in metrics.items():
         out.add(bounds, metric, result, n_eval)
-    _coverage(out, bounds, n, n_labeled)
+    _coverage(out, bounds, float(row["n_w"]), float(row["n_labeled_w"]))
     _delays(out, bounds, row["delays"], n_labeled)

@@ -107,8 +107,8 @@ COUNTER_LOOKBACK_NS = 86_400 * 10**9
 
 
 def counter_volume_sql(model: str, version: str, spec: TimeWindows) -> tuple[str, Params]:
-    """(SQL, parameters) of ``w``, the predictions counted and the earliest start of the
-    counting series, per window of the counter's points. A cumulative series (one per
+    """(SQL, parameters) of ``w``, the predictions counted and the earliest first point of
+    the counting series (ns), per window of the counter's points. A cumulative series (one per
     process: resource, attributes and start time) adds its increase since its previous point
     (its first point counts from its start); a delta point adds its value."""
     params = Params()
@@ -117,8 +117,10 @@ def counter_volume_sql(model: str, version: str, spec: TimeWindows) -> tuple[str
     end = params.add(spec.end_ns, "Int64")
     since = params.add(spec.start_ns - COUNTER_LOOKBACK_NS, "Int64")
     sql = (
-        f"SELECT w, sum(increase), toUnixTimestamp64Nano(min(StartTimeUnix)) FROM ("
-        f"SELECT TimeUnix, StartTimeUnix, {key} AS w, if(AggregationTemporality = 1, Value, "
+        f"SELECT w, sum(increase), toUnixTimestamp64Nano(min(first_point)) FROM ("
+        f"SELECT TimeUnix, {key} AS w, min(TimeUnix) OVER (PARTITION BY ServiceName, "
+        "ResourceAttributes, Attributes, StartTimeUnix) AS first_point, "
+        "if(AggregationTemporality = 1, Value, "
         "greatest(Value - lagInFrame(Value, 1, 0) OVER (PARTITION BY ServiceName, "
         "ResourceAttributes, Attributes, StartTimeUnix ORDER BY TimeUnix ROWS BETWEEN "
         "UNBOUNDED PRECEDING AND CURRENT ROW), 0)) AS increase "

@@ -8,8 +8,9 @@ window to the next, so a window without predictions still reports its staleness.
 Counts are weighted (each recorded prediction counts its ``weight``, ``docs/sampling.md``).
 A window's ``volume`` (and ``throughput``) comes from the instrumentation's own
 ``ml.predictions`` counter instead when the counter has points in the window and no recorded
-prediction of the window is older than the counting series (a counter cannot have counted
-predictions stamped before it started); ``details.source`` says which.
+prediction of the window is more than :data:`COUNTER_SLACK_NS` older than the first point of
+the counting series (spans stamped in the past, as a replay or the demo writes them, were
+not counted by it); ``details.source`` says which.
 """
 
 from __future__ import annotations
@@ -29,15 +30,16 @@ KIND = "service"
 SOURCE_COUNTER = "ml.predictions counter"
 SOURCE_SPANS = "prediction spans"
 
-_COUNTER_SLACK_NS = 10**9
-"""A recorded prediction this much older than the counter's start still lets it count."""
+COUNTER_SLACK_NS = 15 * 60 * 10**9
+"""How much older than the counter's first point a recorded prediction may be (a process
+exports its first point one export interval, 60 s by default, after it starts counting)."""
 
 
 @dataclass(frozen=True)
 class Counts:
     """The rows of :mod:`.queries`, per window key: ``stats`` (weighted predictions, calls and
     failed calls, latency quantiles, latest and earliest prediction in ns, recorded calls),
-    ``baseline`` per baseline bucket, ``counted`` (counter predictions, counter start in ns),
+    ``baseline`` per baseline bucket, ``counted`` (counter predictions, the counter's first point in ns),
     and the weighted ``shares`` of predicted classes and ``error_types`` of failed calls."""
 
     stats: Mapping[int, Sequence[Any]]
@@ -88,7 +90,7 @@ def service_records(
         source = SOURCE_SPANS
         counted = counts.counted.get(key_value)
         if counted is not None and (
-            not recorded_calls or int(first_ns) >= counted[1] - _COUNTER_SLACK_NS
+            not recorded_calls or int(first_ns) >= counted[1] - COUNTER_SLACK_NS
         ):
             volume, source = _count(counted[0]), SOURCE_COUNTER
 
