@@ -25,6 +25,14 @@ import pandas as pd
 
 from modeltel.analyzer.base.store import Store
 
+
+def weighted_count(value: float) -> int | float:
+    """A sum of sampling weights as a count is shown: an int when it is whole (to 1e-6), else
+    rounded to 6 decimals."""
+    whole = round(value)
+    return int(whole) if abs(value - whole) < 1e-6 else round(value, 6)
+
+
 RESULT_COLUMNS = (
     "model",
     "version",

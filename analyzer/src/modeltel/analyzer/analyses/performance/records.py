@@ -27,7 +27,7 @@ from modeltel.analyzer.analyses.performance.metrics import (
 )
 from modeltel.analyzer.analyses.performance.queries import DELAY_QUANTILES, NO_CLASS
 from modeltel.analyzer.base.query import TimeWindows, Windows, to_time
-from modeltel.analyzer.base.results import Result, Status
+from modeltel.analyzer.base.results import Result, Status, weighted_count
 
 KIND = "performance"
 
@@ -119,11 +119,6 @@ def window_bounds(windows: Windows, row: dict[str, Any]) -> tuple[datetime, date
     return to_time(int(row["first_ns"])), to_time(int(row["last_ns"]) + 1_000_000)
 
 
-def _whole(count: float) -> float | int:
-    """A weighted count as shown: an int when it is whole."""
-    return round(count) if abs(count - round(count)) < 1e-6 else count
-
-
 def _coverage(out: Records, bounds: tuple[datetime, datetime], n: float, n_labeled: float) -> None:
     """``label_coverage``: labelled predictions / predictions, both weighted by the
     predictions' sampling weights (``docs/sampling.md``)."""
@@ -142,7 +137,7 @@ def _coverage(out: Records, bounds: tuple[datetime, datetime], n: float, n_label
         round(n),
         status=status,
         threshold=minimum,
-        details={"predictions": _whole(n), "labelled": _whole(n_labeled)},
+        details={"predictions": weighted_count(n), "labelled": weighted_count(n_labeled)},
     )
 
 

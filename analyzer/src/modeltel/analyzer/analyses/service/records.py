@@ -23,7 +23,7 @@ from typing import Any
 from modeltel.analyzer.analyses.service.config import ServiceConfig
 from modeltel.analyzer.analyses.service.queries import LATENCY_QUANTILES
 from modeltel.analyzer.base.query import TimeWindows, to_time
-from modeltel.analyzer.base.results import Result, Status
+from modeltel.analyzer.base.results import Result, Status, weighted_count
 
 KIND = "service"
 
@@ -47,11 +47,6 @@ class Counts:
     counted: Mapping[int, tuple[float, int]]
     shares: Mapping[int, list[tuple[str, float]]]
     error_types: Mapping[int, list[tuple[str, float]]]
-
-
-def _count(value: float) -> float:
-    """A weighted count as shown: whole numbers stay whole."""
-    return float(round(value)) if abs(value - round(value)) < 1e-6 else round(value, 6)
 
 
 def above(value: float | None, threshold: float | None) -> Status:
@@ -83,7 +78,7 @@ def service_records(
         volume, calls, errors, latencies, last_ns, first_ns, recorded_calls = counts.stats.get(
             key_value, (0.0, 0.0, 0.0, [math.nan] * 3, 0, 0, 0)
         )
-        volume, calls, errors = _count(volume), _count(calls), _count(errors)
+        volume, calls, errors = map(weighted_count, (volume, calls, errors))
         recorded_volume = volume  # what the spans stand for (class shares are of it)
         if recorded_calls:
             seen = max(seen or 0, int(last_ns))
@@ -92,7 +87,7 @@ def service_records(
         if counted is not None and (
             not recorded_calls or int(first_ns) >= counted[1] - COUNTER_SLACK_NS
         ):
-            volume, source = _count(counted[0]), SOURCE_COUNTER
+            volume, source = weighted_count(counted[0]), SOURCE_COUNTER
 
         def add(metric: str, value: float | None, status: Status, size: int, **extra: Any) -> None:
             records.append(
@@ -133,9 +128,9 @@ def service_records(
                 Status.INFO,
                 round(calls),
                 feature=error_type,
-                details={"errors": _count(count), "calls": calls},
+                details={"errors": weighted_count(count), "calls": calls},
             )
-        add("volume", volume, Status.INFO, round(volume), details={"source": source})
+        add("volume", float(volume), Status.INFO, round(volume), details={"source": source})
         ratio, status, baseline = volume_ratio(
             volume, key_value, counts.baseline, spec, first_seen, config
         )
@@ -162,7 +157,7 @@ def service_records(
                 Status.INFO,
                 round(recorded_volume),
                 feature=label,
-                details={"count": _count(count)},
+                details={"count": weighted_count(count)},
             )
     return records
 
