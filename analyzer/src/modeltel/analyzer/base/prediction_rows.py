@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from modeltel.analyzer.base.query import Params, TimeWindows, prediction_filter, time_key
+from modeltel.analyzer.base.query import Params, TimeWindows, Windows, prediction_filter, time_key
 from modeltel.analyzer.base.schema.id_keys import ID_KEY_EXPR
 from modeltel.analyzer.base.store import Store
 
@@ -60,11 +60,37 @@ class RowShape:
         return f"f{[n for n, _ in self.features].index(name)}"
 
 
+def label_filter_pays(store: Store, model: str, version: str, windows: Windows) -> tuple[bool, int]:
+    """Whether restricting the label side of the join to the ids of the windows' predictions
+    pays (the model has more than twice as many labels as the windows have predictions: the
+    ``IN`` set costs more than reading a few extra labels), and how many predictions the
+    windows hold."""
+    params = Params()
+    where = prediction_filter(model, version, windows, params)
+    predictions = int(
+        store.query_rows(f"SELECT count() FROM ml_predictions WHERE {where}", params.values)[0][0]
+    )
+    labels = int(
+        store.query_rows(
+            "SELECT count() FROM ml_labels WHERE model = {model:String}", {"model": model}
+        )[0][0]
+    )
+    return predictions * 2 < labels, predictions
+
+
 def prediction_rows_sql(
-    model: str, version: str, windows: TimeWindows, shape: RowShape, params: Params
+    model: str,
+    version: str,
+    windows: TimeWindows,
+    shape: RowShape,
+    params: Params,
+    *,
+    filter_labels: bool = True,
 ) -> str:
     """A subquery with one row per prediction of ``model``/``version`` in ``windows`` (see the
-    module docstring for its columns)."""
+    module docstring for its columns). ``filter_labels`` restricts the label side to the ids of
+    those predictions (see :func:`label_filter_pays`); without it every label of the model is
+    read and the join drops those of other predictions."""
     where = prediction_filter(model, version, windows, params)
     w = time_key(windows, params)
     pred = [f"{c} AS {c}" for c in shape.columns]
@@ -90,11 +116,14 @@ def prediction_rows_sql(
         )
     if shape.labels:
         labelled = ["label", "label_value", "timestamp", "toUnixTimestamp64Nano(received_at)"]
+        no_features = [f"NULL AS f{i}" for i in range(len(shape.features))]
+        label_where = f"model = {params.add(model, 'String')}"
+        if filter_labels:
+            label_where += f" AND id_key IN (SELECT id_key FROM ml_predictions WHERE {where})"
         branches.append(
             "SELECT id_key, toUInt8(2), toInt64(0), "
-            + ", ".join([*nulls, *(f"NULL AS f{i}" for i in range(len(shape.features))), *labelled])
-            + f" FROM ml_labels WHERE model = {params.add(model, 'String')} AND id_key IN "
-            f"(SELECT id_key FROM ml_predictions WHERE {where})"
+            + ", ".join([*nulls, *no_features, *labelled])
+            + f" FROM ml_labels WHERE {label_where}"
         )
     picks = ["anyIf(w, src = 0) AS w"]
     picks += [f"anyIf({c}, src = 0) AS {c}" for c in shape.columns]

@@ -23,7 +23,7 @@ from modeltel.analyzer.analyses.custom.expressions import (
     validate,
 )
 from modeltel.analyzer.base.analysis import Run, Target
-from modeltel.analyzer.base.prediction_rows import feature_kinds
+from modeltel.analyzer.base.prediction_rows import feature_kinds, label_filter_pays
 from modeltel.analyzer.base.query import Params, TimeWindows, to_time
 from modeltel.analyzer.base.results import Result, Status
 from modeltel.analyzer.base.store import Store
@@ -58,10 +58,15 @@ def compute_custom(
         if not metrics:
             continue
         parsed = [_parsed(store, m, run) for m in metrics]
-        kinds = feature_kinds(store, {f for p in parsed for f in p.features}, model)
-        params = Params()
-        sql, _ = metrics_sql(model, version, spec, parsed, kinds, params)
-        rows = store.query_rows(sql, parameters=params.values)
+        filter_labels, predictions = label_filter_pays(store, model, version, spec)
+        rows = []
+        if predictions:
+            kinds = feature_kinds(store, {f for p in parsed for f in p.features}, model)
+            params = Params()
+            sql, _ = metrics_sql(
+                model, version, spec, parsed, kinds, params, filter_labels=filter_labels
+            )
+            rows = store.query_rows(sql, parameters=params.values)
         by_window: dict[tuple[int, int], tuple[Any, ...]] = {
             (int(row[0]), int(row[1])): row[2:] for row in rows
         }

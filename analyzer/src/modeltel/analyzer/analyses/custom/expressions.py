@@ -119,11 +119,14 @@ def metrics_sql(
     parsed: Iterable[Parsed],
     kinds: Mapping[str, bool],
     params: Params,
+    *,
+    filter_labels: bool = True,
 ) -> tuple[str, RowShape]:
     """The one statement of every expression of ``parsed`` over the windows, and its row
-    shape. Rows: ``w``, ``total`` (1 for all predictions of the window, 0 for those with a
-    label — present only when an expression needs labels), ``n`` and one ``m<i>`` per
-    expression."""
+    shape (``filter_labels`` as in
+    :func:`~modeltel.analyzer.base.prediction_rows.prediction_rows_sql`). Rows: ``w``,
+    ``total`` (1 for all predictions of the window, 0 for those with a label — present only
+    when an expression needs labels), ``n`` and one ``m<i>`` per expression."""
     items = list(parsed)
     needs_labels = any(p.metric.needs_labels for p in items)
     shape = shape_of(
@@ -131,7 +134,7 @@ def metrics_sql(
         {f: kinds.get(f, False) for p in items for f in p.features},
         needs_labels,
     )
-    rows = prediction_rows_sql(model, version, windows, shape, params)
+    rows = prediction_rows_sql(model, version, windows, shape, params, filter_labels=filter_labels)
     values = [f"({rewrite(p.metric.sql, shape)}) AS m{i}" for i, p in enumerate(items)]
     if needs_labels:
         return (

@@ -9,7 +9,7 @@ from modeltel.analyzer.analyses.fairness.config import FairnessConfig
 from modeltel.analyzer.analyses.fairness.queries import COUNTS, fairness_sql
 from modeltel.analyzer.analyses.fairness.records import KIND, attribute_records
 from modeltel.analyzer.base.analysis import Run, Target
-from modeltel.analyzer.base.prediction_rows import feature_kinds
+from modeltel.analyzer.base.prediction_rows import feature_kinds, label_filter_pays
 from modeltel.analyzer.base.query import Params, TimeWindows, to_time
 from modeltel.analyzer.base.results import Result
 from modeltel.analyzer.base.store import Store
@@ -31,9 +31,14 @@ def compute_fairness(
         config = settings.for_model(model)
         if not config.protected:
             continue
+        filter_labels, predictions = label_filter_pays(store, model, version, spec)
+        if not predictions:
+            continue
         kinds = feature_kinds(store, config.protected, model)
         params = Params()
-        sql, _ = fairness_sql(model, version, spec, config, kinds, params)
+        sql, _ = fairness_sql(
+            model, version, spec, config, kinds, params, filter_labels=filter_labels
+        )
         per_window: dict[int, dict[int, dict[str | None, dict[str, int]]]] = {}
         for w, a, g, *counts in store.query_rows(sql, parameters=params.values):
             groups = per_window.setdefault(int(w), {}).setdefault(int(a), {})

@@ -43,9 +43,12 @@ def fairness_sql(
     config: FairnessConfig,
     kinds: Mapping[str, bool],
     params: Params,
+    *,
+    filter_labels: bool = True,
 ) -> tuple[str, RowShape]:
     """Rows ``w``, ``a`` (index in ``config.protected``), ``g`` (group, NULL: missing or outside
-    the bins) and :data:`COUNTS`."""
+    the bins) and :data:`COUNTS` (``filter_labels`` as in
+    :func:`~modeltel.analyzer.base.prediction_rows.prediction_rows_sql`)."""
     if config.favorable_score is not None:
         columns, sel = (
             {"prediction_score"},
@@ -55,7 +58,7 @@ def fairness_sql(
         columns = {"prediction_label"}
         sel = f"ifNull(prediction_label = {params.add(config.favorable, 'String')}, 0)"
     shape = shape_of(columns, {a: kinds.get(a, False) for a in config.protected}, True)
-    rows = prediction_rows_sql(model, version, windows, shape, params)
+    rows = prediction_rows_sql(model, version, windows, shape, params, filter_labels=filter_labels)
     groups = ", ".join(
         f"tuple(toUInt16({i}), "
         f"{_group(shape.feature_column(a), config.bins.get(a), kinds.get(a, False), params)})"

@@ -50,6 +50,7 @@ from modeltel.analyzer.analyses.performance.records import (
 )
 from modeltel.analyzer.base.analysis import Run, Target
 from modeltel.analyzer.base.errors import ConfigError, InputError
+from modeltel.analyzer.base.prediction_rows import label_filter_pays
 from modeltel.analyzer.base.query import (
     Params,
     SlidingWindows,
@@ -133,23 +134,6 @@ def describe_model(
     return ModelTask("classification", tuple(classes), positive)
 
 
-def _should_filter_labels(
-    store: Store, model: str, version: str, windows: Windows
-) -> tuple[bool, int]:
-    params = Params()
-    where = prediction_filter(model, version, windows, params)
-    params_l = {"model": model}
-    in_range = int(
-        store.query_rows(f"SELECT count() FROM ml_predictions WHERE {where}", params.values)[0][0]
-    )
-    labels = int(
-        store.query_rows("SELECT count() FROM ml_labels WHERE model = {model:String}", params_l)[0][
-            0
-        ]
-    )
-    return in_range * 2 < labels, in_range
-
-
 def compute_performance(
     store: Store,
     model: str,
@@ -160,7 +144,7 @@ def compute_performance(
     """Performance records of ``model``/``version`` for every window; a window without
     predictions (or a range too short for one sliding window) gets a ``no_data``
     ``label_coverage`` record saying so."""
-    filter_labels, in_range = _should_filter_labels(store, model, version, windows)
+    filter_labels, in_range = label_filter_pays(store, model, version, windows)
     segment = windows.segment if isinstance(windows, SlidingWindows) else ""
     out = Records(model, version, config, segment)
     if isinstance(windows, SlidingWindows):

@@ -39,8 +39,9 @@ exports its first point one export interval, 60 s by default, after it starts co
 class Counts:
     """The rows of :mod:`.queries`, per window key: ``stats`` (weighted predictions, calls and
     failed calls, latency quantiles, latest and earliest prediction in ns, recorded calls),
-    ``baseline`` per baseline bucket, ``counted`` (counter predictions, the counter's first point in ns),
-    and the weighted ``shares`` of predicted classes and ``error_types`` of failed calls."""
+    ``baseline`` per baseline bucket, ``counted`` (counter predictions, the counter's first
+    point in ns), and the weighted ``shares`` of predicted classes and ``error_types`` of
+    failed calls."""
 
     stats: Mapping[int, Sequence[Any]]
     baseline: Mapping[int, float]
