@@ -1,7 +1,9 @@
 """Gather a model health report: one model version over a week or a month.
 
 The period ends at ``end`` (default: the end of the model's latest analysed window, else
-now) and starts 7 (``week``) or 30 (``month``) days earlier. Everything comes from
+now) and starts 7 (``week``) or 30 (``month``) days earlier. Verdicts come from each
+kind's latest window with data, and trends count non-overlapping windows
+(:mod:`~modeltel.analyzer.report.periods`). Everything comes from
 ``ml_results`` plus two counts over ``ml_predictions``/``ml_labels``, so a report's size
 depends on the number of windows and features, never on the number of predictions.
 """
@@ -15,6 +17,7 @@ from typing import Any
 from modeltel.analyzer.base.errors import ConfigError
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.orchestration import health as health_module
+from modeltel.analyzer.report.periods import judged_until, report_view
 from modeltel.analyzer.report.recommend import (
     Recommendation,
     drift_counts,
@@ -43,6 +46,9 @@ class Report:
     labels: int
     drift: dict[str, tuple[int, int]]
     drifted_now: list[str]
+    judged_until: datetime | None = None
+    """The end of the latest window with data that the verdicts come from."""
+    last_prediction: datetime | None = None
 
     @property
     def retrain(self) -> bool:
@@ -109,7 +115,7 @@ def build_report(
         end = _period_end(store, model, version)
     end = end.replace(tzinfo=UTC) if end.tzinfo is None else end.astimezone(UTC)
     start = end - timedelta(days=days)
-    view = model_view(store, model, version, since=start, until=end)
+    view = report_view(model_view(store, model, version, since=start, until=end))
     stored = [r for r in view.latest.get("health", []) if r["metric"] == "health_score"]
     latest_records = [r for records in view.latest.items() for r in records[1]]
     health = health_module.health_score(
@@ -133,4 +139,6 @@ def build_report(
         labels=labels,
         drift=drift_counts(view),
         drifted_now=latest_drifted(view),
+        judged_until=judged_until(view),
+        last_prediction=view.summary.get("last_seen"),
     )

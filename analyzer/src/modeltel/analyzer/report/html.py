@@ -38,6 +38,8 @@ def _summary(report: Report) -> str:
             else num(report.labels),
         ),
         ("features drifted now", f"{len(report.drifted_now)} of {len(report.drift) or '—'}"),
+        ("verdicts from data up to", when(report.judged_until)),
+        ("last prediction", when(report.last_prediction)),
         ("last analysed window", when(report.view.summary.get("last_analyzed"))),
     ]
     big = health_badge(h.score, h.status, big=True)
