@@ -190,7 +190,9 @@ def read_results(
 ) -> pd.DataFrame:
     """Results from ``ml_results`` (newest computation per key), oldest window first.
 
-    ``latest_window_only`` keeps, per (model, version, kind), only the most recent window.
+    ``latest_window_only`` keeps, per (model, version, kind), only the most recent window
+    with data (some record not ``no_data``), else the most recent window: a pause in traffic
+    shows the latest analysed data, not a window of "no data".
     """
     where = ["1"]
     params: dict[str, Any] = {"limit": limit}
@@ -210,7 +212,8 @@ def read_results(
         sql = (
             f"SELECT {columns} FROM ({sql}) "
             "WHERE (model, version, kind, window_end) IN ("
-            f"  SELECT model, version, kind, max(window_end) FROM ({sql}) "
+            "  SELECT model, version, kind, if(countIf(status != 'no_data') > 0, "
+            f"maxIf(window_end, status != 'no_data'), max(window_end)) FROM ({sql}) "
             "  GROUP BY model, version, kind)"
         )
     sql += (

@@ -297,16 +297,7 @@ def model_view(
         if last is not None and last.year > 1970:
             since = (until or last) - timedelta(days=default_days)
     records = _records(read_results(store, model=model, version=version, since=since, until=until))
-    latest: dict[str, list[dict[str, Any]]] = {}
-    newest: dict[str, datetime] = {}
-    for r in records:
-        if r["window_end"] is not None and (
-            r["kind"] not in newest or r["window_end"] > newest[r["kind"]]
-        ):
-            newest[r["kind"]] = r["window_end"]
-    for r in records:
-        if r["window_end"] == newest.get(r["kind"]):
-            latest.setdefault(r["kind"], []).append(r)
+    latest = latest_windows(records)
     summary = next(
         (m for m in list_models_for(store, model) if m["version"] == version),
         {"model": model, "version": version},
@@ -324,6 +315,28 @@ def model_view(
     if with_histograms:
         view.histograms = feature_histograms(store, view)
     return view
+
+
+def latest_windows(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Per kind, the records of its latest window with data (some record not ``no_data``),
+    else of its latest window — as ``read_results(latest_window_only=True)`` chooses."""
+    newest: dict[str, datetime] = {}
+    with_data: dict[str, datetime] = {}
+    for r in records:
+        end, kind = r["window_end"], r["kind"]
+        if end is None:
+            continue
+        if kind not in newest or end > newest[kind]:
+            newest[kind] = end
+        if r["status"] != Status.NO_DATA and (kind not in with_data or end > with_data[kind]):
+            with_data[kind] = end
+    latest: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        if r["window_end"] is not None and r["window_end"] == with_data.get(
+            r["kind"], newest.get(r["kind"])
+        ):
+            latest.setdefault(r["kind"], []).append(r)
+    return latest
 
 
 def list_models_for(store: Store, model: str) -> list[dict[str, Any]]:

@@ -182,7 +182,7 @@ def model_page(view: ModelView, *, refresh_s: int = DEFAULT_REFRESH_S) -> str:
 <div class="summary"><div>{big}
 <div class="muted">health score</div></div><div>{retrain_text}{reason_list}</div>
 {sections.facts_list(facts)}</div>"""
-    body = [header]
+    body = [header, _pause_notice(view)]
     for kind, analysis in ANALYSES.items():
         heading, draw = SECTIONS.get(kind, (analysis.title, None))
         body.append(f"<h2 id='{escape(kind)}'>{escape(heading)}</h2>")
@@ -193,6 +193,25 @@ def model_page(view: ModelView, *, refresh_s: int = DEFAULT_REFRESH_S) -> str:
         sql_box(),
     ]
     return shell(f"{view.model} {view.version}", "".join(body), refresh_s=refresh_s)
+
+
+def _pause_notice(view: ModelView) -> str:
+    """A line saying that traffic paused, when the newest analysed window starts after the last
+    prediction (the sections then show the latest windows with data); else nothing."""
+    seen = view.summary.get("last_seen")
+    dated = [r for r in view.records if r.get("window_start") is not None]
+    if seen is None or not dated:
+        return ""
+    newest = max(dated, key=lambda r: r["window_end"])
+    if newest["window_start"] <= seen:
+        return ""
+    shown = [r["window_end"] for rs in view.latest.values() for r in rs if r.get("window_end")]
+    upto = f" up to {when(max(shown))}" if shown else ""
+    return (
+        f"<p class='notice'>No predictions since {when(seen)}, {ago(seen)}: the sections show "
+        f"the latest windows with data{upto}; the newest window, {when(newest['window_start'])}"
+        f" – {when(newest['window_end'])}, had none.</p>"
+    )
 
 
 def _drift(view: ModelView) -> str:
