@@ -7,13 +7,13 @@ below are the defaults; ``rules: []`` turns recommendations off)::
 
     retrain:
       rules:                      # retraining is recommended when ANY rule holds
-        - drifted_features: 3     # at least 3 input features drifted in the latest window…
+        - drifted_features: 3     # at least 3 input features drifted in the latest data window…
           method: psi             # …by this method (default: any method)…
           threshold: 0.2          # …with score > 0.2 (< for p-value methods ks, chi_squared);
                                   # without threshold: the analyzer's own drift decision
         - metric: accuracy        # performance metric (accuracy, f1, roc_auc, rmse, …)
           below: 0.8              # or above: for error metrics (mae, rmse, log_loss…)
-          windows: 3              # in this many consecutive, non-overlapping windows
+          windows: 3              # in this many consecutive, non-overlapping windows with a value
           source: realized        # or estimated
       webhook:                    # or $MODELTEL_RETRAIN_WEBHOOK_URL
         url: https://hooks.example.com/retrain
@@ -58,7 +58,7 @@ P_VALUE_METHODS = frozenset(name for name, method in METHODS.items() if method.p
 
 @dataclass(frozen=True)
 class DriftRule:
-    """At least ``min_features`` input features drifted in the latest drift window."""
+    """At least ``min_features`` input features drifted in the latest drift window with data."""
 
     min_features: int
     method: str | None = None
@@ -75,7 +75,8 @@ class DriftRule:
 
 @dataclass(frozen=True)
 class MetricRule:
-    """A performance metric below (or above) a bound in ``windows`` consecutive windows."""
+    """A performance metric below (or above) a bound in ``windows`` consecutive windows that
+    have a value."""
 
     metric: str
     below: float | None = None
@@ -214,7 +215,7 @@ FROM (
     WHERE model = {model:String} AND version = {version:String} AND kind = 'drift'
       AND window_end = (SELECT max(window_end) FROM ml_results
                         WHERE model = {model:String} AND version = {version:String}
-                          AND kind = 'drift')
+                          AND kind = 'drift' AND status != 'no_data')
       AND feature IS NOT NULL AND NOT startsWith(assumeNotNull(feature), 'prediction.')
     GROUP BY feature, method
 )
@@ -226,6 +227,7 @@ FROM ml_results
 WHERE model = {model:String} AND version = {version:String} AND kind = 'performance'
   AND metric = {metric:String} AND source = {source:String} AND segment = ''
 GROUP BY window_start, window_end
+HAVING value IS NOT NULL
 ORDER BY window_end DESC
 LIMIT 20000
 """
