@@ -9,6 +9,7 @@ from typing import TextIO
 from modeltel.analyzer.base.errors import NotFoundError
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.demo.scenario import MODEL_NAME
+from modeltel.analyzer.report.periods import report_view
 from modeltel.analyzer.report.recommend import recommendations
 from modeltel.analyzer.web.data import ModelView, model_view
 from modeltel.analyzer.web.sections import num, pct, seconds
@@ -91,7 +92,7 @@ def print_summary(
     """What the analysis found, then where to look."""
     print("\nWhat modeltel found", file=out)
     try:
-        view = model_view(store, MODEL_NAME, with_histograms=False)
+        view = report_view(model_view(store, MODEL_NAME, with_histograms=False))
     except NotFoundError:
         print("  no results: the analysis produced nothing (see the messages above)", file=out)
         return
