@@ -8,8 +8,8 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 from modeltel.analyzer.base.results import make_results, write_results
+from modeltel.analyzer.base.windows import non_overlapping
 from modeltel.analyzer.report import build_report, render_html
-from modeltel.analyzer.report.periods import non_overlapping
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
 STEP = timedelta(minutes=10)

@@ -58,3 +58,15 @@ def trailing_window(now: datetime, size_seconds: float) -> Window:
     """The window of ``size_seconds`` that ends at ``now``."""
     now = utc(now)
     return Window(now - timedelta(seconds=size_seconds), now)
+
+
+def non_overlapping(spans: set[tuple[datetime, datetime]]) -> set[tuple[datetime, datetime]]:
+    """The (start, end) spans kept walking back from the latest end: each ends no later than
+    the start of the one kept after it (so they are distinct periods of time)."""
+    kept: set[tuple[datetime, datetime]] = set()
+    boundary: datetime | None = None
+    for start, end in sorted(spans, key=lambda s: (s[1], s[0]), reverse=True):
+        if boundary is None or end <= boundary:
+            kept.add((start, end))
+            boundary = start
+    return kept

@@ -48,6 +48,7 @@ from modeltel.analyzer.base.durations import parse_duration
 from modeltel.analyzer.base.errors import ConfigError
 from modeltel.analyzer.base.results import BAD, Result, Status
 from modeltel.analyzer.base.store import Store
+from modeltel.analyzer.base.windows import non_overlapping
 from modeltel.analyzer.orchestration.health import KIND as HEALTH
 from modeltel.analyzer.orchestration.webhook import Webhook, post_json
 
@@ -266,15 +267,9 @@ def _metric_reason(store: Store, model: str, version: str, rule: MetricRule) -> 
             "source": rule.source,
         },
     )
-    chain: list[float | None] = []
-    boundary: datetime | None = None
-    for start, end, value in rows:
-        if boundary is not None and end > boundary:
-            continue  # overlaps the window already taken
-        chain.append(value)
-        boundary = start
-        if len(chain) == rule.windows:
-            break
+    kept = non_overlapping({(start, end) for start, end, _ in rows})
+    by_end = sorted((r for r in rows if (r[0], r[1]) in kept), key=lambda r: r[1], reverse=True)
+    chain: list[float | None] = [value for _, _, value in by_end[: rule.windows]]
     if len(chain) < rule.windows or not all(rule.breaches(v) for v in chain):
         return None
     values = ", ".join(f"{v:.4g}" for v in chain if v is not None)

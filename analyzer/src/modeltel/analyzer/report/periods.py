@@ -19,21 +19,10 @@ from datetime import datetime
 from typing import Any
 
 from modeltel.analyzer.base.results import Status
-from modeltel.analyzer.web.data import ModelView
+from modeltel.analyzer.base.windows import non_overlapping
+from modeltel.analyzer.web.data import ModelView, latest_windows
 
 Span = tuple[datetime, datetime]
-
-
-def non_overlapping(spans: set[Span]) -> set[Span]:
-    """The spans kept walking back from the latest end: each ends no later than the start of
-    the one kept after it."""
-    kept: set[Span] = set()
-    boundary: datetime | None = None
-    for start, end in sorted(spans, key=lambda s: (s[1], s[0]), reverse=True):
-        if boundary is None or end <= boundary:
-            kept.add((start, end))
-            boundary = start
-    return kept
 
 
 def _span(record: dict[str, Any]) -> Span | None:
@@ -53,16 +42,14 @@ def report_view(view: ModelView) -> ModelView:
         else:
             by_kind.setdefault(str(record["kind"]), {}).setdefault(span, []).append(record)
     records = list(undated)
-    latest: dict[str, list[dict[str, Any]]] = {}
-    for kind, windows in by_kind.items():
+    for windows in by_kind.values():
         with_data = {
             span for span, rs in windows.items() if any(r["status"] != Status.NO_DATA for r in rs)
         }
         kept = non_overlapping(with_data) if with_data else {max(windows, key=lambda s: s[1])}
         records += [r for span in kept for r in windows[span]]
-        latest[kind] = windows[max(kept, key=lambda s: s[1])]
     records.sort(key=lambda r: (r.get("window_start") is not None, r.get("window_start")))
-    return replace(view, records=records, latest=latest)
+    return replace(view, records=records, latest=latest_windows(records))
 
 
 def judged_until(view: ModelView) -> datetime | None:
