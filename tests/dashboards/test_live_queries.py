@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 
@@ -27,7 +28,13 @@ from support.grafana import (
     expand_sql,
     label_values_query,
 )
-from support.live_traffic import send_scenario, upload_calm_reference, utc_now
+from support.live_traffic import (
+    Sender,
+    calm_row,
+    send_scenario,
+    upload_calm_reference,
+    utc_now,
+)
 from support.prometheus import PrometheusProcess
 from support.servers import start_server
 
@@ -94,7 +101,13 @@ def live(store_url: str, repo_root: Path, tmp_path_factory) -> Iterator[Live]:
             what="two scrapes",
         )
         FAILING.add(("broken", "1"))  # from now on one model's analysis fails
-        second = loop.run_once(now=time.time() + 60)
+        # … while it keeps serving: a prediction after the first cycle's window is news, so
+        # the next cycle (the next minute's) analyses the model again
+        sender = Sender(running.url)
+        rows = [calm_row(np.random.default_rng(9))]
+        sender.predict("broken", "1", first.window.end + timedelta(seconds=1), 0.03, rows, ["b"])
+        sender.close()
+        second = loop.run_once(now=first.window.end.timestamp() + 61)
         assert [(f.model, f.analysis) for f in second.failures] == [("broken", "custom")]
         prometheus.wait_until(
             lambda: prometheus.query("increase(modeltel_analyzer_failures_total[1m]) > 0"),

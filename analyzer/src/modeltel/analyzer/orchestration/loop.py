@@ -3,7 +3,16 @@ version, then the health score and the retrain policy, and publish the results a
 
 One cycle covers the trailing window ``[end − window, end)`` where ``end`` is now floored to
 the cycle period, so every number in ``ml_results`` says which window it describes. A model
-version is *active* when it made a prediction within ``active_within``. Each analysis of each
+version is *active* when it made a prediction within ``active_within``. Windows follow the
+data (:mod:`modeltel.analyzer.orchestration.coverage`):
+
+- a version whose latest prediction is older than the trailing window (traffic paused, or a
+  model scored in a daily batch) is analysed on the window of the same length that ends just
+  after that prediction, so its burst is analysed whole, not an empty hour;
+- a version with nothing new since its latest analysis (no later prediction, no label
+  received since) is not analysed again: only its ``service`` analysis runs over the trailing
+  window, so staleness and volume keep moving (and alerting), while its drift, performance,
+  health score and retrain verdict stay those of its latest analysed data. Each analysis of each
 model version runs on its own: one that raises is logged and counted
 (``modeltel.analyzer.failures``) and the others go on; one with nothing to compute yet
 (:class:`NotFoundError`, e.g. no reference uploaded) is skipped without counting as a
@@ -39,6 +48,7 @@ from modeltel.analyzer.base.results import make_results, write_results
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.base.windows import Window, floor_time
 from modeltel.analyzer.orchestration.analyzer import Analyzer
+from modeltel.analyzer.orchestration.coverage import coverage
 from modeltel.analyzer.orchestration.health import KIND as HEALTH
 from modeltel.analyzer.orchestration.health import health_records
 from modeltel.analyzer.orchestration.latest import latest_records
@@ -47,6 +57,9 @@ from modeltel.analyzer.orchestration.retrain import RetrainPolicy, RetrainTrigge
 logger = logging.getLogger(__name__)
 
 Runner = Callable[[str, str, Window], Any]
+
+STALENESS_RUNNER = "service"
+"""The analysis that still runs for a version with nothing new: staleness and volume."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +134,8 @@ class CycleReport:
 
     window: Window
     analyzed: list[tuple[str, str]] = field(default_factory=list)
+    waiting: list[tuple[str, str]] = field(default_factory=list)
+    """Active versions with nothing new since their latest analysis (staleness moved on)."""
     failures: list[Failure] = field(default_factory=list)
     duration_s: float = 0.0
     run_id: str = ""
@@ -184,13 +199,20 @@ class AnalysisLoop:
         try:
             since = window.end - timedelta(seconds=self.settings.active_within_s)
             report.analyzed = listings.model_versions(self.store, since)
+            covered = coverage(self.store, report.analyzed, since)
         except Exception as exc:
             logger.error("analysis cycle could not list the active models: %s", exc)
             report.failures.append(Failure("", "", "cycle", str(exc)))
+            covered = {}
         for model, version in report.analyzed:
             if self._stop.is_set():
                 break
-            self._analyse(model, version, report, now)
+            seen = covered[(model, version)]
+            if seen.needs_analysis(window):
+                self._analyse(model, version, report, seen.traffic_window(window, self.every))
+            else:
+                report.waiting.append((model, version))
+                self._run_analyses(model, version, report, window, [STALENESS_RUNNER])
         report.duration_s = time.monotonic() - started
         report.finished_monotonic = time.monotonic()
         if self.publisher is not None:
@@ -214,11 +236,16 @@ class AnalysisLoop:
         )
         return report
 
-    def _analyse(self, model: str, version: str, report: CycleReport, now: float) -> None:
-        window = report.window
-        for name, runner in self.runners.items():
+    def _run_analyses(
+        self, model: str, version: str, report: CycleReport, window: Window, names: Iterable[str]
+    ) -> bool:
+        """Run the runners ``names`` (those configured) over ``window``; False when stopped."""
+        for name in names:
+            runner = self.runners.get(name)
+            if runner is None:
+                continue
             if self._stop.is_set():  # a stop waits for one analysis at most, not the cycle
-                return
+                return False
             try:
                 runner(model, version, window)
             except NotFoundError as exc:  # e.g. no reference yet: nothing to compute, no fault
@@ -227,6 +254,13 @@ class AnalysisLoop:
                 logger.warning("%s analysis of %s/%s failed: %s", name, model, version, exc)
                 logger.debug("traceback", exc_info=True)
                 report.failures.append(Failure(model, version, name, str(exc)))
+        return True
+
+    def _analyse(self, model: str, version: str, report: CycleReport, window: Window) -> None:
+        """Every analysis of one version over ``window``, then its health and retrain verdict."""
+        if not self._run_analyses(model, version, report, window, list(self.runners)):
+            return
+        now = window.end.timestamp()
         health_score = None
         try:
             latest = latest_records(
