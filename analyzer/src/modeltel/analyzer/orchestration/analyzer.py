@@ -39,6 +39,7 @@ from modeltel.analyzer.base.durations import parse_duration
 from modeltel.analyzer.base.errors import ConfigError, ModeltelError, NotFoundError
 from modeltel.analyzer.base.query import nanos
 from modeltel.analyzer.base.results import Result, empty_results, make_results, write_results
+from modeltel.analyzer.base.sources import ProductionSource, Source
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.base.windows import Window, fixed_windows, trailing_window, utc
 from modeltel.analyzer.inputs.labels import LabelUpload, upload_labels
@@ -251,6 +252,7 @@ class Analyzer:
         reference: str | None = None,
         reference_version: str | None = None,
         baseline_version: str | None = None,
+        reference_window: Window | None = None,
         segment_by: str | None = None,
         methods: list[str] | tuple[str, ...] | None = None,
         write: bool = True,
@@ -260,8 +262,10 @@ class Analyzer:
         The reference is the stored reference ``reference`` (config ``drift.reference``,
         default ``default``) of ``reference_version`` (default: the same version, else the
         model's latest reference of that name); ``baseline_version`` compares with that
-        version's production data over the same window instead. ``segment_by`` names a
-        categorical feature: one set of results per value. ``methods`` replaces the
+        version's production data over the same window instead. ``reference_window`` makes
+        the production data of that window (of ``baseline_version``, default the same
+        version) the reference of every window, e.g. the period just before. ``segment_by``
+        names a categorical feature: one set of results per value. ``methods`` replaces the
         configured ones (see :mod:`modeltel.analyzer.analyses.drift.methods`).
         """
         return self.run(
@@ -276,6 +280,7 @@ class Analyzer:
             reference=reference,
             reference_version=reference_version,
             baseline_version=baseline_version,
+            reference_window=reference_window,
             segment_by=segment_by,
             methods=methods,
         )
@@ -378,12 +383,18 @@ class Analyzer:
         window: WindowArg = None,
         *,
         reference: str | None = None,
+        reference_window: Window | None = None,
         bins: int = 20,
     ) -> dict[str, dict[str, Any]]:
         """Reference-vs-current bins per feature
-        (:func:`modeltel.analyzer.analyses.drift.histograms`)."""
+        (:func:`modeltel.analyzer.analyses.drift.histograms`); with ``reference_window`` the
+        reference side is the version's production data of that window."""
         config = self._settings("drift", model)
-        source = find_drift_reference(self.store, model, version, reference or config.reference)
+        source: Source = (
+            ProductionSource(model, version, reference_window.start, reference_window.end)
+            if reference_window is not None
+            else find_drift_reference(self.store, model, version, reference or config.reference)
+        )
         return drift_histograms(
             self.store,
             model,

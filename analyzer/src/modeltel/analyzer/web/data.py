@@ -16,7 +16,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -27,6 +27,7 @@ from modeltel.analyzer.base.analysis import MetricSpec
 from modeltel.analyzer.base.errors import ModeltelError, NotFoundError
 from modeltel.analyzer.base.results import Status, read_results, severity
 from modeltel.analyzer.base.store import Store
+from modeltel.analyzer.base.windows import Window, floor_time
 from modeltel.analyzer.orchestration import health as health_module
 
 logger = logging.getLogger(__name__)
@@ -101,6 +102,9 @@ def list_models(store: Store) -> list[dict[str, Any]]:
                 "drifted_features": 0,
                 "features_checked": 0,
                 "last_analyzed": None,
+                "health_window_end": None,
+                "no_predictions_since": None,
+                "stale": False,
             }
         return entries[key]
 
@@ -119,7 +123,30 @@ def list_models(store: Store) -> list[dict[str, Any]]:
         by_version.setdefault((record["model"], record["version"]), []).append(record)
     for key, records in by_version.items():
         entry(*key).update(_latest_summary(records))
+    for key, (newest_start, staleness) in _freshness(store).items():
+        found = entries.get(key)
+        if found is None:
+            continue
+        seen = found["last_seen"]
+        if seen is not None and newest_start is not None and newest_start > seen:
+            found["no_predictions_since"] = seen
+        found["stale"] = staleness in (Status.ALERT, Status.WARNING)
     return sorted(entries.values(), key=lambda e: (e["model"], e["version"]))
+
+
+def _freshness(store: Store) -> dict[tuple[str, str], tuple[datetime | None, str | None]]:
+    """Per (model, version): the start of its newest analysed window and the status of its
+    latest ``service`` ``staleness`` record (None without one)."""
+    rows = store.query_rows(
+        "SELECT model, version, max(window_start), "
+        "argMaxIf(status, window_end, kind = 'service' AND metric = 'staleness'), "
+        "countIf(kind = 'service' AND metric = 'staleness') "
+        "FROM ml_results FINAL GROUP BY model, version"
+    )
+    return {
+        (str(model), str(version)): (_utc(start), str(status) if counted else None)
+        for model, version, start, status, counted in rows
+    }
 
 
 def _latest_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -132,6 +159,7 @@ def _latest_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
         summary["health_score"] = float(stored[0]["value"])
         summary["health_status"] = stored[0]["status"]
         summary["health_reasons"] = list(_details(stored[0]["details"]).get("reasons", []))
+        summary["health_window_end"] = stored[0]["window_end"]
     else:
         computed = health_module.health_score(
             [r for r in records if r["kind"] != health_module.KIND]
@@ -152,6 +180,7 @@ def _latest_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
     summary["features_checked"] = len(features)
     ends = [r["window_end"] for r in records if r["window_end"] is not None]
     summary["last_analyzed"] = max(ends) if ends else None
+    summary.setdefault("health_window_end", summary["last_analyzed"])
     return summary
 
 
@@ -167,6 +196,222 @@ def resolve_version(store: Store, model: str, version: str | None = None) -> str
             f"model {model!r} has no version {version!r} (versions: {', '.join(versions)})"
         )
     return version
+
+
+# -- the page's time range --------------------------------------------------------------------
+
+RANGES: dict[str, timedelta] = {
+    "1h": timedelta(hours=1),
+    "6h": timedelta(hours=6),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+}
+"""The ``range`` values of the model page: the last N of the version's data."""
+RANGE_TEXT = {"1h": "1 h", "6h": "6 h", "24h": "24 h", "7d": "7 d", "30d": "30 d"}
+COMPARES = ("reference", "previous")
+"""``compare``: the uploaded reference, or the production data of the period just before."""
+
+
+class RangeError(ValueError):
+    """A range parameter of the model page is not valid; the message names it and the
+    accepted values."""
+
+
+@dataclass(frozen=True)
+class RangeRequest:
+    """The range asked in the URL, checked but not yet placed in time: ``name`` is a
+    :data:`RANGES` key or ``custom`` (then ``start``/``end`` are set)."""
+
+    name: str
+    compare: str = "reference"
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """The page's period ``[since, until)`` (UTC) and what its drift compares with."""
+
+    name: str
+    since: datetime
+    until: datetime
+    compare: str = "reference"
+
+    @property
+    def span(self) -> timedelta:
+        return self.until - self.since
+
+    @property
+    def previous(self) -> tuple[datetime, datetime]:
+        """The equal-length period just before: ``[since − span, since)``."""
+        return self.since - self.span, self.since
+
+    def describe(self) -> str:
+        """One line saying what the page shows, e.g. ``last 24 h of data, up to … UTC``."""
+
+        def at(moment: datetime) -> str:
+            return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+        if self.name in RANGE_TEXT:
+            return f"last {RANGE_TEXT[self.name]} of data, up to {at(self.until)}"
+        return f"from {at(self.since)} to {at(self.until)}"
+
+    def query(self) -> dict[str, str]:
+        """The URL parameters that ask for this range again."""
+        params = (
+            {"range": self.name}
+            if self.name in RANGES
+            else {
+                "from": self.since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M"),
+                "to": self.until.astimezone(UTC).strftime("%Y-%m-%dT%H:%M"),
+            }
+        )
+        if self.compare != "reference":
+            params["compare"] = self.compare
+        return params
+
+
+def _moment(name: str, text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise RangeError(
+            f"{name}={text!r} is not a date: give a UTC time like 2026-12-01T00:00"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def parse_range(
+    range_: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    compare: str | None = None,
+) -> RangeRequest | None:
+    """The range the URL asks for (empty values count as absent), None for the default page.
+
+    ``range`` is one of :data:`RANGES` (``from``/``to`` are then ignored) or ``custom``;
+    ``from`` and ``to`` (UTC, ISO) give a custom range; ``compare`` is one of
+    :data:`COMPARES` (alone it applies to the last 7 days). Raises :class:`RangeError`.
+    """
+    range_, start, end, compare = (
+        v.strip() if v and v.strip() else None for v in (range_, start, end, compare)
+    )
+    if compare is not None and compare not in COMPARES:
+        raise RangeError(f"compare={compare!r} is not known: use one of {', '.join(COMPARES)}")
+    chosen = compare or "reference"
+    if range_ is not None and range_ != "custom":
+        if range_ not in RANGES:
+            raise RangeError(
+                f"range={range_!r} is not known: use one of {', '.join(RANGES)} "
+                "or from=…&to=… (UTC, e.g. 2026-12-01T00:00)"
+            )
+        return RangeRequest(range_, chosen)
+    if start is None and end is None:
+        if range_ == "custom":
+            raise RangeError("range=custom needs from and to (UTC, e.g. 2026-12-01T00:00)")
+        return RangeRequest("7d", chosen) if compare is not None else None
+    if start is None or end is None:
+        missing = "from" if start is None else "to"
+        raise RangeError(f"{missing} is missing: a custom range needs both from and to (UTC)")
+    since, until = _moment("from", start), _moment("to", end)
+    if since >= until:
+        raise RangeError(f"from ({start}) must be before to ({end})")
+    return RangeRequest("custom", chosen, since, until)
+
+
+def data_end(store: Store, model: str, version: str) -> datetime | None:
+    """Where "last N" ranges end: just after the version's last prediction (the next whole
+    minute), else the end of its latest result; None when it has neither."""
+    rows = store.query_rows(
+        "SELECT (SELECT max(timestamp) FROM ml_predictions WHERE model = {m:String} "
+        "AND version = {v:String}), (SELECT max(window_end) FROM ml_results "
+        "WHERE model = {m:String} AND version = {v:String})",
+        parameters={"m": model, "v": version},
+    )
+    last, result_end = (_utc(v) for v in rows[0]) if rows else (None, None)
+    if last is not None and last.year > 1970:
+        return floor_time(last, 60) + timedelta(minutes=1)
+    if result_end is not None and result_end.year > 1970:
+        return result_end
+    return None
+
+
+def place_range(store: Store, model: str, version: str, asked: RangeRequest) -> TimeRange:
+    """``asked`` placed in time: a custom range as given, "last N" ending at
+    :func:`data_end` (now when the version has no data)."""
+    if asked.start is not None and asked.end is not None:
+        return TimeRange(asked.name, asked.start, asked.end, asked.compare)
+    end = data_end(store, model, version) or floor_time(datetime.now(UTC), 60)
+    return TimeRange(asked.name, end - RANGES[asked.name], end, asked.compare)
+
+
+_RANGE_DRIFT: dict[tuple[Any, ...], tuple[float, tuple[list[dict[str, Any]], dict[str, Any]]]] = {}
+_RANGE_LOCK = threading.Lock()
+
+
+def range_drift(
+    store: Store, model: str, version: str, chosen: TimeRange
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Drift records and histograms computed for ``chosen`` itself by
+    :meth:`Analyzer.drift` / :meth:`Analyzer.histograms` (not written), against the reference
+    or, with ``compare=previous``, the version's production data of :attr:`TimeRange.previous`.
+    Kept :data:`HISTOGRAM_TTL_S` per store, version and range; raises :class:`ModeltelError`.
+    """
+    from modeltel.analyzer.base.config import load_config
+    from modeltel.analyzer.orchestration.analyzer import Analyzer
+
+    key = (store.url, store.database, model, version, chosen.since, chosen.until, chosen.compare)
+    now = time.monotonic()
+    with _RANGE_LOCK:
+        cached = _RANGE_DRIFT.get(key)
+        if cached is not None and now - cached[0] < HISTOGRAM_TTL_S:
+            return cached[1]
+    window = Window(chosen.since, chosen.until)
+    reference_window = Window(*chosen.previous) if chosen.compare == "previous" else None
+    analyzer = Analyzer(store, load_config())
+    frame = analyzer.drift(
+        model, version, window=window, reference_window=reference_window, write=False
+    )
+    records = _records(frame)
+    try:
+        bins = analyzer.histograms(model, version, window, reference_window=reference_window)
+    except ModeltelError as exc:
+        logger.warning("range histograms of %s/%s: %s", model, version, exc)
+        bins = {}
+    answer = (records, bins)
+    with _RANGE_LOCK:
+        for old in [k for k, (at, _) in _RANGE_DRIFT.items() if now - at >= HISTOGRAM_TTL_S]:
+            del _RANGE_DRIFT[old]
+        _RANGE_DRIFT[key] = (now, answer)
+    return answer
+
+
+def range_view(
+    store: Store, model: str, version: str | None, asked: RangeRequest | None
+) -> ModelView:
+    """:func:`model_view` of the range ``asked`` (the default page when None): the records
+    of the range, and its drift table and histograms computed for the range itself
+    (:func:`range_drift`; a failure is said in ``range_note``, the rest is shown)."""
+    if asked is None:
+        return model_view(store, model, version)
+    version = resolve_version(store, model, version)
+    chosen = place_range(store, model, version, asked)
+    view = model_view(
+        store, model, version, since=chosen.since, until=chosen.until, with_histograms=False
+    )
+    view.time_range = chosen
+    try:
+        drift, view.histograms = range_drift(store, model, version, chosen)
+    except ModeltelError as exc:
+        view.latest.pop("drift", None)
+        view.range_note = f"drift not computed for this range: {exc}"
+        return view
+    if drift:
+        view.latest["drift"] = drift
+    else:
+        view.latest.pop("drift", None)
+    return view
 
 
 # -- one model ---------------------------------------------------------------------------------
@@ -189,6 +434,8 @@ class ModelView:
     latest: dict[str, list[dict[str, Any]]]
     summary: dict[str, Any]
     histograms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    time_range: TimeRange | None = None
+    range_note: str = ""
 
     def of(self, kind: str, **match: Any) -> list[dict[str, Any]]:
         """Records of ``kind`` whose fields equal ``match``."""
@@ -362,7 +609,6 @@ def feature_histograms(store: Store, view: ModelView) -> dict[str, dict[str, Any
     if not drift or drift[0]["window_start"] is None or drift[0]["window_end"] is None:
         return {}
     from modeltel.analyzer.base.config import load_config
-    from modeltel.analyzer.base.windows import Window
     from modeltel.analyzer.orchestration.analyzer import Analyzer
 
     window = Window(drift[0]["window_start"], drift[0]["window_end"])

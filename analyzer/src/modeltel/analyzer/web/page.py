@@ -13,12 +13,12 @@ from functools import cache
 from html import escape
 from importlib import resources
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from modeltel.analyzer.analyses import ANALYSES
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.web import fairness_sections, model_sections, sections
-from modeltel.analyzer.web.data import ModelView
+from modeltel.analyzer.web.data import COMPARES, RANGE_TEXT, ModelView
 from modeltel.analyzer.web.sections import (
     ago,
     badge,
@@ -114,12 +114,12 @@ or run <code>modeltel demo</code> to see the whole story with a sample model.</p
                 f"<a href='{link}'><b>{escape(m['model'])}</b></a>",
                 escape(m["version"]),
                 escape(m["task"] or "—"),
-                health_badge(m["health_score"], m["health_status"]),
+                _health_cell(m),
                 drift,
                 retrain,
                 num(m["predictions"]),
                 num(m["labels"]),
-                f"<span title='{when(m['last_seen'])}'>{ago(m['last_seen'], now)}</span>",
+                _last_prediction_cell(m, now),
             )
         )
     body = (
@@ -142,6 +142,102 @@ or run <code>modeltel demo</code> to see the whole story with a sample model.</p
         )
     )
     return shell("models", body + extra + sql_box(), refresh_s=refresh_s)
+
+
+def _health_cell(m: dict[str, Any]) -> str:
+    """The health badge and the time the score describes."""
+    score = health_badge(m["health_score"], m["health_status"])
+    end = m.get("health_window_end")
+    if end is None:
+        return score
+    return (
+        f"<span title='health as of {when(end)}'>{score}</span> "
+        f"<span class='muted'>as of {when(end)}</span>"
+    )
+
+
+def _last_prediction_cell(m: dict[str, Any], now: datetime) -> str:
+    """How long ago the last prediction came, a ``stale`` badge when the staleness check says
+    so, and a line when the newest analysed window has no prediction."""
+    cell = f"<span title='{when(m['last_seen'])}'>{ago(m['last_seen'], now)}</span>"
+    if m.get("stale"):
+        cell += " " + badge("alert", "stale")
+    paused = m.get("no_predictions_since")
+    if paused is not None:
+        cell += f"<div class='muted'>no predictions since {when(paused)}</div>"
+    return cell
+
+
+RANGE_LINKS = (*RANGE_TEXT.items(),)
+COMPARE_TEXT = {"reference": "vs reference", "previous": "vs the previous window"}
+
+
+def range_controls(view: ModelView) -> str:
+    """The time-range links and a GET form (range, custom from/to in UTC, comparison), then
+    the line saying what the page shows. Works without JavaScript; the URL carries it."""
+    base = f"/models/{quote(view.model, safe='')}"
+    chosen = view.time_range
+    compare = chosen.compare if chosen is not None else "reference"
+
+    def href(params: dict[str, str]) -> str:
+        return escape(f"{base}?{urlencode({'version': view.version, **params})}")
+
+    extra = {"compare": compare} if compare != "reference" else {}
+    links = [
+        f"<a class='{'current' if chosen is None else ''}' href='{href({})}'>latest windows</a>"
+    ]
+    for name, text in RANGE_LINKS:
+        current = "current" if chosen is not None and chosen.name == name else ""
+        links.append(
+            f"<a class='{current}' data-range='{name}' "
+            f"href='{href({'range': name, **extra})}'>last {escape(text)}</a>"
+        )
+    query = chosen.query() if chosen is not None else {}
+    plain = {k: v for k, v in query.items() if k != "compare"}
+    compare_links = " ".join(
+        f"<a class='{'current' if c == compare else ''}' data-compare='{c}' "
+        f"href='{href({**plain, **({'compare': c} if c != 'reference' else {})})}'>"
+        f"{escape(COMPARE_TEXT[c])}</a>"
+        for c in COMPARES
+    )
+    custom = chosen is not None and chosen.name == "custom"
+    start = chosen.since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M") if custom and chosen else ""
+    end = chosen.until.astimezone(UTC).strftime("%Y-%m-%dT%H:%M") if custom and chosen else ""
+    options = "".join(
+        f"<option value='{v}'{' selected' if (chosen.name if chosen else '') == v else ''}>"
+        f"{escape(t)}</option>"
+        for v, t in (
+            ("", "latest windows"),
+            *((n, f"last {t}") for n, t in RANGE_LINKS),
+            ("custom", "custom (from/to)"),
+        )
+    )
+    compares = "".join(
+        f"<option value='{c}'{' selected' if c == compare else ''}>"
+        f"{escape(COMPARE_TEXT[c])}</option>"
+        for c in COMPARES
+    )
+    form = f"""<form id="range-form" method="get" action="{escape(base)}">
+<input type="hidden" name="version" value="{escape(view.version)}">
+<label>range <select name="range">{options}</select></label>
+<label>from (UTC) <input type="datetime-local" name="from" value="{start}"></label>
+<label>to (UTC) <input type="datetime-local" name="to" value="{end}"></label>
+<label>drift <select name="compare">{compares}</select></label>
+<button type="submit">Show</button></form>"""
+    if chosen is None:
+        line = "latest analysed windows (the stored results of the 7 days before the latest)"
+    else:
+        against = (
+            f"drift vs the previous window, {when(chosen.previous[0])} – {when(chosen.previous[1])}"
+            if chosen.compare == "previous"
+            else "drift vs the reference"
+        )
+        line = f"{escape(chosen.describe())} · {escape(against)}"
+    note = f"<p class='notice'>{escape(view.range_note)}</p>" if view.range_note else ""
+    return (
+        f"<div id='time-range'><p class='versions muted'>time range: {' '.join(links)} · "
+        f"{compare_links}</p>{form}<p class='muted' id='range-line'>{line}</p>{note}</div>"
+    )
 
 
 def model_page(view: ModelView, *, refresh_s: int = DEFAULT_REFRESH_S) -> str:
@@ -182,7 +278,7 @@ def model_page(view: ModelView, *, refresh_s: int = DEFAULT_REFRESH_S) -> str:
 <div class="summary"><div>{big}
 <div class="muted">health score</div></div><div>{retrain_text}{reason_list}</div>
 {sections.facts_list(facts)}</div>"""
-    body = [header, _pause_notice(view)]
+    body = [header, range_controls(view), _pause_notice(view)]
     for kind, analysis in ANALYSES.items():
         heading, draw = SECTIONS.get(kind, (analysis.title, None))
         body.append(f"<h2 id='{escape(kind)}'>{escape(heading)}</h2>")

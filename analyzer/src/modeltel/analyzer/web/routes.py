@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -69,10 +69,24 @@ def web_router(refresh_s: int = page.DEFAULT_REFRESH_S) -> APIRouter:
 
     @router.get("/models/{model}", response_class=HTMLResponse, include_in_schema=False)
     def model_page(
-        request: Request, model: str, version: str | None = None, refresh: int | None = None
+        request: Request,
+        model: str,
+        version: str | None = None,
+        refresh: int | None = None,
+        range_: str | None = Query(None, alias="range"),
+        start: str | None = Query(None, alias="from"),
+        end: str | None = Query(None, alias="to"),
+        compare: str | None = None,
     ) -> HTMLResponse:
+        """One model version; ``range`` (1h, 6h, 24h, 7d, 30d: the last N of its data) or
+        ``from``/``to`` (UTC) choose the period, ``compare`` (reference, previous) what its
+        drift is measured against; a bad value answers 400 naming it."""
         try:
-            view = data.model_view(_store(request), model, version)
+            asked = data.parse_range(range_, start, end, compare)
+        except data.RangeError as exc:
+            return HTMLResponse(page.error_page(400, str(exc)), status_code=400)
+        try:
+            view = data.range_view(_store(request), model, version, asked)
         except NotFoundError as exc:
             return HTMLResponse(page.error_page(404, str(exc)), status_code=404)
         except StoreError as exc:
@@ -93,7 +107,9 @@ def web_router(refresh_s: int = page.DEFAULT_REFRESH_S) -> APIRouter:
     @router.get("/api/models", tags=["models"])
     def models(request: Request) -> JSONResponse:
         """Every model version with its prediction count, last prediction time, labels,
-        reference, latest health score and drift state."""
+        reference, latest health score (and ``health_window_end``, the time it describes),
+        drift state, ``no_predictions_since`` (the last prediction time when the newest
+        analysed window starts after it) and ``stale`` (latest staleness check warns)."""
         try:
             return _json(data.list_models(_store(request)))
         except StoreError as exc:

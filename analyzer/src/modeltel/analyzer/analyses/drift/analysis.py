@@ -49,11 +49,16 @@ def drift_results(
     reference: str | None = None,
     reference_version: str | None = None,
     baseline_version: str | None = None,
+    reference_window: Window | None = None,
     segment_by: str | None = None,
     methods: Sequence[str] | None = None,
 ) -> list[Result]:
     """Drift of each target's windows against its reference (see
-    :meth:`modeltel.analyzer.orchestration.analyzer.Analyzer.drift` for the options)."""
+    :meth:`modeltel.analyzer.orchestration.analyzer.Analyzer.drift` for the options).
+
+    With ``reference_window`` the reference of every window is the production data of
+    ``[reference_window.start, reference_window.end)`` of ``baseline_version`` (default: the
+    same version), e.g. the period just before the windows."""
     chosen = parse_methods(list(methods), "methods") if methods is not None else None
     engine = DriftEngine(store, run.state)
     results: list[Result] = []
@@ -62,7 +67,15 @@ def drift_results(
         segment = segment_by or config.segment_by
         rows = engine.current_rows(model, version, windows[0].start, windows[-1].end)
         shared: Prepared | None = None
-        if baseline_version is None:
+        if reference_window is not None:
+            source: Source = ProductionSource(
+                model,
+                baseline_version or version,
+                reference_window.start,
+                reference_window.end,
+            )
+            shared = engine.prepare(source, config, current_rows=rows, segment_by=segment)
+        elif baseline_version is None:
             source = find_drift_reference(
                 store, model, version, reference or config.reference, reference_version
             )
