@@ -313,3 +313,15 @@ def test_the_model_list_says_stale_and_paused(site, page) -> None:
     assert "as of 2026-12-01 23:00 UTC" in health and "stale" not in last
     health, last = cells["paused"]
     assert re.search(r"ago stale", last) and "no predictions since 2026-12-01 11:57 UTC" in last
+
+
+def test_modeltel_models_prints_stale_and_the_pause(site, capsys) -> None:
+    from modeltel.analyzer.cli import main
+
+    assert main(["models", "--server", site.url]) == 0
+    out = capsys.readouterr().out
+    (paused_row,) = [line for line in out.splitlines() if line.startswith("paused  ")]
+    (shop_row,) = [line for line in out.splitlines() if line.startswith("shop  ")]
+    assert "(stale)" in paused_row and "(stale)" not in shop_row
+    assert re.search(r"^paused 1: no predictions since 2026-12-01 11:57 UTC \(.+ ago\)$", out, re.M)
+    assert "shop 1: no predictions" not in out

@@ -16,7 +16,9 @@ examples:
   modeltel models --server http://127.0.0.1:4318    # ask a running modeltel serve
 
 Health is 0–100 (ok from 80, warning from 50, alert below; see the README for the formula);
-"drifted" counts input features drifted in the latest analysed window.
+"drifted" counts input features drifted in the latest analysed window; "(stale)" after the
+last prediction time means the latest staleness check warns, and a line below the table names
+each version whose newest analysed window came after its last prediction.
 Exit codes: 0 listed (even when empty), 2 bad options, 3 store unavailable or locked.
 """
 
@@ -50,6 +52,14 @@ def _ago(iso: str | None) -> str:
     return ago(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
+def _when(iso: str) -> str:
+    from datetime import UTC, datetime
+
+    moment = datetime.fromisoformat(iso)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def run(args: argparse.Namespace) -> int:
     models = open_backend(args).models()
     if args.format == "json":
@@ -63,12 +73,18 @@ def run(args: argparse.Namespace) -> int:
     from modeltel.analyzer.sql.console import format_table
 
     rows = []
+    paused = []
     for m in models:
         score = m.get("health_score")
         health = "—" if score is None else f"{score:.0f} {m.get('health_status')}"
         drifted = (
             f"{m['drifted_features']}/{m['features_checked']}" if m.get("features_checked") else "—"
         )
+        since = m.get("no_predictions_since")
+        if since:
+            paused.append(
+                f"{m['model']} {m['version']}: no predictions since {_when(since)} ({_ago(since)})"
+            )
         flag = m.get("retrain_recommended")
         retrain = "—" if flag is None else "yes" if flag else "no"
         rows.append(
@@ -78,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
                 m.get("task") or "—",
                 m.get("predictions", 0),
                 m.get("labels", 0),
-                _ago(m.get("last_seen")),
+                _ago(m.get("last_seen")) + (" (stale)" if m.get("stale") else ""),
                 health,
                 drifted,
                 retrain,
@@ -86,4 +102,6 @@ def run(args: argparse.Namespace) -> int:
         )
     headers = ["MODEL", "VERSION", "TASK", "PREDICTIONS", "LABELS", "LAST SEEN", "HEALTH"]
     print(format_table([*headers, "DRIFTED", "RETRAIN"], rows))
+    for line in paused:
+        print(line)
     return 0
