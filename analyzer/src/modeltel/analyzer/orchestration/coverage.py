@@ -1,9 +1,11 @@
 """What the stored results already cover: per model version, whether anything arrived since
 its latest analysis, and which window holds its latest traffic.
 
-A version *has news* when it was never analysed, when it has a prediction at or after the end
-of its latest analysed window (a window with a result that is not ``no_data``; health records
-aside), or when a label of its model was received after that analysis was computed. The loop
+A version *has news* when it was never analysed, when it has a prediction at or after the
+point its results reach, or when a label of its model was received after its latest analysis
+was computed. Its results reach, per analysis kind, the end of its latest window with a
+result that is not ``no_data`` (no later than the moment it was computed: a window may end in
+the future), and the version's results reach the earliest of those (health records aside). The loop
 analyses a version with news and, for one without, only moves its staleness on
 (:mod:`modeltel.analyzer.orchestration.loop`). Times compared are the store's own
 (``ml_labels.received_at`` and ``ml_results.computed_at`` both default to the store's clock).
@@ -26,8 +28,14 @@ GROUP BY model, version
 """
 
 _ANALYSED_SQL = """
-SELECT model, version, max(window_end), max(computed_at) FROM ml_results_latest FINAL
-WHERE window_end >= {since:DateTime64(3)} AND kind != {health:String} AND status != 'no_data'
+SELECT model, version, min(through), max(at) FROM (
+    SELECT model, version, kind, max(least(window_end, computed_at)) AS through,
+           max(computed_at) AS at
+    FROM ml_results_latest FINAL
+    WHERE window_end >= {since:DateTime64(3)} AND kind != {health:String}
+      AND status != 'no_data'
+    GROUP BY model, version, kind
+)
 GROUP BY model, version
 """
 
@@ -59,10 +67,10 @@ class Coverage:
 
     def needs_analysis(self, trailing: Window) -> bool:
         """True when a cycle over ``trailing`` should run every analysis: the version
-        :attr:`has_news`, or ``trailing`` ends before its results do (a cycle asked about the
-        past, as a backfill is, analyses what it is asked)."""
-        behind = self.analysed_through is not None and trailing.end < self.analysed_through
-        return self.has_news or behind
+        :attr:`has_news`, or ``trailing`` ends before its latest prediction (a cycle asked
+        about the past, as a backfill is, analyses what it is asked)."""
+        last = self.last_prediction
+        return self.has_news or (last is not None and trailing.end <= last)
 
     def traffic_window(self, trailing: Window, step_s: float) -> Window:
         """``trailing`` when the version's latest prediction is inside it (or it has none);
