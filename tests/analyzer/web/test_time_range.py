@@ -325,3 +325,17 @@ def test_modeltel_models_prints_stale_and_the_pause(site, capsys) -> None:
     assert "(stale)" in paused_row and "(stale)" not in shop_row
     assert re.search(r"^paused 1: no predictions since 2026-12-01 11:57 UTC \(.+ ago\)$", out, re.M)
     assert "shop 1: no predictions" not in out
+
+
+def test_the_self_refresh_keeps_the_range(site, page) -> None:
+    page.goto(f"{site.url}/models/shop?version=1&range=6h&compare=previous&refresh=2")
+    page.pump(0.3)
+    page.evaluate("document.getElementById('range-line').dataset.before = 'refresh'")
+    for _ in range(60):  # until the script has replaced the content once
+        page.pump(0.25)
+        if page.evaluate("document.getElementById('range-line').dataset.before") is None:
+            break
+    assert page.evaluate("document.getElementById('range-line').dataset.before") is None
+    assert "last 6 h of data, up to 2026-12-01 22:58 UTC" in _line(page)
+    assert "vs the previous window" in _line(page)
+    assert page.errors == []

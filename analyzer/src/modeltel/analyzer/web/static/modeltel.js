@@ -22,7 +22,8 @@
   function refresh() {
     if (document.hidden) { return; }
     var active = document.activeElement;
-    if (active && (active.tagName === "TEXTAREA" || active.tagName === "INPUT")) { return; }
+    var editing = ["TEXTAREA", "INPUT", "SELECT"];
+    if (active && editing.indexOf(active.tagName) >= 0) { return; }  // e.g. a range being chosen
     var keep = openDetails();
     fetch(window.location.href, { headers: { "Accept": "text/html" }, cache: "no-store" })
       .then(function (response) {
