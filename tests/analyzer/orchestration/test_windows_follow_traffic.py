@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from modeltel.analyzer.base.results import read_results
+from modeltel.analyzer.base.windows import Window
 from modeltel.analyzer.inputs.labels import upload_labels
 from modeltel.analyzer.inputs.reference import upload_reference
 from modeltel.analyzer.orchestration.loop import AnalysisLoop
@@ -18,6 +19,7 @@ from modeltel.analyzer.web.data import list_models
 from support.drift import write_production
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
+HOUR = timedelta(hours=1)
 CONFIG = {"retrain": {"rules": [{"drifted_features": 1}]}}
 
 
@@ -64,6 +66,7 @@ def test_a_paused_model_is_analysed_on_its_latest_traffic_then_waits(store) -> N
     first = loop.run_once(now=(T0 + timedelta(hours=5)).timestamp())
     traffic_end = T0 + timedelta(hours=1, minutes=40)  # the minute after the last prediction
     assert first.waiting == []
+    assert first.shifted == {("paused", "1"): Window(traffic_end - HOUR, traffic_end)}
     drift = _drift_windows(store, "paused")
     assert list(drift) == [traffic_end]
     assert drift[traffic_end].status == "drift"

@@ -94,6 +94,15 @@ def run(args: argparse.Namespace) -> int:
                 f"{report.window.start:%Y-%m-%d %H:%M:%S} – {report.window.end:%H:%M:%S} UTC "
                 f"in {report.duration_s:.2f}s; {len(report.failures)} failures"
             )
+            for (model, version), traffic in report.shifted.items():
+                print(
+                    f"  {model}/{version}: no prediction in the window; its latest traffic, "
+                    f"{traffic.start:%Y-%m-%d %H:%M} – {traffic.end:%H:%M} UTC, was analysed"
+                )
+            for model, version in report.waiting:
+                print(
+                    f"  {model}/{version}: nothing new since its latest analysis (staleness only)"
+                )
             for failure in report.failures:
                 where = f"{failure.model}/{failure.version}" if failure.model else "cycle"
                 print(f"  {where} {failure.analysis}: {failure.error}", file=sys.stderr)

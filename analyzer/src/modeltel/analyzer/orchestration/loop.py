@@ -136,6 +136,8 @@ class CycleReport:
     analyzed: list[tuple[str, str]] = field(default_factory=list)
     waiting: list[tuple[str, str]] = field(default_factory=list)
     """Active versions with nothing new since their latest analysis (staleness moved on)."""
+    shifted: dict[tuple[str, str], Window] = field(default_factory=dict)
+    """Versions analysed on their latest traffic instead of :attr:`window` (traffic paused)."""
     failures: list[Failure] = field(default_factory=list)
     duration_s: float = 0.0
     run_id: str = ""
@@ -209,7 +211,10 @@ class AnalysisLoop:
                 break
             seen = covered[(model, version)]
             if seen.needs_analysis(window):
-                self._analyse(model, version, report, seen.traffic_window(window, self.every))
+                traffic = seen.traffic_window(window, self.every)
+                if traffic != window:
+                    report.shifted[(model, version)] = traffic
+                self._analyse(model, version, report, traffic)
             else:
                 report.waiting.append((model, version))
                 self._run_analyses(model, version, report, window, [STALENESS_RUNNER])
