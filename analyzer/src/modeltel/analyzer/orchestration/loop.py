@@ -234,8 +234,11 @@ class AnalysisLoop:
             )
         self.last_report = report
         logger.info(
-            "analysis cycle: %d model versions, %d failures, %.2fs",
+            "analysis cycle: %d model versions (%d on their latest traffic, %d with nothing "
+            "new), %d failures, %.2fs",
             len(report.analyzed),
+            len(report.shifted),
+            len(report.waiting),
             len(report.failures),
             report.duration_s,
         )
