@@ -103,6 +103,7 @@ def site(store_url: str) -> Iterator[RunningServer]:
             upload_matrix(store, model, "1", reference, FEATURES)
         _hourly(store, "shop", START, 72, shift_from=END - 24 * HOUR)
         _hourly(store, "paused", PAUSED_AT - 24 * HOUR, 24, shift_from=PAUSED_AT)
+        _hourly(store, "noref", END - 4 * HOUR, 4, shift_from=END)
         for day in range(3):  # one burst of 100 a day at 02:00, 10 minutes long
             burst = datetime(2026, 11, 29, 2, 0, tzinfo=UTC) + day * 24 * HOUR
             matrix = rng.normal(size=(100, len(FEATURES))).round(4)
@@ -339,3 +340,19 @@ def test_the_self_refresh_keeps_the_range(site, page) -> None:
     assert "last 6 h of data, up to 2026-12-01 22:58 UTC" in _line(page)
     assert "vs the previous window" in _line(page)
     assert page.errors == []
+
+
+def test_without_a_reference_the_range_says_so_and_previous_still_works(site, page) -> None:
+    page.goto(f"{site.url}/models/noref?version=1&range=1h")
+    page.pump(0.3)
+    assert page.errors == []
+    notice = page.evaluate("document.querySelector('#time-range .notice').textContent")
+    assert notice.startswith("drift not computed for this range: model 'noref' has no reference")
+    assert page.evaluate(DRIFT_ROWS) == []
+
+    page.goto(f"{site.url}/models/noref?version=1&range=1h&compare=previous")
+    page.pump(0.3)
+    assert page.errors == []
+    assert page.evaluate("document.querySelector('#time-range .notice')") is None
+    rows = {r["feature"]: r for r in page.evaluate(DRIFT_ROWS)}
+    assert rows["a"]["sizes"] == f"{PER_HOUR} / {PER_HOUR}"
