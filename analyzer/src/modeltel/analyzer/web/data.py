@@ -29,6 +29,7 @@ from modeltel.analyzer.base.results import Status, read_results, severity
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.base.windows import Window, floor_time
 from modeltel.analyzer.orchestration import health as health_module
+from modeltel.analyzer.web.page_analyzer import page_analyzer
 
 logger = logging.getLogger(__name__)
 
@@ -63,13 +64,16 @@ def _details(value: Any) -> dict[str, Any]:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    out = []
-    for record in frame.to_dict("records"):
-        clean = {k: _none(v) for k, v in record.items()}
-        for key in ("window_start", "window_end"):
-            clean[key] = _utc(clean.get(key))
-        out.append(clean)
-    return out
+    """The rows of a results frame as dicts: missing values None, window bounds aware UTC
+    datetimes (converted column by column: a page reads thousands of records)."""
+    if frame.empty:
+        return []
+    frame = frame.copy()
+    for key in ("window_start", "window_end"):
+        if key in frame:
+            stamps = pd.to_datetime(frame[key], utc=True)
+            frame[key] = pd.Series(stamps.dt.to_pydatetime(), index=frame.index, dtype=object)
+    return list(frame.astype(object).where(frame.notna(), None).to_dict("records"))
 
 
 # -- the model list --------------------------------------------------------------------------
@@ -358,9 +362,6 @@ def range_drift(
     or, with ``compare=previous``, the version's production data of :attr:`TimeRange.previous`.
     Kept :data:`HISTOGRAM_TTL_S` per store, version and range; raises :class:`ModeltelError`.
     """
-    from modeltel.analyzer.base.config import load_config
-    from modeltel.analyzer.orchestration.analyzer import Analyzer
-
     key = (store.url, store.database, model, version, chosen.since, chosen.until, chosen.compare)
     now = time.monotonic()
     with _RANGE_LOCK:
@@ -369,16 +370,17 @@ def range_drift(
             return cached[1]
     window = Window(chosen.since, chosen.until)
     reference_window = Window(*chosen.previous) if chosen.compare == "previous" else None
-    analyzer = Analyzer(store, load_config())
-    frame = analyzer.drift(
-        model, version, window=window, reference_window=reference_window, write=False
-    )
-    records = _records(frame)
-    try:
-        bins = analyzer.histograms(model, version, window, reference_window=reference_window)
-    except ModeltelError as exc:
-        logger.warning("range histograms of %s/%s: %s", model, version, exc)
-        bins = {}
+    analyzer, lock = page_analyzer(store)
+    with lock:
+        frame = analyzer.drift(
+            model, version, window=window, reference_window=reference_window, write=False
+        )
+        records = _records(frame)
+        try:
+            bins = analyzer.histograms(model, version, window, reference_window=reference_window)
+        except ModeltelError as exc:
+            logger.warning("range histograms of %s/%s: %s", model, version, exc)
+            bins = {}
     answer = (records, bins)
     with _RANGE_LOCK:
         for old in [k for k, (at, _) in _RANGE_DRIFT.items() if now - at >= HISTOGRAM_TTL_S]:
@@ -608,9 +610,6 @@ def feature_histograms(store: Store, view: ModelView) -> dict[str, dict[str, Any
     drift = view.latest.get("drift", [])
     if not drift or drift[0]["window_start"] is None or drift[0]["window_end"] is None:
         return {}
-    from modeltel.analyzer.base.config import load_config
-    from modeltel.analyzer.orchestration.analyzer import Analyzer
-
     window = Window(drift[0]["window_start"], drift[0]["window_end"])
     key = (store.url, store.database, view.model, view.version, window.start, window.end)
     now = time.monotonic()
@@ -619,7 +618,9 @@ def feature_histograms(store: Store, view: ModelView) -> dict[str, dict[str, Any
         if cached is not None and now - cached[0] < HISTOGRAM_TTL_S:
             return cached[1]
     try:
-        bins = Analyzer(store, load_config()).histograms(view.model, view.version, window)
+        analyzer, lock = page_analyzer(store)
+        with lock:
+            bins = analyzer.histograms(view.model, view.version, window)
     except NotFoundError:
         bins = {}
     except ModeltelError as exc:

@@ -68,10 +68,24 @@ class DriftEngine:
     # -- preparation ------------------------------------------------------------------
 
     def _fingerprint(self, source: Source) -> tuple[Any, ...] | None:
-        """(key…, rows, upload time) of a stored reference; None for a production window."""
-        if not isinstance(source, ReferenceSource):
-            return None
-        return (*source.key(), *upload_of(self.store, source))
+        """(key…, rows, upload time) of a stored reference; (key…, rows) of a production
+        window (its rows change when predictions land in it); None for anything else."""
+        if isinstance(source, ReferenceSource):
+            return (*source.key(), *upload_of(self.store, source))
+        if isinstance(source, ProductionSource):
+            rows = self.current_rows(source.model, source.version, source.start, source.end)
+            return (*source.key(), rows)
+        return None
+
+    def _keep(self, key: tuple[Any, ...], value: Any) -> None:
+        """Cache ``value``. Entries of a production window are few and short-lived (a page
+        asks for drift, then for histograms of the same range): only the newest one of each
+        kind is kept, so a loop comparing each window with another never grows the cache."""
+        fingerprint = key[1]
+        if fingerprint and fingerprint[0] == "production":
+            for old in [k for k in self._cache if k[0] == key[0] and _production(k)]:
+                del self._cache[old]
+        self._cache[key] = value
 
     def current_rows(self, model: str, version: str, start: datetime, end: datetime) -> int:
         """Predictions of a version in ``[start, end)`` (cheap: the table's sort key)."""
@@ -102,7 +116,7 @@ class DriftEngine:
             else:
                 profiles_list = profile(self.store, reference)
             if fingerprint:
-                self._cache[key_profile] = profiles_list
+                self._keep(key_profile, profiles_list)
         profiles = {
             p.feature: p
             for p in profiles_list
@@ -129,7 +143,7 @@ class DriftEngine:
         if sides is None:
             sides = collect(self.store, reference, plan, segment_by)
             if fingerprint:
-                self._cache[signature] = sides
+                self._keep(signature, sides)
         return Prepared(reference, profiles, plan, sides)
 
     # -- comparison -------------------------------------------------------------------
@@ -137,8 +151,21 @@ class DriftEngine:
     def pairs(
         self, prepared: Prepared, current: ProductionSource, segment_by: str | None = None
     ) -> dict[tuple[str, str], Pair]:
-        """Aligned counts of every (segment, feature) of the current window."""
-        current_sides = collect(self.store, current, prepared.plan, segment_by, spread=False)
+        """Aligned counts of every (segment, feature) of the current window. The counts of the
+        latest window asked are kept while it holds the same rows and the plan is the same
+        (drift records and then histograms of one window count it once)."""
+        plan_key = (
+            tuple(sorted(prepared.plan.categorical)),
+            tuple(sorted(prepared.plan.exact)),
+            tuple(sorted(prepared.plan.binned)),
+            tuple(sorted((f, g.lo, g.width) for f, g in prepared.plan.grids.items())),
+        )
+        rows = self.current_rows(current.model, current.version, current.start, current.end)
+        key = ("current", (*current.key(), rows), plan_key, segment_by)
+        current_sides: Sides | None = self._cache.get(key)
+        if current_sides is None:
+            current_sides = collect(self.store, current, prepared.plan, segment_by, spread=False)
+            self._keep(key, current_sides)
         segments = sorted({seg for seg, _ in current_sides}) or [""]
         out: dict[tuple[str, str], Pair] = {}
         plan = prepared.plan
@@ -239,6 +266,11 @@ class DriftEngine:
                 )
             )
         return out
+
+
+def _production(key: tuple[Any, ...]) -> bool:
+    """Whether a cache key is of a production window (see :meth:`DriftEngine._keep`)."""
+    return len(key) > 1 and isinstance(key[1], tuple) and key[1][:1] == ("production",)
 
 
 def _segment(seg: str, segment_by: str | None) -> str:
