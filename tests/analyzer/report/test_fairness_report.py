@@ -99,7 +99,7 @@ def test_report_has_fairness_and_custom_sections_and_recommendations(store) -> N
         f"<td><code>approval_rate</code></td><td>{num(approvals[-1])}</td><td>≥ 0.3</td>"
         "<td><span class='badge badge-alert'>alert</span></td>" in custom
     )
-    assert len(re.findall(r"<p class='muted caption'>", custom)) == 2
+    assert len(re.findall(r"<figcaption class='caption'>", custom)) == 2
     section = html[html.index("<h2>Fairness between groups</h2>") :]
     gender = section[section.index("id='fairness-gender'") :]
     found = summaries(latest, "gender")
@@ -111,4 +111,4 @@ def test_report_has_fairness_and_custom_sections_and_recommendations(store) -> N
     for group in ("f", "m"):
         assert f"<td>{num(rates[group]['selection_rate'])}</td>" in gender
     assert "<li><code>x</code>: 10 predictions, fewer than min_group_size 30</li>" in gender
-    assert len(re.findall(r"<p class='muted caption'>", section)) == 4  # 2 per attribute
+    assert len(re.findall(r"<figcaption class='caption'>", section)) == 4  # 2 per attribute

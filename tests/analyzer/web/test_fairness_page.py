@@ -25,7 +25,7 @@ ROWS = """(selector) => Array.from(document.querySelector(selector).tBodies[0].r
 CHARTS = """Array.from(document.querySelectorAll('svg.chart')).map(svg => ({
   label: svg.getAttribute('aria-label'),
   threshold: (svg.querySelector('line.threshold') || {}).nextSibling?.textContent || null,
-  caption: (svg.parentElement.querySelector('p.caption') || {}).textContent || null,
+  caption: (svg.parentElement.querySelector('.caption') || {}).textContent || null,
   series: Array.from(svg.querySelectorAll('.series')).map(g => [g.dataset.series,
     +g.dataset.points])}))"""
 

@@ -122,14 +122,38 @@ def test_model_page_renders_every_chart_with_data(demo, page, tmp_path: Path) ->
         "latency percentiles (seconds)",
         "throughput (predictions per second)",
         "share of drifted features",
-        "label coverage (share of predictions with ground truth)",
+        "label coverage",
         "health score over time",
     ):
         chart = by_label[title]
         assert not chart["empty"], title
         assert max(s["points"] for s in chart["series"]) >= 6, title
-    drift_lines = [c for c in charts if "per window" in (c["label"] or "")]
-    assert drift_lines and all(not c["empty"] for c in drift_lines)
+    # drift over time: one small chart per feature (many features), drifted windows marked
+    smalls = page.evaluate(
+        "Array.from(document.querySelectorAll('.small-multiples svg.chart')).map(svg => ({"
+        "label: svg.getAttribute('aria-label'), band: !!svg.querySelector('rect.band'), "
+        "marks: svg.querySelectorAll('circle.mark').length, "
+        "drifted: +(svg.querySelector('.series') || {dataset: {}}).dataset.drifted || 0, "
+        "caption: svg.closest('.small-multiples').previousElementSibling.textContent}))"
+    )
+    checked = {f for f in features if not f.startswith("prediction.")}
+    assert {c["label"] for c in smalls} >= checked - {"clinic"}  # clinic: chi-squared
+    assert all(c["band"] for c in smalls)
+    assert all(c["marks"] == c["drifted"] for c in smalls)
+    drifted_windows = demo.store.query_rows(
+        "SELECT count() FROM ml_results FINAL WHERE model = {m:String} AND kind = 'drift' "
+        "AND method = 'ks' AND status = 'drift' AND feature IS NOT NULL",
+        parameters={"m": MODEL_NAME},
+    )[0][0]
+    ks = [c for c in smalls if "log scale" in c["caption"] and " ks " in c["caption"]]
+    assert sum(c["marks"] for c in ks) == drifted_windows > 0
+    captions = page.evaluate(
+        "Array.from(document.querySelectorAll('svg.chart')).filter(svg => "
+        "!svg.closest('.hist') && !svg.closest('.small-multiples') && "
+        "!(svg.closest('figure') || {}).querySelector?.call(svg.closest('figure'), '.caption'))"
+        ".map(svg => svg.getAttribute('aria-label'))"
+    )
+    assert captions == [], f"charts without a caption: {captions}"
     accuracy = by_label["accuracy"]
     names = {s["name"] for s in accuracy["series"]}
     assert names == {"accuracy (realized)", "accuracy (estimated)"}

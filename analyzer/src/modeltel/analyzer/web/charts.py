@@ -32,15 +32,23 @@ THRESHOLD_COLOR = "#dc2626"
 FONT = "font-family='system-ui,-apple-system,Segoe UI,Roboto,sans-serif'"
 
 
+BAND_COLOR = "#fee2e2"
+MARK_COLOR = "#b91c1c"
+LOG_FLOOR = 1e-12
+"""The smallest value a log-scale chart shows (a p-value of 0 is drawn there)."""
+
+
 @dataclass
 class Series:
-    """One line: ``points`` are (time, value) pairs; ``None`` values leave a gap."""
+    """One line: ``points`` are (time, value) pairs; ``None`` values leave a gap. ``marked``
+    are the times drawn with a distinct marker (e.g. the windows judged drifted)."""
 
     name: str
     points: Sequence[tuple[datetime, float | None]]
     color: str | None = None
     dashed: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    marked: Sequence[datetime] = ()
 
 
 def _fmt(value: float) -> str:
@@ -123,6 +131,18 @@ def empty_chart(message: str, width: int = 560, height: int = 80) -> str:
     )
 
 
+def _log_ticks(low: float, high: float) -> list[float]:
+    """Decade ticks (in log10 units) spanning ``[low, high]``, at most five."""
+    first, last = math.floor(low), math.ceil(high)
+    step = max(1, math.ceil((last - first) / 4))
+    ticks = list(range(last, first - 1, -step))[::-1]
+    return [float(t) for t in ticks] if len(ticks) > 1 else [float(first), float(last + 1)]
+
+
+def _log_label(exponent: float) -> str:
+    return {0: "1", -1: "0.1", -2: "0.01"}.get(int(exponent), f"1e{int(exponent)}")
+
+
 def line_chart(
     series: Sequence[Series],
     *,
@@ -134,21 +154,35 @@ def line_chart(
     width: int = 560,
     height: int = 220,
     empty_message: str = "no data yet",
+    log_y: bool = False,
+    band: tuple[float | None, float | None] | None = None,
 ) -> str:
-    """Lines over time with axes, a legend and an optional dashed threshold."""
+    """Lines over time with axes, a legend and an optional dashed threshold.
+
+    ``log_y`` draws the y axis on a log10 scale (values below :data:`LOG_FLOOR`, zeros
+    included, at the floor), as p-values are read. ``band`` shades the values between its two
+    bounds (None: the edge of the plot), e.g. the region where a score means drift.
+    """
     drawn = [s for s in series if any(v is not None for _, v in s.points)]
     if not drawn:
         return empty_chart(f"{title}: {empty_message}" if title else empty_message, width)
+
+    def scale(v: float) -> float:
+        return math.log10(max(v, LOG_FLOOR)) if log_y else v
+
     times = [_as_utc(t) for s in drawn for t, v in s.points if v is not None]
-    values = [float(v) for s in drawn for _, v in s.points if v is not None]
+    values = [scale(float(v)) for s in drawn for _, v in s.points if v is not None]
     t0, t1 = min(times), max(times)
     if t1 == t0:
         t0, t1 = t0 - timedelta(minutes=30), t1 + timedelta(minutes=30)
-    low = min(values + ([threshold] if threshold is not None else []))
-    high = max(values + ([threshold] if threshold is not None else []))
-    low = y_min if y_min is not None else min(low, 0.0) if low >= 0 and high > 0 else low
-    high = y_max if y_max is not None else high
-    ticks = nice_ticks(low, high, 4)
+    marks = [scale(threshold)] if threshold is not None else []
+    low, high = min(values + marks), max(values + marks)
+    if log_y:
+        ticks = _log_ticks(low, min(high, 0.0) if high <= 0 else high)
+    else:
+        low = y_min if y_min is not None else min(low, 0.0) if low >= 0 and high > 0 else low
+        high = y_max if y_max is not None else high
+        ticks = nice_ticks(low, high, 4)
     low, high = min(ticks[0], low), max(ticks[-1], high)
     legend_rows = math.ceil(len(drawn) / 3)
     left, right, top = 52, 12, 24 + (14 if title else 0)
@@ -172,13 +206,22 @@ def line_chart(
             f"<text x='{left}' y='14' font-size='13' font-weight='600' fill='#111827'>"
             f"{escape(title)}</text>"
         )
+    if band is not None:
+        edge_low = y(scale(band[0])) if band[0] is not None else top + plot_h
+        edge_high = y(scale(band[1])) if band[1] is not None else top
+        y_top, y_bottom = sorted((max(min(edge_high, top + plot_h), top), edge_low))
+        y_bottom = min(y_bottom, top + plot_h)
+        parts.append(
+            f"<rect class='band' x='{left}' y='{y_top:.1f}' width='{plot_w}' "
+            f"height='{max(y_bottom - y_top, 0):.1f}' fill='{BAND_COLOR}' opacity='0.7'/>"
+        )
     for tick in ticks:
         ty = y(tick)
         parts.append(
             f"<line x1='{left}' x2='{left + plot_w}' y1='{ty:.1f}' y2='{ty:.1f}' "
             "stroke='#e5e7eb'/>"
             f"<text x='{left - 6}' y='{ty + 4:.1f}' text-anchor='end' fill='#6b7280'>"
-            f"{_fmt(tick)}</text>"
+            f"{_log_label(tick) if log_y else _fmt(tick)}</text>"
         )
     for tick_time in time_ticks(t0, t1):
         tx = x(tick_time)
@@ -194,7 +237,7 @@ def line_chart(
             f"transform='rotate(-90 12 {top + plot_h / 2:.1f})'>{escape(y_label)}</text>"
         )
     if threshold is not None:
-        ty = y(threshold)
+        ty = y(scale(threshold))
         parts.append(
             f"<line class='threshold' x1='{left}' x2='{left + plot_w}' y1='{ty:.1f}' "
             f"y2='{ty:.1f}' stroke='{THRESHOLD_COLOR}' stroke-dasharray='5 4' stroke-width='1'/>"
@@ -204,27 +247,36 @@ def line_chart(
     for index, s in enumerate(drawn):
         color = s.color or PALETTE[index % len(PALETTE)]
         points = sorted(((_as_utc(t), v) for t, v in s.points), key=lambda p: p[0])
-        path, pen_down, count = [], False, 0
+        marked = {_as_utc(t) for t in s.marked}
+        path, pen_down, count, drifted = [], False, 0, 0
         dots = []
         for t, v in points:
             if v is None or not math.isfinite(float(v)):
                 pen_down = False
                 continue
-            px, py = x(t), y(float(v))
+            px, py = x(t), y(scale(float(v)))
             path.append(f"{'L' if pen_down else 'M'}{px:.1f} {py:.1f}")
             pen_down = True
             count += 1
-            if len(points) <= 80:
+            tip = f"{escape(s.name)} {t:%Y-%m-%d %H:%M} UTC: {_fmt(float(v))}"
+            if t in marked:
+                drifted += 1
+                dots.append(
+                    f"<circle class='mark' cx='{px:.1f}' cy='{py:.1f}' r='3.4' "
+                    f"fill='{MARK_COLOR}' stroke='#fff' stroke-width='0.8'>"
+                    f"<title>{tip} (drifted)</title></circle>"
+                )
+            elif len(points) <= 80:
                 dots.append(
                     f"<circle cx='{px:.1f}' cy='{py:.1f}' r='2.2' fill='{color}'>"
-                    f"<title>{escape(s.name)} {t:%Y-%m-%d %H:%M} UTC: {_fmt(float(v))}</title>"
-                    "</circle>"
+                    f"<title>{tip}</title></circle>"
                 )
         dash = " stroke-dasharray='6 4'" if s.dashed else ""
         extra = "".join(f" data-{k}='{escape(v, quote=True)}'" for k, v in s.extra.items())
         parts.append(
             f"<g class='series' data-series='{escape(s.name, quote=True)}' "
-            f"data-points='{count}'{extra}><path d='{' '.join(path)}' fill='none' "
+            f"data-points='{count}' data-drifted='{drifted}'{extra}>"
+            f"<path d='{' '.join(path)}' fill='none' "
             f"stroke='{color}' stroke-width='1.8'{dash}/>{''.join(dots)}</g>"
         )
     legend_y = top + plot_h + 30

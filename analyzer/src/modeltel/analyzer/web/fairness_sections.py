@@ -20,7 +20,7 @@ from modeltel.analyzer.analyses.fairness import LOWER_IS_WORSE, SUMMARY_METRICS
 from modeltel.analyzer.base.results import severity
 from modeltel.analyzer.web import charts
 from modeltel.analyzer.web.data import ModelView, _details
-from modeltel.analyzer.web.sections import badge, grid, num, table, window_text
+from modeltel.analyzer.web.sections import Chart, badge, grid, num, table, window_text
 
 CUSTOM = "custom"
 FAIRNESS = "fairness"
@@ -29,11 +29,6 @@ DIFFERENCES = tuple(m for m in SUMMARY_METRICS if m not in LOWER_IS_WORSE)
 
 def _points(records: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
     return [(r["window_end"], r["value"]) for r in records]
-
-
-def _boxed(chart: str, caption: str) -> str:
-    """A chart followed by its one-line reading guide."""
-    return f"{chart}<p class='muted caption'>{escape(caption)}</p>"
 
 
 def words(metric: str) -> str:
@@ -76,7 +71,8 @@ def custom_section(view: ModelView, *, max_charts: int = 12) -> str:
             "<code>custom_metrics</code> section of the configuration (one SQL aggregate "
             "each).</p>"
         )
-    rows, lines = [], []
+    rows: list[tuple[str, ...]] = []
+    lines: list[Chart] = []
     for r in latest:
         d = _details(r["details"])
         about = escape(str(d.get("description") or ""))
@@ -101,7 +97,7 @@ def custom_section(view: ModelView, *, max_charts: int = 12) -> str:
         chart = charts.line_chart(
             series, title=str(r["metric"]), threshold=r["threshold"], empty_message="no values yet"
         )
-        lines.append(_boxed(chart, _custom_caption(d)))
+        lines.append((chart, _custom_caption(d)))
     note = f"<p class='muted'>{window_text(latest)}</p>"
     headers = ["metric", "value", "bounds", "status", "description"]
     return note + table(headers, rows, "custom") + grid(lines)
@@ -244,12 +240,12 @@ def _trend(view: ModelView, attribute: str) -> str:
     )
     return grid(
         [
-            _boxed(
+            (
                 differences,
                 "largest gap in selection, true and false positive rates between groups per "
                 "window; 0 is parity, alert above the dashed threshold",
             ),
-            _boxed(
+            (
                 impact,
                 "lowest group selection rate divided by the highest per window; 1 is parity, "
                 "alert below the dashed threshold (four-fifths rule at 0.8)",

@@ -84,7 +84,20 @@ def multivariate_section(view: ModelView, *, worst: int = 10) -> str:
         else ""
     )
     note = f"<p class='muted'>{window_text(view.latest.get('multivariate', []))}</p>"
-    return note + facts_list(facts) + grid([lines, shares]) + listing
+    captions = [
+        (
+            lines,
+            "The mean error of rebuilding each window's inputs from the reference's principal "
+            "components; above the red upper threshold the features' joint distribution has "
+            "moved, even when each feature alone looks unchanged.",
+        ),
+        (
+            shares,
+            "The share of predictions whose own reconstruction error is beyond the reference's, "
+            "per window; above the red line too many inputs are unusual combinations.",
+        ),
+    ]
+    return note + facts_list(facts) + grid(captions) + listing
 
 
 def attribution_section(view: ModelView, *, top: int = 12) -> str:
@@ -138,4 +151,12 @@ def attribution_section(view: ModelView, *, top: int = 12) -> str:
     )
     headers = ["feature", "importance", "rank", "reference importance", "reference rank"]
     note = f"<p class='muted'>{window_text(view.latest.get('attribution', []))}</p>"
-    return note + facts_list(facts) + table(headers, rows, "attribution") + grid([bars, agreement])
+    captions = [
+        (bars, "Mean absolute attribution per feature in the latest window, largest first."),
+        (
+            agreement,
+            "Spearman rank correlation between each window's feature ranking and the reference "
+            "period's (1: same order); below the red line the model relies on other features.",
+        ),
+    ]
+    return note + facts_list(facts) + table(headers, rows, "attribution") + grid(captions)

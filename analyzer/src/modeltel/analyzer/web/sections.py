@@ -99,10 +99,20 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]], cls: str = "") 
     return f"<table class='{cls}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def grid(svgs: Sequence[str]) -> str:
-    """Charts side by side (one column when printed)."""
-    boxes = "".join(f"<div class='chart-box'>{svg}</div>" for svg in svgs)
-    return f"<div class='charts'>{boxes}</div>"
+Chart = str | tuple[str, str]
+"""An SVG, or an (SVG, caption) pair: the caption is one line saying how to read it."""
+
+
+def figure(chart: Chart) -> str:
+    """One chart in its box, with its caption beneath when it has one."""
+    svg, caption = chart if isinstance(chart, tuple) else (chart, "")
+    note = f"<figcaption class='caption'>{escape(caption)}</figcaption>" if caption else ""
+    return f"<figure class='chart-box'>{svg}{note}</figure>"
+
+
+def grid(charts_: Sequence[Chart], cls: str = "charts") -> str:
+    """Charts side by side (one column when printed), each with its caption."""
+    return f"<div class='{cls}'>{''.join(figure(c) for c in charts_)}</div>"
 
 
 def window_text(records: Sequence[dict[str, Any]]) -> str:
@@ -183,8 +193,60 @@ def drift_table(view: ModelView, *, histograms: bool = True) -> str:
     )
 
 
+SMALL_MULTIPLES_ABOVE = 6
+"""A method with more features than this gets one small chart per feature."""
+
+
+def _drift_caption(method: str, threshold: float | None) -> str:
+    limit = num(threshold) if threshold is not None else "the threshold"
+    if method in P_VALUE_METHODS:
+        return (
+            f"Each line is a feature's {method} p-value per window, on a log scale; in the "
+            f"shaded band below the red line ({limit}) the feature drifted; red dots mark "
+            "drifted windows."
+        )
+    return (
+        f"Each line is a feature's {method} score per window; in the shaded band at or above "
+        f"the red line ({limit}) the feature drifted; red dots mark drifted windows."
+    )
+
+
+def _drift_chart(
+    method: str, features: Sequence[str], rs: Sequence[dict[str, Any]], *, small: bool
+) -> str:
+    pvalue = method in P_VALUE_METHODS
+    thresholds = [r["threshold"] for r in rs if r["threshold"] is not None]
+    threshold = thresholds[-1] if thresholds else None
+    series = [
+        charts.Series(
+            f,
+            [(r["window_end"], r["value"]) for r in rs if r["feature"] == f],
+            marked=[r["window_end"] for r in rs if r["feature"] == f and r["status"] == "drift"],
+        )
+        for f in features
+    ]
+    band = None
+    if threshold is not None:
+        band = (None, threshold) if pvalue else (threshold, None)
+    return charts.line_chart(
+        series,
+        title=(features[0] if small else f"{method} per window")
+        + (" (p-value, log scale)" if pvalue and not small else ""),
+        threshold=threshold,
+        y_label="" if small else ("p-value (log)" if pvalue else method),
+        log_y=pvalue,
+        band=band,
+        y_min=None if pvalue else 0.0,
+        width=280 if small else 560,
+        height=130 if small else 220,
+    )
+
+
 def drift_charts(view: ModelView, *, max_features: int = 8) -> str:
-    """Drift scores over time, one chart per method, most drifted features first."""
+    """Drift over time per method: each feature's decision score against its threshold band
+    (p-values on a log scale), drifted windows marked; one small chart per feature when a
+    method checks more than :data:`SMALL_MULTIPLES_ABOVE` features (most drifted first),
+    then the share of drifted features."""
     records = [r for r in view.of("drift") if r["feature"] and r["method"] != "share"]
     if not records:
         return grid([charts.empty_chart("drift scores over time: no drift results yet")])
@@ -196,37 +258,52 @@ def drift_charts(view: ModelView, *, max_features: int = 8) -> str:
         worst: dict[str, int] = {}
         for r in rs:
             worst[r["feature"]] = worst.get(r["feature"], 0) + (r["status"] == "drift")
-        features = sorted(worst, key=lambda f: (-worst[f], f))[:max_features]
-        series = [
-            charts.Series(f, [(r["window_end"], r["value"]) for r in rs if r["feature"] == f])
-            for f in features
-        ]
+        features = sorted(worst, key=lambda f: (-worst[f], f))
         thresholds = [r["threshold"] for r in rs if r["threshold"] is not None]
-        out.append(
-            charts.line_chart(
-                series,
-                title=f"{method} per window"
-                + (" (p-value, drift below the line)" if method in P_VALUE_METHODS else ""),
-                threshold=thresholds[-1] if thresholds else None,
-                y_label="p-value" if method in P_VALUE_METHODS else method,
+        caption = _drift_caption(method, thresholds[-1] if thresholds else None)
+        if len(features) > SMALL_MULTIPLES_ABOVE:
+            by_feature: dict[str, list[dict[str, Any]]] = {}
+            for r in rs:
+                by_feature.setdefault(r["feature"], []).append(r)
+            smalls = [_drift_chart(method, [f], by_feature[f], small=True) for f in features]
+            drifted = sum(1 for f in features if worst[f])
+            out.append(
+                f"<h4>{escape(method)}: {len(features)} features, {drifted} drifted in some "
+                "window (most drifted first)</h4><p class='caption'>"
+                f"{escape(caption)}</p>" + grid(smalls, "charts small-multiples")
             )
-        )
+        else:
+            out.append(
+                grid([(_drift_chart(method, features[:max_features], rs, small=False), caption)])
+            )
     shares = view.of("drift", method="share")
     if shares:
+        chart = charts.line_chart(
+            [
+                charts.Series(
+                    "share of drifted features",
+                    [(r["window_end"], r["value"]) for r in shares],
+                    marked=[r["window_end"] for r in shares if r["status"] == "drift"],
+                )
+            ],
+            title="share of drifted features",
+            threshold=shares[-1]["threshold"],
+            band=(shares[-1]["threshold"], None) if shares[-1]["threshold"] is not None else None,
+            y_min=0,
+            y_max=1,
+        )
         out.append(
-            charts.line_chart(
+            grid(
                 [
-                    charts.Series(
-                        "share of drifted features", [(r["window_end"], r["value"]) for r in shares]
+                    (
+                        chart,
+                        "The share of checked features that drifted in each window; at or above "
+                        "the red line the whole dataset counts as drifted (red dots).",
                     )
-                ],
-                title="share of drifted features",
-                threshold=shares[-1]["threshold"],
-                y_min=0,
-                y_max=1,
+                ]
             )
         )
-    return grid(out)
+    return "".join(out)
 
 
 # -- performance -------------------------------------------------------------------------
@@ -239,7 +316,8 @@ def performance_charts(view: ModelView, *, max_metrics: int = 4) -> str:
         return grid(
             [charts.empty_chart("performance: no results yet (labels join predictions by id)")]
         )
-    out = []
+    out: list[Chart] = []
+    coverage = _coverage_chart(view)
     for metric in metrics:
         series = []
         for source, dashed in (("realized", False), ("estimated", True)):
@@ -257,16 +335,42 @@ def performance_charts(view: ModelView, *, max_metrics: int = 4) -> str:
             r["threshold"] for r in view.of("performance", metric=metric) if r["threshold"]
         ]
         low, high = chart_bounds(metric_spec("performance", metric))
-        out.append(
-            charts.line_chart(
-                series,
-                title=metric,
-                threshold=thresholds[-1] if thresholds else None,
-                y_min=low,
-                y_max=high,
-            )
+        chart = charts.line_chart(
+            series,
+            title=metric,
+            threshold=thresholds[-1] if thresholds else None,
+            y_min=low,
+            y_max=high,
         )
+        out.append((chart + coverage, _performance_caption(metric)))
     return grid(out)
+
+
+def _coverage_chart(view: ModelView) -> str:
+    """Label coverage per window, small, to sit beneath a performance chart."""
+    coverage = view.of("performance", metric="label_coverage")
+    return charts.line_chart(
+        [
+            charts.Series(
+                "label coverage",
+                [(r["window_end"], r["value"]) for r in coverage],
+                color=charts.PALETTE[2],
+            )
+        ],
+        title="label coverage",
+        y_min=0,
+        y_max=1,
+        height=110,
+        empty_message="no labels yet",
+    )
+
+
+def _performance_caption(metric: str) -> str:
+    return (
+        f"{metric} per window: realized from labels (solid) and estimated without labels "
+        "(dashed, CBPE) against the red threshold; beneath, the share of predictions with a "
+        "label: a realized value resting on low coverage is uncertain."
+    )
 
 
 def chart_bounds(spec: MetricSpec) -> tuple[float | None, float | None]:
@@ -310,21 +414,25 @@ def performance_facts(view: ModelView, *, max_metrics: int = 4) -> str:
 
 
 def label_section(view: ModelView) -> str:
-    coverage = view.of("performance", metric="label_coverage")
-    chart = charts.line_chart(
-        [charts.Series("label coverage", [(r["window_end"], r["value"]) for r in coverage])],
-        title="label coverage (share of predictions with ground truth)",
-        y_min=0,
-        y_max=1,
-        empty_message="no labels yet",
-    )
+    """Label coverage and delay of the latest window (coverage over time is drawn beneath
+    each performance chart; alone here when there is no performance metric yet)."""
+    chart = ""
+    if not view.performance_metrics():
+        chart = grid(
+            [
+                (
+                    _coverage_chart(view),
+                    "The share of predictions whose label (ground truth) has arrived, per window.",
+                )
+            ]
+        )
     facts = [
         ("coverage (latest window)", pct(view.latest_value("performance", "label_coverage"))),
         ("delay p50", seconds(view.latest_value("performance", "label_delay_p50"))),
         ("delay p95", seconds(view.latest_value("performance", "label_delay_p95"))),
         ("labels for unknown ids", num(view.latest_value("performance", "labels_unknown_ids"))),
     ]
-    return facts_list(facts) + grid([chart])
+    return facts_list(facts) + chart
 
 
 def facts_list(facts: Sequence[tuple[str, str]]) -> str:
@@ -346,56 +454,74 @@ def service_section(view: ModelView) -> str:
         for q, m in (("p50", "latency_p50"), ("p95", "latency_p95"), ("p99", "latency_p99"))
     ]
     thr = [r["threshold"] for r in view.of("service", metric="latency_p95") if r["threshold"]]
-    out = [
-        charts.line_chart(
-            latency,
-            title="latency percentiles (seconds)",
-            threshold=thr[-1] if thr else None,
-            y_min=0,
+    out: list[Chart] = [
+        (
+            charts.line_chart(
+                latency,
+                title="latency percentiles (seconds)",
+                threshold=thr[-1] if thr else None,
+                y_min=0,
+            ),
+            "Per window, the time a prediction took for half (p50), 95 % and 99 % of calls; "
+            "the red line is the p95 threshold.",
         ),
-        charts.line_chart(
-            [
-                charts.Series(
-                    "predictions/s",
-                    [
-                        (r["window_end"], r["value"])
-                        for r in view.of("service", metric="throughput")
-                    ],
-                )
-            ],
-            title="throughput (predictions per second)",
-            y_min=0,
+        (
+            charts.line_chart(
+                [
+                    charts.Series(
+                        "predictions/s",
+                        [
+                            (r["window_end"], r["value"])
+                            for r in view.of("service", metric="throughput")
+                        ],
+                    )
+                ],
+                title="throughput (predictions per second)",
+                y_min=0,
+            ),
+            "Predictions per second, averaged over each window.",
         ),
-        charts.line_chart(
-            [
-                charts.Series(
-                    "error ratio",
-                    [
-                        (r["window_end"], r["value"])
-                        for r in view.of("service", metric="error_ratio")
-                    ],
-                    color=charts.PALETTE[1],
-                )
-            ],
-            title="error ratio",
-            y_min=0,
+        (
+            charts.line_chart(
+                [
+                    charts.Series(
+                        "error ratio",
+                        [
+                            (r["window_end"], r["value"])
+                            for r in view.of("service", metric="error_ratio")
+                        ],
+                        color=charts.PALETTE[1],
+                    )
+                ],
+                title="error ratio",
+                y_min=0,
+            ),
+            "The share of calls that failed, per window.",
         ),
     ]
     shares = view.of("service", metric="prediction_share")
     if shares:
         classes = sorted({str(r["feature"]) for r in shares})[:8]
         out.append(
-            charts.line_chart(
-                [
-                    charts.Series(
-                        f"class {c}",
-                        [(r["window_end"], r["value"]) for r in shares if str(r["feature"]) == c],
-                    )
-                    for c in classes
-                ],
-                title="prediction share per class",
-                y_min=0,
-                y_max=1,
+            (
+                charts.line_chart(
+                    [
+                        charts.Series(
+                            f"class {c}",
+                            [
+                                (r["window_end"], r["value"])
+                                for r in shares
+                                if str(r["feature"]) == c
+                            ],
+                        )
+                        for c in classes
+                    ],
+                    title="prediction share per class",
+                    y_min=0,
+                    y_max=1,
+                ),
+                "The share of predictions given to each class, per window: a class taking or "
+                "losing share shows the model's output drifting.",
             )
         )
     facts = [
@@ -436,19 +562,33 @@ def quality_section(view: ModelView) -> str:
     chart = ""
     if missing and any(v > 0 for _, v in missing):
         missing.sort(key=lambda kv: -kv[1])
-        chart = grid([charts.bar_chart(missing[:12], title="missing values (latest window)")])
+        chart = grid(
+            [
+                (
+                    charts.bar_chart(missing[:12], title="missing values (latest window)"),
+                    "The share of predictions missing each feature in the latest window, "
+                    "most missing first.",
+                )
+            ]
+        )
     note = f"<p class='muted'>{window_text(view.latest.get('quality', []))}</p>"
     return note + table(headers, body, "quality") + chart
 
 
-def health_chart(view: ModelView) -> str:
+def health_chart(view: ModelView) -> Chart:
+    """The health score per analysed window, with its caption."""
     rs = view.of("health", metric="health_score")
-    return charts.line_chart(
+    chart = charts.line_chart(
         [charts.Series("health score", [(r["window_end"], r["value"]) for r in rs])],
         title="health score over time",
         y_min=0,
         y_max=100,
         empty_message="no health scores yet",
+    )
+    return (
+        chart,
+        "The health score (0–100) of each analysed window: ok from 80, warning from 50, "
+        "alert below.",
     )
 
 
@@ -471,7 +611,7 @@ def analysis_section(view: ModelView, analysis: Analysis) -> str:
         )
         for r in latest
     ]
-    lines = []
+    lines: list[Chart] = []
     for spec in view.metrics(analysis.kind):
         rs = [
             r
@@ -482,13 +622,17 @@ def analysis_section(view: ModelView, analysis: Analysis) -> str:
             continue
         thresholds = [r["threshold"] for r in rs if r["threshold"] is not None]
         low, high = chart_bounds(spec)
+        chart = charts.line_chart(
+            [charts.Series(spec.name, [(r["window_end"], r["value"]) for r in rs])],
+            title=spec.name,
+            threshold=thresholds[-1] if thresholds else None,
+            y_min=low,
+            y_max=high,
+        )
         lines.append(
-            charts.line_chart(
-                [charts.Series(spec.name, [(r["window_end"], r["value"]) for r in rs])],
-                title=spec.name,
-                threshold=thresholds[-1] if thresholds else None,
-                y_min=low,
-                y_max=high,
+            (
+                chart,
+                f"{spec.name} per window" + (", against its red threshold." if thresholds else "."),
             )
         )
     note = f"<p class='muted'>{window_text(latest)}</p>"
