@@ -183,7 +183,8 @@ def _latest_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
     summary["drifted_features"] = len(drifted)
     summary["features_checked"] = len(features)
     ends = [r["window_end"] for r in records if r["window_end"] is not None]
-    summary["last_analyzed"] = max(ends) if ends else None
+    now = datetime.now(UTC)  # a window still open (late labels re-scored) ends in the future
+    summary["last_analyzed"] = min(max(ends), now) if ends else None
     summary.setdefault("health_window_end", summary["last_analyzed"])
     return summary
 
