@@ -447,6 +447,15 @@ def facts_list(facts: Sequence[tuple[str, str]]) -> str:
 # -- service -----------------------------------------------------------------------------
 
 
+def _service_line(
+    view: ModelView, metric: str, name: str, title: str, caption: str, color: str | None = None
+) -> Chart:
+    """One service metric per window, from 0, with its caption."""
+    points = [(r["window_end"], r["value"]) for r in view.of("service", metric=metric)]
+    chart = charts.line_chart([charts.Series(name, points, color=color)], title=title, y_min=0)
+    return chart, caption
+
+
 def service_section(view: ModelView) -> str:
     """Latency percentiles, throughput, error ratio, volume and prediction shares."""
     latency = [
@@ -465,38 +474,20 @@ def service_section(view: ModelView) -> str:
             "Per window, the time a prediction took for half (p50), 95 % and 99 % of calls; "
             "the red line is the p95 threshold.",
         ),
-        (
-            charts.line_chart(
-                [
-                    charts.Series(
-                        "predictions/s",
-                        [
-                            (r["window_end"], r["value"])
-                            for r in view.of("service", metric="throughput")
-                        ],
-                    )
-                ],
-                title="throughput (predictions per second)",
-                y_min=0,
-            ),
+        _service_line(
+            view,
+            "throughput",
+            "predictions/s",
+            "throughput (predictions per second)",
             "Predictions per second, averaged over each window.",
         ),
-        (
-            charts.line_chart(
-                [
-                    charts.Series(
-                        "error ratio",
-                        [
-                            (r["window_end"], r["value"])
-                            for r in view.of("service", metric="error_ratio")
-                        ],
-                        color=charts.PALETTE[1],
-                    )
-                ],
-                title="error ratio",
-                y_min=0,
-            ),
+        _service_line(
+            view,
+            "error_ratio",
+            "error ratio",
+            "error ratio",
             "The share of calls that failed, per window.",
+            color=charts.PALETTE[1],
         ),
     ]
     shares = view.of("service", metric="prediction_share")
