@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import threading
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,7 +27,7 @@ from modeltel.analyzer.base.results import Status, read_results, severity
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.base.windows import Window, floor_time
 from modeltel.analyzer.orchestration import health as health_module
-from modeltel.analyzer.web.page_analyzer import page_analyzer
+from modeltel.analyzer.web.page_analyzer import Kept, page_analyzer
 
 logger = logging.getLogger(__name__)
 
@@ -140,12 +138,13 @@ def list_models(store: Store) -> list[dict[str, Any]]:
 
 def _freshness(store: Store) -> dict[tuple[str, str], tuple[datetime | None, str | None]]:
     """Per (model, version): the start of its newest analysed window and the status of its
-    latest ``service`` ``staleness`` record (None without one)."""
+    latest ``service`` ``staleness`` record (None without one), from ``ml_results_latest``
+    (each series' newest record: the newest window is among them)."""
     rows = store.query_rows(
         "SELECT model, version, max(window_start), "
         "argMaxIf(status, window_end, kind = 'service' AND metric = 'staleness'), "
         "countIf(kind = 'service' AND metric = 'staleness') "
-        "FROM ml_results FINAL GROUP BY model, version"
+        "FROM ml_results_latest FINAL GROUP BY model, version"
     )
     return {
         (str(model), str(version)): (_utc(start), str(status) if counted else None)
@@ -351,8 +350,11 @@ def place_range(store: Store, model: str, version: str, asked: RangeRequest) -> 
     return TimeRange(asked.name, end - RANGES[asked.name], end, asked.compare)
 
 
-_RANGE_DRIFT: dict[tuple[Any, ...], tuple[float, tuple[list[dict[str, Any]], dict[str, Any]]]] = {}
-_RANGE_LOCK = threading.Lock()
+HISTOGRAM_TTL_S = 60.0
+"""A self-refreshing page asks again every 30 s: a window's bins and a range's drift are kept
+this long."""
+_HISTOGRAMS = Kept(HISTOGRAM_TTL_S)
+_RANGE_DRIFT = Kept(HISTOGRAM_TTL_S)
 
 
 def range_drift(
@@ -364,11 +366,9 @@ def range_drift(
     Kept :data:`HISTOGRAM_TTL_S` per store, version and range; raises :class:`ModeltelError`.
     """
     key = (store.url, store.database, model, version, chosen.since, chosen.until, chosen.compare)
-    now = time.monotonic()
-    with _RANGE_LOCK:
-        cached = _RANGE_DRIFT.get(key)
-        if cached is not None and now - cached[0] < HISTOGRAM_TTL_S:
-            return cached[1]
+    cached: tuple[list[dict[str, Any]], dict[str, dict[str, Any]]] | None = _RANGE_DRIFT.get(key)
+    if cached is not None:
+        return cached
     window = Window(chosen.since, chosen.until)
     reference_window = Window(*chosen.previous) if chosen.compare == "previous" else None
     analyzer, lock = page_analyzer(store)
@@ -383,10 +383,7 @@ def range_drift(
             logger.warning("range histograms of %s/%s: %s", model, version, exc)
             bins = {}
     answer = (records, bins)
-    with _RANGE_LOCK:
-        for old in [k for k, (at, _) in _RANGE_DRIFT.items() if now - at >= HISTOGRAM_TTL_S]:
-            del _RANGE_DRIFT[old]
-        _RANGE_DRIFT[key] = (now, answer)
+    _RANGE_DRIFT.put(key, answer)
     return answer
 
 
@@ -594,12 +591,6 @@ def list_models_for(store: Store, model: str) -> list[dict[str, Any]]:
     return [m for m in list_models(store) if m["model"] == model]
 
 
-_HISTOGRAMS: dict[tuple[Any, ...], tuple[float, dict[str, dict[str, Any]]]] = {}
-_HISTOGRAMS_LOCK = threading.Lock()
-HISTOGRAM_TTL_S = 60.0
-"""A self-refreshing page asks again every 30 s: the bins of a window are kept this long."""
-
-
 def feature_histograms(store: Store, view: ModelView) -> dict[str, dict[str, Any]]:
     """Reference-vs-current bins per drift-checked feature, for the latest drift window.
 
@@ -613,11 +604,9 @@ def feature_histograms(store: Store, view: ModelView) -> dict[str, dict[str, Any
         return {}
     window = Window(drift[0]["window_start"], drift[0]["window_end"])
     key = (store.url, store.database, view.model, view.version, window.start, window.end)
-    now = time.monotonic()
-    with _HISTOGRAMS_LOCK:
-        cached = _HISTOGRAMS.get(key)
-        if cached is not None and now - cached[0] < HISTOGRAM_TTL_S:
-            return cached[1]
+    cached: dict[str, dict[str, Any]] | None = _HISTOGRAMS.get(key)
+    if cached is not None:
+        return cached
     try:
         analyzer, lock = page_analyzer(store)
         with lock:
@@ -627,8 +616,5 @@ def feature_histograms(store: Store, view: ModelView) -> dict[str, dict[str, Any
     except ModeltelError as exc:
         logger.warning("histograms of %s/%s: %s", view.model, view.version, exc)
         return {}
-    with _HISTOGRAMS_LOCK:
-        for stale in [k for k, (at, _) in _HISTOGRAMS.items() if now - at >= HISTOGRAM_TTL_S]:
-            del _HISTOGRAMS[stale]
-        _HISTOGRAMS[key] = (now, bins)
+    _HISTOGRAMS.put(key, bins)
     return bins

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from modeltel.analyzer.base.store import Store
 
@@ -44,3 +45,28 @@ def page_analyzer(store: Store) -> tuple[Analyzer, threading.Lock]:
         while len(_KEPT) > KEPT:
             _KEPT.popitem(last=False)
         return analyzer, _KEPT[key][2]
+
+
+class Kept:
+    """Answers of the page's computations, each kept ``ttl_s`` seconds (a self-refreshing
+    page asks again every 30 s); thread-safe, expired entries dropped on each :meth:`put`."""
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._answers: dict[Any, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any | None:
+        """The answer kept for ``key``, None when there is none or it expired."""
+        with self._lock:
+            kept = self._answers.get(key)
+        if kept is None or time.monotonic() - kept[0] >= self.ttl_s:
+            return None
+        return kept[1]
+
+    def put(self, key: Any, answer: Any) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for old in [k for k, (at, _) in self._answers.items() if now - at >= self.ttl_s]:
+                del self._answers[old]
+            self._answers[key] = (now, answer)
