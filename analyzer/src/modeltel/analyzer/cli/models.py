@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 
 from modeltel.analyzer.cli import common
 from modeltel.analyzer.cli.backend import add_backend_options, open_backend
@@ -41,23 +42,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _ago(iso: str | None) -> str:
-    if not iso:
-        return "never"
-    from datetime import UTC, datetime
+def _moment(iso: str) -> datetime:
+    """An ISO time of the listing as an aware UTC datetime (naive times are UTC)."""
+    moment = datetime.fromisoformat(iso)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
+
+def _ago(iso: str | None) -> str:
     from modeltel.analyzer.web.sections import ago
 
-    moment = datetime.fromisoformat(iso)
-    return ago(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    return ago(_moment(iso)) if iso else "never"
 
 
 def _when(iso: str) -> str:
-    from datetime import UTC, datetime
+    from modeltel.analyzer.web.sections import when
 
-    moment = datetime.fromisoformat(iso)
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return when(_moment(iso))
 
 
 def run(args: argparse.Namespace) -> int:
