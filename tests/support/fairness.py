@@ -1,6 +1,7 @@
 """The fairness page and report tests' data: two days of labelled loan decisions planted with
 numpy (a fair day, then one where group ``f`` is approved at about half ``m``'s rate, plus a
-group ``x`` too small to judge), analysed by the real custom and fairness analyses."""
+group ``x`` too small to judge), analysed by the real custom (per gender too) and fairness
+analyses."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ CONFIG = {
             "description": "share of applications approved",
         },
         "mean_amount": {"sql": "avg(feature('amount'))"},
+        "segment_by": "gender",
     },
     "fairness": {
         "protected": ["gender", "age"],

@@ -42,8 +42,10 @@ def _printed(text: str) -> dict:
 
 def test_the_page_shows_what_the_demo_printed(tmp_path: Path, page) -> None:
     demo = subprocess.run(
-        [sys.executable, "-m", "modeltel.analyzer.cli", "demo", "--data-dir", str(tmp_path)]
-        + ["--days", "3", "--scale", "0.1", "--window-hours", "12"],
+        [
+            *(sys.executable, "-m", "modeltel.analyzer.cli", "demo", "--data-dir", str(tmp_path)),
+            *("--days", "3", "--scale", "0.1", "--window-hours", "12"),
+        ],
         capture_output=True,
         text=True,
         env=ENV,
@@ -55,8 +57,10 @@ def test_the_page_shows_what_the_demo_printed(tmp_path: Path, page) -> None:
 
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "modeltel.analyzer.cli", *said["serve"]]
-        + ["--port", str(port), "--grpc-port", "0"],
+        [
+            *(sys.executable, "-m", "modeltel.analyzer.cli", *said["serve"]),
+            *("--port", str(port), "--grpc-port", "0"),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

@@ -54,6 +54,23 @@ def test_page_shows_custom_metrics_and_fairness(server, planted: Day, page, tmp_
         "share of applications approved",
     ]
     assert custom["mean_amount"][1:4] == [num(planted.amount.mean()), "—", "info"]
+    # and per gender (custom_metrics.segment_by), largest segment first
+    per_segment = rows(page, "table.custom-segments")
+    gender = planted.groups["gender"]
+    expected = []
+    for group in sorted(sorted(set(gender)), key=lambda g: -(gender == g).sum()):
+        share = planted.approve[gender == group].mean()
+        status = "alert" if share < 0.3 else "ok"
+        amount = num(planted.amount[gender == group].mean())
+        expected.append(
+            [
+                f"gender={group}",
+                f"{(gender == group).sum():,}",
+                f"{num(share)} {status}",
+                f"{amount} info",
+            ]
+        )
+    assert per_segment == expected
 
     # the gender summaries and groups, the small group left out with its reason
     summary = {r[0]: r[1:4] for r in rows(page, "#fairness-gender ~ table.fairness-summary")}

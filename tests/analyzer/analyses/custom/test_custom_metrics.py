@@ -1,6 +1,9 @@
 """Custom SQL metrics equal the same aggregate computed by pandas on the rows — with missing
 feature values, late and replaced labels, several windows and per-model settings — and a
-hostile or broken expression is refused when the Analyzer starts, naming the metric."""
+hostile or broken expression is refused when the Analyzer starts, naming the metric. With
+``segment_by``, every metric per value of the feature as well, equal to pandas on each
+segment's rows, the values beyond ``max_segments`` as one ``other`` segment, the segment on the
+records and the gauges."""
 
 from __future__ import annotations
 
@@ -260,3 +263,97 @@ def test_cli_and_api_compute_custom_metrics(server, monkeypatch, tmp_path) -> No
     assert published["ml.custom_metric"].attributes["ml.metric.name"] == "approval_rate"
     assert published["ml.custom_metric.breached"].value == 0.0
     assert published["ml.custom_metric.threshold"].value == 0.3
+
+
+def _labels(rows: pd.DataFrame) -> pd.DataFrame:
+    rng = np.random.default_rng(8)
+    some = rows.sample(frac=0.6, random_state=3)
+    return pd.DataFrame(
+        {
+            "prediction_id": some["prediction_id"],
+            "label": rng.choice(["approve", "deny"], len(some)),
+        }
+    )
+
+
+def _pandas(part: pd.DataFrame) -> dict[str, float]:
+    labelled = part[part["label"].notna()]
+    wrong = labelled["label"] != labelled["prediction_label"]
+    big = labelled[labelled["amount"] > 100]
+    return {
+        "approval_rate": (part["prediction_label"] == "approve").mean(),
+        "high_risk_share": (part["prediction_score"] > 0.9).mean(),
+        "mean_amount": part["amount"].mean(),
+        "north_share": (part["region"] == "north").mean(),
+        "error_cost": labelled["amount"].where(wrong, 0).fillna(0).sum(),
+        "accuracy_big": (big["label"] == big["prediction_label"]).mean(),
+    }
+
+
+def _by_segment(frame: pd.DataFrame) -> dict[tuple[int, str, str], float]:
+    starts = sorted(frame["window_start"].unique())
+    return {
+        (starts.index(r.window_start), r.segment, r.metric): r.value
+        for r in frame.itertuples(index=False)
+    }
+
+
+def test_every_metric_per_segment_equals_pandas(store) -> None:
+    rows = _seed(store)
+    labels = _labels(rows)
+    upload_labels(store, "loans", labels)
+    joined = rows.merge(labels, on="prediction_id", how="left")
+    config = {"custom_metrics": {**METRICS, "segment_by": "region"}}
+    out = Analyzer(store, config).run("custom", "loans", **TWO_HOURS)
+    got = _by_segment(out)
+    assert {s for _, s, _ in got} == {"", "region=north", "region=south", "region=east"}
+    for (w, region), part in joined.groupby(["window", "region"]):
+        for metric, value in _pandas(part).items():
+            assert got[(w, f"region={region}", metric)] == pytest.approx(value, abs=TOL)
+    for w, part in joined.groupby("window"):
+        for metric, value in _pandas(part).items():
+            assert got[(w, "", metric)] == pytest.approx(value, abs=TOL)
+    sizes = out[(out.metric == "approval_rate") & (out.segment == "region=south")]
+    assert sorted(sizes.current_size) == sorted(
+        joined[joined.region == "south"].groupby("window").size()
+    )
+    gauges = [
+        o
+        for record in out.to_dict("records")
+        for o in observations(record)
+        if o.gauge == "ml.custom_metric"
+    ]
+    assert {o.attributes.get("ml.segment") for o in gauges} == {
+        None,
+        "region=north",
+        "region=south",
+        "region=east",
+    }
+
+
+def test_values_beyond_max_segments_are_other(store) -> None:
+    rows = _seed(store)
+    labels = _labels(rows)
+    upload_labels(store, "loans", labels)
+    joined = rows.merge(labels, on="prediction_id", how="left")
+    config = {"custom_metrics": {**METRICS, "segment_by": "region", "max_segments": 1}}
+    got = _by_segment(Analyzer(store, config).run("custom", "loans", **TWO_HOURS))
+    for w, part in joined.groupby("window"):
+        top = part["region"].value_counts().index[0]  # south: half of the traffic
+        assert {s for ww, s, _ in got if ww == w} == {"", f"region={top}", "region=other"}
+        rest = part[part["region"] != top]
+        for metric, value in _pandas(rest).items():
+            assert got[(w, "region=other", metric)] == pytest.approx(value, abs=TOL)
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"segment_by": 3}, "custom_metrics.segment_by must be a feature name"),
+        ({"max_segments": 0}, "custom_metrics.max_segments must be between 1 and 200"),
+        ({"max_segments": "many"}, "custom_metrics.max_segments must be a whole number"),
+    ],
+)
+def test_bad_segment_settings_name_the_key(store, section, message) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Analyzer(store, {"custom_metrics": {**METRICS, **section}})

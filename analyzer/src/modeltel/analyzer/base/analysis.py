@@ -14,6 +14,10 @@ An :class:`Analysis` declares
   stored (drift keeps the reference's profiles, so its first run after an upload reads them);
 - ``open_metric`` (optional): the catalogue entry of the metrics it names at run time (custom
   metrics take their names from the configuration);
+- ``row_request`` (optional): for an analysis aggregating over one row per prediction, the
+  :class:`~modeltel.analyzer.base.row_scan.RowRequest` of a model (None when nothing is
+  configured for it), so that one scan of a version's rows serves every such analysis of a
+  cycle (:func:`~modeltel.analyzer.base.row_scan.rows_for`);
 - ``validate`` (optional): called with the store, its loaded settings and the Analyzer's
   :class:`Run` (what it finds may be kept in ``run.state`` for the computations) when an
   Analyzer starts; raises :class:`~modeltel.analyzer.base.errors.ConfigError` for settings the store
@@ -34,6 +38,7 @@ from typing import Any
 from modeltel.analyzer.base.config import Section
 from modeltel.analyzer.base.gauges import Gauge
 from modeltel.analyzer.base.results import Result
+from modeltel.analyzer.base.row_scan import RowRequest, RowScans
 from modeltel.analyzer.base.sources import ReferenceSource
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.base.windows import Window
@@ -51,6 +56,8 @@ class Run:
     storing: bool = True
     """The results will be written to ``ml_results``: an analysis may add earlier windows
     whose inputs changed since it last stored them (late labels)."""
+    scans: RowScans = field(default_factory=RowScans)
+    """The Analyzer's scans of prediction rows, shared by its analyses."""
 
 
 Compute = Callable[..., list[Result]]
@@ -116,6 +123,7 @@ class Analysis:
     reference_stored: Callable[[Store, ReferenceSource], None] | None = None
     open_metric: MetricSpec | None = None
     validate: Callable[[Store, Any, Run], None] | None = None
+    row_request: Callable[[Store, Any, Run, str], RowRequest | None] | None = None
 
     @cached_property
     def _by_name(self) -> dict[str, MetricSpec]:

@@ -2,10 +2,12 @@
 shape that analyses aggregating over whole predictions (custom metrics, fairness) group by.
 
 :func:`prediction_rows_sql` is one ``GROUP BY`` :data:`ROW_KEY` over ``ml_predictions UNION ALL
-ml_features UNION ALL ml_labels`` — the same join the performance analysis makes (the label
-row with the latest ``received_at`` wins, no ``FINAL``, no hash join), with the features a
-:class:`RowShape` names pivoted into columns ``f0``, ``f1`` … in the same scan. Every value is
-a bound parameter of the caller's :class:`~modeltel.analyzer.base.query.Params`.
+ml_labels`` — the same join the performance analysis makes (the label row with the latest
+``received_at`` wins, no ``FINAL``) — joined by key to the features a :class:`RowShape` names,
+pivoted into columns ``f0``, ``f1`` … by a ``GROUP BY`` of their own over ``ml_features``
+(measured faster than one grouping of all three tables: the pivot's aggregate states are
+small). Every value is a bound parameter of the caller's
+:class:`~modeltel.analyzer.base.query.Params`.
 
 Columns of a row: ``w`` (the window number of :func:`~modeltel.analyzer.base.query.time_key`),
 the prediction columns the shape names (``ml_predictions``'s own names), one column per
@@ -65,23 +67,44 @@ class RowShape:
         """The column holding feature ``name``."""
         return f"f{[n for n, _ in self.features].index(name)}"
 
+    def categorical(self, name: str) -> bool:
+        """Whether feature ``name``'s column holds text."""
+        return dict(self.features)[name]
 
-def label_filter_pays(store: Store, model: str, version: str, windows: Windows) -> tuple[bool, int]:
-    """Whether restricting the label side of the join to the ids of the windows' predictions
-    pays (the model has more than twice as many labels as the windows have predictions: the
-    ``IN`` set costs more than reading a few extra labels), and how many predictions the
-    windows hold."""
+
+@dataclass(frozen=True)
+class RowCounts:
+    """The predictions of a version in the windows and the labels of its model (rows stored,
+    not yet deduplicated)."""
+
+    predictions: int
+    labels: int
+
+    @property
+    def filter_labels(self) -> bool:
+        """Whether restricting the label side of the join to the ids of the windows'
+        predictions pays: the model has more than twice as many labels as the windows have
+        predictions (the ``IN`` set costs more than reading a few extra labels)."""
+        return self.predictions * 2 < self.labels
+
+
+def row_counts(store: Store, model: str, version: str, windows: Windows) -> RowCounts:
+    """The :class:`RowCounts` of ``model``/``version`` in ``windows``, in one statement."""
     params = Params()
     where = prediction_filter(model, version, windows, params)
-    predictions = int(
-        store.query_rows(f"SELECT count() FROM ml_predictions WHERE {where}", params.values)[0][0]
-    )
-    labels = int(
-        store.query_rows(
-            "SELECT count() FROM ml_labels WHERE model = {model:String}", {"model": model}
-        )[0][0]
-    )
-    return predictions * 2 < labels, predictions
+    label_model = params.add(model, "String")
+    predictions, labels = store.query_rows(
+        f"SELECT (SELECT count() FROM ml_predictions WHERE {where}), "
+        f"(SELECT count() FROM ml_labels WHERE model = {label_model})",
+        params.values,
+    )[0]
+    return RowCounts(int(predictions), int(labels))
+
+
+def label_filter_pays(store: Store, model: str, version: str, windows: Windows) -> tuple[bool, int]:
+    """:attr:`RowCounts.filter_labels` of the windows, and how many predictions they hold."""
+    counts = row_counts(store, model, version, windows)
+    return counts.filter_labels, counts.predictions
 
 
 def prediction_rows_sql(
@@ -100,7 +123,6 @@ def prediction_rows_sql(
     where = prediction_filter(model, version, windows, params)
     w = time_key(windows, params)
     pred = [f"{c} AS {c}" for c in shape.columns]
-    feat = [f"NULL AS f{i}" for i in range(len(shape.features))]
     lab = [
         "'' AS l_text",
         "toUInt8(1) AS l_text_null",
@@ -111,22 +133,9 @@ def prediction_rows_sql(
     ]
     branches = [
         f"SELECT {ROW_KEY} AS k, toUInt8(0) AS src, "
-        + ", ".join([f"{w} AS w", *pred, *feat, *lab])
+        + ", ".join([f"{w} AS w", *pred, *lab])
         + f" FROM ml_predictions WHERE {where}"
     ]
-    nulls = [f"NULL AS {c}" for c in shape.columns]
-    if shape.features:
-        names = params.add([n for n, _ in shape.features], "Array(String)")
-        values = [
-            f"if(feature = {params.add(n, 'String')}, {'value' if cat else 'value_num'}, NULL)"
-            f" AS f{i}"
-            for i, (n, cat) in enumerate(shape.features)
-        ]
-        branches.append(
-            f"SELECT {ROW_KEY} AS k, toUInt8(1), toInt64(0), "
-            + ", ".join([*nulls, *values, *lab])
-            + f" FROM ml_features WHERE {where} AND has({names}, feature)"
-        )
     if shape.labels:
         labelled = [
             "ifNull(label, '')",
@@ -136,18 +145,16 @@ def prediction_rows_sql(
             "toUnixTimestamp64Nano(timestamp)",
             "toUnixTimestamp64Nano(received_at)",
         ]
-        no_features = [f"NULL AS f{i}" for i in range(len(shape.features))]
         label_where = f"model = {params.add(model, 'String')}"
         if filter_labels:
             label_where += f" AND id_key IN (SELECT id_key FROM ml_predictions WHERE {where})"
         branches.append(
             f"SELECT {ROW_KEY}, toUInt8(2), toInt64(0), "
-            + ", ".join([*nulls, *no_features, *labelled])
+            + ", ".join([*(f"NULL AS {c}" for c in shape.columns), *labelled])
             + f" FROM ml_labels WHERE {label_where}"
         )
     picks = ["anyIf(w, src = 0) AS w"]
     picks += [f"anyIf({c}, src = 0) AS {c}" for c in shape.columns]
-    picks += [f"any(f{i}) AS f{i}" for i in range(len(shape.features))]
     if shape.labels:
         # One argMaxIf per column: every one sees the same rows in the same order, so all
         # pick the same label row (ties on received_at included).
@@ -162,28 +169,58 @@ def prediction_rows_sql(
             "toUInt8(max(src) = 2) AS has_label",
         ]
     union = " UNION ALL ".join(branches)
-    return f"SELECT {', '.join(picks)} FROM ({union}) GROUP BY k HAVING countIf(src = 0) > 0"
+    rows = f"SELECT {', '.join(picks)} FROM ({union}) GROUP BY k HAVING countIf(src = 0) > 0"
+    if not shape.features:
+        return rows
+    rows = rows.replace("SELECT ", "SELECT k, ", 1)
+    # The features are pivoted on their own (small aggregate states) and joined by key; a
+    # prediction without a value gets NULL, the default of the Nullable columns.
+    names = params.add([n for n, _ in shape.features], "Array(String)")
+    values = [
+        f"anyIf({'value' if cat else 'value_num'}, feature = {params.add(n, 'String')}) AS f{i}"
+        for i, (n, cat) in enumerate(shape.features)
+    ]
+    pivot = (
+        f"SELECT {ROW_KEY} AS k, {', '.join(values)} FROM ml_features "
+        f"WHERE {where} AND feature IN {names} GROUP BY k"
+    )
+    columns = ["w", *shape.columns, *(f"f{i}" for i in range(len(shape.features)))]
+    if shape.labels:
+        columns += LABEL_COLUMNS
+    return f"SELECT {', '.join(columns)} FROM ({rows}) AS p LEFT JOIN ({pivot}) AS v USING (k)"
 
 
 def feature_kinds(store: Store, names: Iterable[str], model: str | None = None) -> dict[str, bool]:
     """Whether each of ``names`` is categorical, as the store knows it: from the model's
     reference, else its predictions (any model's when ``model`` is None); a feature the store
-    has never seen is left out."""
+    has never seen is left out. The predictions are asked one ``LIMIT 1`` per feature, which
+    reads a granule each."""
     wanted = sorted(set(names))
     if not wanted:
         return {}
-    params = {"names": wanted}
+    params: dict[str, object] = {"names": wanted}
     scope = ""
     if model is not None:
         scope = "model = {model:String} AND "
         params["model"] = model
-    found: dict[str, bool] = {}
-    for table in ("ml_features", "ml_reference"):
-        rows = store.query_rows(
-            f"SELECT feature, categorical FROM {table} WHERE {scope}"
-            "has({names:Array(String)}, feature) LIMIT 1 BY feature",
+    found = {
+        str(name): bool(categorical)
+        for name, categorical in store.query_rows(
+            f"SELECT feature, categorical FROM ml_reference WHERE {scope}"
+            "feature IN {names:Array(String)} LIMIT 1 BY feature",
             parameters=params,
         )
+    }
+    missing = [n for n in wanted if n not in found]
+    if missing:
+        asks = []
+        for i, name in enumerate(missing):
+            params[f"f{i}"] = name
+            asks.append(
+                f"SELECT * FROM (SELECT feature, categorical FROM ml_features "
+                f"WHERE {scope}feature = {{f{i}:String}} LIMIT 1)"
+            )
+        rows = store.query_rows(" UNION ALL ".join(asks), parameters=params)
         found.update({str(name): bool(categorical) for name, categorical in rows})
     return found
 

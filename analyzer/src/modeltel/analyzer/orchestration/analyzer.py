@@ -39,6 +39,7 @@ from modeltel.analyzer.base.durations import parse_duration
 from modeltel.analyzer.base.errors import ConfigError, ModeltelError, NotFoundError
 from modeltel.analyzer.base.query import nanos
 from modeltel.analyzer.base.results import Result, empty_results, make_results, write_results
+from modeltel.analyzer.base.row_scan import RowRequest, RowScans
 from modeltel.analyzer.base.sources import ProductionSource, Source
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.base.windows import Window, fixed_windows, trailing_window, utc
@@ -89,9 +90,25 @@ class Analyzer:
             kind: analysis.settings.load(self.config) for kind, analysis in ANALYSES.items()
         }
         self._state: dict[str, dict[Any, Any]] = {kind: {} for kind in ANALYSES}
+        self._scans = RowScans(companions=self._row_requests)
         for kind, analysis in ANALYSES.items():
             if analysis.validate is not None:
-                analysis.validate(store, self.settings[kind], Run(self._state[kind]))
+                analysis.validate(store, self.settings[kind], self._run(kind))
+
+    def _run(self, kind: str, write: bool = True) -> Run:
+        return Run(self._state.setdefault(kind, {}), storing=write, scans=self._scans)
+
+    def _row_requests(self, model: str) -> dict[str, RowRequest]:
+        """The row requests of every analysis configured for ``model``, by kind."""
+        requests: dict[str, RowRequest] = {}
+        for kind, analysis in ANALYSES.items():
+            if analysis.row_request is not None:
+                request = analysis.row_request(
+                    self.store, self.settings[kind], self._run(kind), model
+                )
+                if request is not None:
+                    requests[kind] = request
+        return requests
 
     def __getattr__(self, name: str) -> Any:
         """``<kind>_config``: the loaded settings of the analysis ``kind``."""
@@ -223,7 +240,7 @@ class Analyzer:
         tidy records; ``options`` are the analysis's own (:meth:`drift`, :meth:`performance`).
         """
         analysis = analysis_of(kind)
-        run = Run(self._state.setdefault(kind, {}), storing=write)
+        run = self._run(kind, write)
         by_windows: dict[tuple[Window, ...], list[Target]] = {}
         for ver, windows in self._targets(model, version, window, start, end, last_n):
             by_windows.setdefault(tuple(windows), []).append((model, ver))

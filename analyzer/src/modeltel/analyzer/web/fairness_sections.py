@@ -63,9 +63,11 @@ def _custom_caption(details: dict[str, Any]) -> str:
 
 
 def custom_section(view: ModelView, *, max_charts: int = 12) -> str:
-    """The latest window's custom metrics as a table, then each metric over time."""
-    latest = view.latest.get(CUSTOM, [])
-    if not latest:
+    """The latest window's custom metrics as a table, each metric over time, then the latest
+    window per segment (when ``segment_by`` is configured)."""
+    every = view.latest.get(CUSTOM, [])
+    latest = [r for r in every if not r.get("segment")]
+    if not every:
         return (
             "<p class='empty'>No custom metrics yet: define them in the "
             "<code>custom_metrics</code> section of the configuration (one SQL aggregate "
@@ -89,7 +91,7 @@ def custom_section(view: ModelView, *, max_charts: int = 12) -> str:
         )
     for r in latest[:max_charts]:
         d = _details(r["details"])
-        history = view.of(CUSTOM, metric=r["metric"])
+        history = [h for h in view.of(CUSTOM, metric=r["metric"]) if not h.get("segment")]
         series = [charts.Series(str(r["metric"]), _points(history))]
         if d.get("min") is not None and d.get("max") is not None:
             points = [(r["window_end"], d["max"]) for r in history]
@@ -98,9 +100,33 @@ def custom_section(view: ModelView, *, max_charts: int = 12) -> str:
             series, title=str(r["metric"]), threshold=r["threshold"], empty_message="no values yet"
         )
         lines.append((chart, _custom_caption(d)))
-    note = f"<p class='muted'>{window_text(latest)}</p>"
+    note = f"<p class='muted'>{window_text(every)}</p>"
     headers = ["metric", "value", "bounds", "status", "description"]
-    return note + table(headers, rows, "custom") + grid(lines)
+    return note + table(headers, rows, "custom") + grid(lines) + _custom_segments(every)
+
+
+def _custom_segments(latest: list[dict[str, Any]]) -> str:
+    """The latest window's metrics per segment: one row per segment, one column per metric."""
+    segmented = [r for r in latest if r.get("segment")]
+    if not segmented:
+        return ""
+    metrics = list(dict.fromkeys(str(r["metric"]) for r in segmented))
+    by_segment: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in segmented:
+        by_segment.setdefault(str(r["segment"]), {})[str(r["metric"])] = r
+    rows: list[tuple[str, ...]] = []
+    for segment, found in sorted(by_segment.items(), key=lambda s: -_size(s[1])):
+        cells = [f"<code>{escape(segment)}</code>", f"{_size(found):,}"]
+        for metric in metrics:
+            r = found.get(metric)
+            cells.append("—" if r is None else f"{num(r['value'])} {badge(r['status'])}")
+        rows.append(tuple(cells))
+    headers = ["segment", "predictions", *metrics]
+    return "<h3>Per segment</h3>" + table(headers, rows, "custom-segments")
+
+
+def _size(found: dict[str, dict[str, Any]]) -> int:
+    return max(int(r.get("current_size") or 0) for r in found.values())
 
 
 # -- fairness --------------------------------------------------------------------------------

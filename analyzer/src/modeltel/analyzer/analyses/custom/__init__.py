@@ -14,7 +14,12 @@ window, ``metric`` = the metric's name (:mod:`.analysis`), published as
 :data:`ANALYSIS` is its entry in :data:`modeltel.analyzer.analyses.ANALYSES`.
 """
 
-from modeltel.analyzer.analyses.custom.analysis import KIND, compute_custom, validate_custom
+from modeltel.analyzer.analyses.custom.analysis import (
+    KIND,
+    compute_custom,
+    custom_request,
+    validate_custom,
+)
 from modeltel.analyzer.analyses.custom.config import CustomMetric, CustomMetricsConfig
 from modeltel.analyzer.base.analysis import Analysis, MetricSpec
 from modeltel.analyzer.base.gauges import METRIC_NAME, Gauge
@@ -38,6 +43,7 @@ ANALYSIS = Analysis(
     metrics=(),
     open_metric=ANY_METRIC,
     validate=validate_custom,
+    row_request=custom_request,
 )
 
 __all__ = [

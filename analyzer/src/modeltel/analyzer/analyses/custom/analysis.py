@@ -18,14 +18,14 @@ from modeltel.analyzer.analyses.custom.config import CustomMetric, CustomMetrics
 from modeltel.analyzer.analyses.custom.expressions import (
     Parsed,
     metric_key,
-    metrics_sql,
+    metrics_request,
     parse,
     validate,
 )
 from modeltel.analyzer.base.analysis import Run, Target
-from modeltel.analyzer.base.prediction_rows import feature_kinds, label_filter_pays
-from modeltel.analyzer.base.query import Params, TimeWindows, to_time
+from modeltel.analyzer.base.query import TimeWindows, to_time
 from modeltel.analyzer.base.results import Result, Status
+from modeltel.analyzer.base.row_scan import RowRequest, rows_for
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.base.windows import Window
 
@@ -54,31 +54,59 @@ def compute_custom(
     spec = TimeWindows.from_windows(windows)
     results: list[Result] = []
     for model, version in targets:
-        metrics = list(settings.for_model(model).metrics.values())
-        if not metrics:
+        request = custom_request(store, settings, run, model)
+        if request is None:
             continue
-        parsed = [_parsed(store, m, run) for m in metrics]
-        filter_labels, predictions = label_filter_pays(store, model, version, spec)
-        rows = []
-        if predictions:
-            kinds = feature_kinds(store, {f for p in parsed for f in p.features}, model)
-            params = Params()
-            sql, _ = metrics_sql(
-                model, version, spec, parsed, kinds, params, filter_labels=filter_labels
-            )
-            rows = store.query_rows(sql, parameters=params.values)
-        by_window: dict[tuple[int, int], tuple[Any, ...]] = {
-            (int(row[0]), int(row[1])): row[2:] for row in rows
-        }
+        config = settings.for_model(model)
+        metrics = list(config.metrics.values())
+        answer, _ = rows_for(store, run.scans, KIND, model, version, spec, request)
+        evaluated = _by_window(answer, request)
         for key in spec.keys:
             start, end = spec.bounds(key)
             bounds = (to_time(start), to_time(end))
-            for i, metric in enumerate(metrics):
-                row = by_window.get((key, 0 if metric.needs_labels else 1))
-                size = int(row[0]) if row is not None else 0
-                value = row[1 + i] if row is not None else None
-                results.append(_record(model, version, bounds, metric, value, size))
+            segments = sorted({seg for w, seg, _ in evaluated if w == key and seg})
+            for segment in ["", *segments]:
+                for i, metric in enumerate(metrics):
+                    row = evaluated.get((key, segment, metric.needs_labels))
+                    size = int(row[0]) if row is not None else 0
+                    value = row[1 + i] if row is not None else None
+                    label = f"{config.segment_by}={segment}" if segment else ""
+                    results.append(_record(model, version, bounds, metric, value, size, label))
     return results
+
+
+def _by_window(
+    answer: list[tuple[Any, ...]], request: RowRequest
+) -> dict[tuple[int, str, bool], tuple[Any, ...]]:
+    """The answer's ``(n, m0, m1 …)`` by (window, segment — "" for all —, over labelled
+    predictions only); rows of the unlabelled and of a missing segment value are dropped."""
+    names = list(request.keys)
+    out: dict[tuple[int, str, bool], tuple[Any, ...]] = {}
+    for row in answer:
+        w, index, own = (
+            int(row[0]),
+            int(row[1]),
+            dict(zip(names, row[2 : 2 + len(names)], strict=True)),
+        )
+        grouped = request.sets[index]
+        if "has_label" in grouped and own["has_label"] != 1:
+            continue
+        if "segment" in grouped and own["segment"] is None:
+            continue
+        segment = str(own["segment"]) if "segment" in grouped else ""
+        out[(w, segment, "has_label" in grouped)] = row[2 + len(names) :]
+    return out
+
+
+def custom_request(
+    store: Store, settings: CustomMetricsConfig, run: Run, model: str
+) -> RowRequest | None:
+    """The row request of ``model``'s metrics (None without any)."""
+    config = settings.for_model(model)
+    if not config.metrics:
+        return None
+    parsed = [_parsed(store, m, run) for m in config.metrics.values()]
+    return metrics_request(parsed, config.segment_by, config.max_segments)
 
 
 def _number(value: Any) -> float | None:
@@ -89,7 +117,13 @@ def _number(value: Any) -> float | None:
 
 
 def _record(
-    model: str, version: str, bounds: tuple[Any, Any], metric: CustomMetric, raw: Any, size: int
+    model: str,
+    version: str,
+    bounds: tuple[Any, Any],
+    metric: CustomMetric,
+    raw: Any,
+    size: int,
+    segment: str = "",
 ) -> Result:
     value = _number(raw) if size else None
     details: dict[str, Any] = {"sql": metric.sql}
@@ -119,6 +153,7 @@ def _record(
         window_start=bounds[0],
         window_end=bounds[1],
         kind=KIND,
+        segment=segment,
         metric=metric.name,
         value=value,
         threshold=metric.threshold,

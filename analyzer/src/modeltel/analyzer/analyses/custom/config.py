@@ -12,11 +12,15 @@
         sql: "sum(if(label != prediction_label, feature('amount'), 0))"
         needs_labels: true                    # evaluated over the predictions with a label
         description: revenue lost to wrong decisions
+      segment_by: region                      # optional: also per value of this feature
+      max_segments: 20                        # its most frequent values, the rest as "other"
       models:
         churn: {mean_amount: {sql: "avg(feature('amount'))"}, high_risk_share: null}
 
 ``models.<model>`` adds metrics for one model, replaces one of the same name, or removes one
-(``null``). What an expression may be is checked against the store when an Analyzer starts
+(``null``); it may set its own ``segment_by`` (``null``: none). ``segment_by`` and
+``max_segments`` are the section's own keys, not metric names. What an expression may be
+is checked against the store when an Analyzer starts
 (:func:`modeltel.analyzer.analyses.custom.expressions.validate`). Errors raise
 :class:`ConfigError` naming the key path.
 """
@@ -32,6 +36,9 @@ from typing import Any
 from modeltel.analyzer.base.config import Section, check_keys, expect
 from modeltel.analyzer.base.errors import ConfigError
 
+DEFAULT_MAX_SEGMENTS = 20
+MAX_SEGMENTS_LIMIT = 200
+"""The bound of ``max_segments``: each segment is a label value of the gauges."""
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,99}$")
 _METRIC_KEYS = {
     "sql",
@@ -69,10 +76,32 @@ class CustomMetricsConfig(Section):
     NAME = "custom_metrics"
 
     metrics: dict[str, CustomMetric] = field(default_factory=dict)
+    segment_by: str | None = None
+    """A feature (categorical, or numeric taken by its value) to evaluate every metric per
+    value of as well (records' ``segment`` = ``feature=value``)."""
+    max_segments: int = DEFAULT_MAX_SEGMENTS
+    """The most frequent values of ``segment_by`` in a window kept as segments; the others
+    are one segment, ``other``."""
 
     def parse(self, raw: Mapping[str, Any], path: str) -> CustomMetricsConfig:
         metrics = dict(self.metrics)
+        changes: dict[str, Any] = {}
+        if "segment_by" in raw:
+            by = raw["segment_by"]
+            if by is not None:
+                expect(by, str, f"{path}.segment_by", "a feature name")
+            changes["segment_by"] = by or None
+        if "max_segments" in raw:
+            most = expect(raw["max_segments"], int, f"{path}.max_segments", "a whole number")
+            if not 1 <= most <= MAX_SEGMENTS_LIMIT:
+                raise ConfigError(
+                    f"config key {path}.max_segments must be between 1 and "
+                    f"{MAX_SEGMENTS_LIMIT}, got {most!r}"
+                )
+            changes["max_segments"] = most
         for name, spec in raw.items():
+            if name in ("segment_by", "max_segments"):
+                continue
             key = f"{path}.{name}"
             if not isinstance(name, str) or not NAME_PATTERN.match(name):
                 raise ConfigError(
@@ -83,7 +112,7 @@ class CustomMetricsConfig(Section):
                 metrics.pop(name, None)
                 continue
             metrics[name] = _metric(name, spec, key)
-        return replace(self, metrics=metrics)
+        return replace(self, metrics=metrics, **changes)
 
 
 def _bound(value: Any, path: str) -> float | None:

@@ -35,10 +35,10 @@ from modeltel.analyzer.base.prediction_rows import (
     PREDICTION_COLUMNS,
     RowShape,
     feature_kinds,
-    prediction_rows_sql,
     shape_of,
 )
 from modeltel.analyzer.base.query import Params, TimeWindows
+from modeltel.analyzer.base.row_scan import Aggregates, RowRequest, scan_sql
 from modeltel.analyzer.base.store import Store
 
 FEATURE_CALL = re.compile(r"\bfeature\s*\(\s*'((?:[^'\\]|\\.)*)'\s*\)", re.IGNORECASE)
@@ -112,39 +112,58 @@ def rewrite(text: str, shape: RowShape) -> str:
     return FEATURE_CALL.sub(lambda m: shape.feature_column(_unquote(m.group(1))), text)
 
 
-def metrics_sql(
-    model: str,
-    version: str,
-    windows: TimeWindows,
-    parsed: Iterable[Parsed],
-    kinds: Mapping[str, bool],
-    params: Params,
-    *,
-    filter_labels: bool = True,
-) -> tuple[str, RowShape]:
-    """The one statement of every expression of ``parsed`` over the windows, and its row
-    shape (``filter_labels`` as in
-    :func:`~modeltel.analyzer.base.prediction_rows.prediction_rows_sql`). Rows: ``w``,
-    ``total`` (1 for all predictions of the window, 0 for those with a label — present only
-    when an expression needs labels), ``n`` and one ``m<i>`` per expression."""
-    items = list(parsed)
+OTHER_SEGMENT = "other"
+"""The segment of the values of ``segment_by`` beyond the ``max_segments`` most frequent."""
+
+
+def metrics_request(
+    parsed: Iterable[Parsed], segment_by: str | None = None, max_segments: int = 20
+) -> RowRequest:
+    """The row request of every expression of ``parsed``. Its keys are ``has_label`` (when an
+    expression needs labels) and ``segment`` (with ``segment_by``: the feature's value among
+    its ``max_segments`` most frequent of the windows, else :data:`OTHER_SEGMENT`; NULL when
+    missing), and its sets every combination of them; the values are ``n`` then one per
+    expression."""
+    items = tuple(parsed)
     needs_labels = any(p.metric.needs_labels for p in items)
-    shape = shape_of(
-        set().union(*(p.columns for p in items)) if items else (),
-        {f: kinds.get(f, False) for p in items for f in p.features},
-        needs_labels,
+    names = (("has_label",) if needs_labels else ()) + (("segment",) if segment_by else ())
+    sets = tuple(
+        tuple(name for name, keep in zip(names, pick, strict=True) if keep)
+        for pick in itertools.product((False, True), repeat=len(names))
     )
-    rows = prediction_rows_sql(model, version, windows, shape, params, filter_labels=filter_labels)
-    values = [f"({rewrite(p.metric.sql, shape)}) AS m{i}" for i, p in enumerate(items)]
-    if needs_labels:
-        return (
-            f"SELECT w, grouping(has_label) AS total, count() AS n, {', '.join(values)} "
-            f"FROM ({rows}) GROUP BY GROUPING SETS ((w), (w, has_label)) "
-            "HAVING total = 1 OR has_label = 1",
-            shape,
-        )
-    sql = f"SELECT w, 1 AS total, count() AS n, {', '.join(values)} FROM ({rows}) GROUP BY w"
-    return sql, shape
+
+    def build(shape: RowShape, params: Params, scope: str) -> Aggregates:
+        values = ("count()", *(f"({rewrite(p.metric.sql, shape)})" for p in items))
+        keys: tuple[str, ...] = ("has_label",) if needs_labels else ()
+        if segment_by:
+            keys += (_segment_key(shape, params, scope, segment_by, max_segments),)
+        return Aggregates(keys, values)
+
+    return RowRequest(
+        key=(tuple(metric_key(p.metric) for p in items), segment_by, max_segments),
+        columns=frozenset().union(*(p.columns for p in items)),
+        features=frozenset(f for p in items for f in p.features)
+        | ({segment_by} if segment_by else set()),
+        labels=needs_labels,
+        keys=names,
+        sets=sets,
+        build=build,
+    )
+
+
+def _segment_key(shape: RowShape, params: Params, scope: str, feature: str, most: int) -> str:
+    column = shape.feature_column(feature)
+    if shape.categorical(feature):
+        text, stored = column, "value"
+    else:
+        text, stored = f"toString({column})", "toString(value_num)"
+    top = (
+        f"(SELECT {stored} AS v FROM ml_features WHERE {scope} AND feature = "
+        f"{params.add(feature, 'String')} AND v IS NOT NULL GROUP BY v "
+        f"ORDER BY count() DESC, v LIMIT {int(most)})"
+    )
+    other = params.add(OTHER_SEGMENT, "String")
+    return f"if({column} IS NULL, NULL, if({text} IN {top}, {text}, {other}))"
 
 
 _DRY_WINDOWS = TimeWindows(origin_ns=0, size_ns=1, keys=(0,))
@@ -153,12 +172,18 @@ _DRY_WINDOWS = TimeWindows(origin_ns=0, size_ns=1, keys=(0,))
 def _dry_run(store: Store, parsed: Parsed, kinds: Mapping[str, bool]) -> str | None:
     """ClickHouse's refusal of the expression's statement (None when it plans, with a number)."""
     params = Params()
-    sql, _ = metrics_sql("", "", _DRY_WINDOWS, [parsed], kinds, params)
+    request = metrics_request([parsed])
+    shape = shape_of(
+        parsed.columns,
+        {f: kinds.get(f, False) for f in parsed.features},
+        parsed.metric.needs_labels,
+    )
+    sql, _ = scan_sql("", "", _DRY_WINDOWS, shape, [request], params)
     try:
         described = store.query_rows(f"DESCRIBE TABLE ({sql})", parameters=params.values)
     except StoreError as exc:
         return guard.clickhouse_reason(exc.__cause__ or exc)
-    value_type = next(str(row[1]) for row in described if row[0] == "m0")
+    value_type = next(str(row[1]) for row in described if row[0] == "r0_v1")
     if not is_number(value_type):
         return f"its value is of type {value_type}, not a number"
     return None

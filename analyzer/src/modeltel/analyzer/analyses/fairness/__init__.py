@@ -17,7 +17,7 @@ opportunity difference and equalized odds difference — with fairlearn's defini
 :data:`ANALYSIS` is its entry in :data:`modeltel.analyzer.analyses.ANALYSES`.
 """
 
-from modeltel.analyzer.analyses.fairness.analysis import compute_fairness
+from modeltel.analyzer.analyses.fairness.analysis import compute_fairness, fairness_row_request
 from modeltel.analyzer.analyses.fairness.config import (
     DEFAULT_THRESHOLDS,
     LOWER_IS_WORSE,
@@ -67,6 +67,7 @@ ANALYSIS = Analysis(
     settings=FairnessConfig,
     compute=compute_fairness,
     metrics=METRICS,
+    row_request=fairness_row_request,
 )
 
 __all__ = [

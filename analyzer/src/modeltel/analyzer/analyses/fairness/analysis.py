@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from modeltel.analyzer.analyses.fairness.config import FairnessConfig
-from modeltel.analyzer.analyses.fairness.queries import COUNTS, fairness_sql
+from modeltel.analyzer.analyses.fairness.queries import COUNTS, fairness_request
 from modeltel.analyzer.analyses.fairness.records import KIND, attribute_records
 from modeltel.analyzer.base.analysis import Run, Target
-from modeltel.analyzer.base.prediction_rows import feature_kinds, label_filter_pays
-from modeltel.analyzer.base.query import Params, TimeWindows, to_time
+from modeltel.analyzer.base.query import TimeWindows, to_time
 from modeltel.analyzer.base.results import Result
+from modeltel.analyzer.base.row_scan import RowRequest, rows_for
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.base.windows import Window
 
@@ -31,16 +31,11 @@ def compute_fairness(
         config = settings.for_model(model)
         if not config.protected:
             continue
-        filter_labels, predictions = label_filter_pays(store, model, version, spec)
-        if not predictions:
-            continue
-        kinds = feature_kinds(store, config.protected, model)
-        params = Params()
-        sql, _ = fairness_sql(
-            model, version, spec, config, kinds, params, filter_labels=filter_labels
-        )
+        answer, _ = rows_for(store, run.scans, KIND, model, version, spec, fairness_request(config))
+        width = len(config.protected)
         per_window: dict[int, dict[int, dict[str | None, dict[str, int]]]] = {}
-        for w, a, g, *counts in store.query_rows(sql, parameters=params.values):
+        for w, a, *row in answer:
+            g, counts = row[a], row[width:]
             groups = per_window.setdefault(int(w), {}).setdefault(int(a), {})
             groups[None if g is None else str(g)] = dict(zip(COUNTS, map(int, counts), strict=True))
         for key in spec.keys:
@@ -58,3 +53,11 @@ def compute_fairness(
                 groups = per_window[key].get(index, {})
                 results += attribute_records(base, attribute, groups, config)
     return results
+
+
+def fairness_row_request(
+    store: Store, settings: FairnessConfig, run: Run, model: str
+) -> RowRequest | None:
+    """The row request of ``model``'s fairness (None without protected attributes)."""
+    config = settings.for_model(model)
+    return fairness_request(config) if config.protected else None

@@ -11,11 +11,10 @@ favorable label.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from modeltel.analyzer.analyses.fairness.config import FairnessConfig, bin_labels
-from modeltel.analyzer.base.prediction_rows import RowShape, prediction_rows_sql, shape_of
-from modeltel.analyzer.base.query import Params, TimeWindows
+from modeltel.analyzer.base.prediction_rows import RowShape
+from modeltel.analyzer.base.query import Params
+from modeltel.analyzer.base.row_scan import Aggregates, RowRequest
 
 COUNTS = ("n", "selected", "labelled", "positives", "tp", "negatives", "fp", "correct")
 """The counts of a (window, attribute, group) row, after ``w``, ``a`` and ``g``."""
@@ -36,42 +35,48 @@ def _group(column: str, edges: tuple[float, ...] | None, categorical: bool, para
     return f"multiIf({column} IS NULL, NULL, {', '.join(arms)}, NULL)"
 
 
-def fairness_sql(
-    model: str,
-    version: str,
-    windows: TimeWindows,
-    config: FairnessConfig,
-    kinds: Mapping[str, bool],
-    params: Params,
-    *,
-    filter_labels: bool = True,
-) -> tuple[str, RowShape]:
-    """Rows ``w``, ``a`` (index in ``config.protected``), ``g`` (group, NULL: missing or outside
-    the bins) and :data:`COUNTS` (``filter_labels`` as in
-    :func:`~modeltel.analyzer.base.prediction_rows.prediction_rows_sql`)."""
-    if config.favorable_score is not None:
-        columns, sel = (
-            {"prediction_score"},
-            (f"ifNull(prediction_score >= {params.add(config.favorable_score, 'Float64')}, 0)"),
+def fairness_request(config: FairnessConfig) -> RowRequest:
+    """The row request of ``config``: its answer's rows are ``(w, a, g0 … gN, *COUNTS)`` with
+    ``a`` the index of the protected attribute in ``config.protected`` and ``g<a>`` its group
+    (NULL: missing or outside the bins)."""
+    score = config.favorable_score is not None
+    names = tuple(f"g{i}" for i in range(len(config.protected)))
+
+    def build(shape: RowShape, params: Params, scope: str) -> Aggregates:
+        if score:
+            cut = params.add(config.favorable_score, "Float64")
+            sel = f"toUInt8(ifNull(prediction_score >= {cut}, 0))"
+        else:
+            sel = f"toUInt8(ifNull(prediction_label = {params.add(config.favorable, 'String')}, 0))"
+        pos = f"toUInt8(ifNull(label = {params.add(config.positive_label, 'String')}, 0))"
+        keys = tuple(
+            _group(shape.feature_column(a), config.bins.get(a), shape.categorical(a), params)
+            for a in config.protected
         )
-    else:
-        columns = {"prediction_label"}
-        sel = f"ifNull(prediction_label = {params.add(config.favorable, 'String')}, 0)"
-    shape = shape_of(columns, {a: kinds.get(a, False) for a in config.protected}, True)
-    rows = prediction_rows_sql(model, version, windows, shape, params, filter_labels=filter_labels)
-    groups = ", ".join(
-        f"tuple(toUInt16({i}), "
-        f"{_group(shape.feature_column(a), config.bins.get(a), kinds.get(a, False), params)})"
-        for i, a in enumerate(config.protected)
-    )
-    pos = f"ifNull(label = {params.add(config.positive_label, 'String')}, 0)"
-    return (
-        "SELECT w, tupleElement(ag, 1) AS a, tupleElement(ag, 2) AS g, count() AS n, "
-        "sum(sel) AS selected, sum(has_label) AS labelled, "
-        "sum(has_label AND pos) AS positives, sum(has_label AND pos AND sel) AS tp, "
-        "sum(has_label AND NOT pos) AS negatives, sum(has_label AND NOT pos AND sel) AS fp, "
-        "sum(has_label AND sel = pos) AS correct "
-        f"FROM (SELECT w, has_label, toUInt8({sel}) AS sel, toUInt8({pos}) AS pos, "
-        f"arrayJoin([{groups}]) AS ag FROM ({rows})) GROUP BY w, a, g",
-        shape,
+        counts = (
+            "count()",
+            f"sum({sel})",
+            "sum(has_label)",
+            f"sum(has_label AND {pos})",
+            f"sum(has_label AND {pos} AND {sel})",
+            f"sum(has_label AND NOT {pos})",
+            f"sum(has_label AND NOT {pos} AND {sel})",
+            f"sum(has_label AND {sel} = {pos})",
+        )
+        return Aggregates(keys, counts)
+
+    return RowRequest(
+        key=(
+            config.protected,
+            tuple(sorted(config.bins.items())),
+            config.favorable,
+            config.favorable_score,
+            config.positive_label,
+        ),
+        columns=frozenset({"prediction_score" if score else "prediction_label"}),
+        features=frozenset(config.protected),
+        labels=True,
+        keys=names,
+        sets=tuple((name,) for name in names),
+        build=build,
     )
