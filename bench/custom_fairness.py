@@ -344,7 +344,9 @@ def main() -> None:
         ("baseline", "baseline cycle: " + ", ".join(out["per_kind"])),  # type: ignore[arg-type]
     ):
         wall, cpu = med[key]
-        print(f"  {title:<70} wall {wall:6.2f}s  cpu {cpu:6.2f}s")
+        walls = t[key]["wall"]  # type: ignore[index]
+        spread = f"({min(walls):.2f}–{max(walls):.2f})"
+        print(f"  {title:<58} wall {wall:6.2f}s {spread:<13} cpu {cpu:6.2f}s")
     for kind, walls in out["per_kind"].items():  # type: ignore[union-attr]
         print(f"      {kind:<66} wall {statistics.median(walls):6.2f}s")
     for kind, why in out["skipped"].items():  # type: ignore[union-attr]
