@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import html as html_module
 import re
+from datetime import timedelta
 
+from modeltel.analyzer.orchestration.analyzer import Analyzer
 from modeltel.analyzer.report import build_report, render_html
 from modeltel.analyzer.web.sections import num
-from support.fairness import MODEL, Day, plant_and_analyse
+from support.fairness import DAY0, MODEL, Day, plant_and_analyse
 
 THRESHOLDS = {  # the defaults, in the order a recommendation names them
     "disparate_impact_ratio": 0.8,
@@ -81,11 +83,17 @@ def test_report_has_fairness_and_custom_sections_and_recommendations(store) -> N
     assert wanted[0] is not None and ("alert", wanted[0]) in texts
     approvals = [day.approve.mean() for day in days]
     assert approvals[-1] < 0.3
-    assert (
-        "alert",
+    approval = [t for s, t in texts if s == "alert" and t.startswith("approval_rate")]
+    assert len(approval) == 1
+    assert approval[0].startswith(
         f"approval_rate (share of applications approved) is {num(approvals[-1])}, below its "
-        f"minimum 0.3 ({sum(a < 0.3 for a in approvals)} of 2 windows outside the bounds).",
-    ) in texts
+        f"minimum 0.3 ({sum(a < 0.3 for a in approvals)} of 2 windows outside the bounds)."
+    )
+    gender = latest.groups["gender"]
+    for group in sorted(set(gender)):  # custom_metrics.segment_by: gender
+        share = latest.approve[gender == group].mean()
+        named = f"gender={group} ({num(share)})" in approval[0]
+        assert named == (share < 0.3), (group, share, approval[0])
     assert not any("mean_amount" in t for _, t in texts)  # no bounds: never recommended
     assert not report.retrain  # fairness and custom metrics act on decisions, not retraining
 
@@ -112,3 +120,28 @@ def test_report_has_fairness_and_custom_sections_and_recommendations(store) -> N
         assert f"<td>{num(rates[group]['selection_rate'])}</td>" in gender
     assert "<li><code>x</code>: 10 predictions, fewer than min_group_size 30</li>" in gender
     assert len(re.findall(r"<figcaption class='caption'>", section)) == 4  # 2 per attribute
+
+
+def test_a_metric_outside_its_bounds_in_some_segments_only_is_recommended(store) -> None:
+    latest = plant_and_analyse(store, seed=3)[-1]
+    gender = latest.groups["gender"]
+    shares = {g: latest.approve[gender == g].mean() for g in sorted(set(gender))}
+    floor = (shares["f"] + latest.approve.mean()) / 2  # above f's share, below the overall one
+    config = {
+        "custom_metrics": {
+            "approval_floor": {"sql": "avg(prediction_label = 'approve')", "min": floor},
+            "segment_by": "gender",
+        }
+    }
+    Analyzer(store, config).run(
+        "custom", MODEL, start=DAY0, end=DAY0 + timedelta(days=2), window="1d"
+    )
+    texts = [r.text for r in build_report(store, MODEL, period="week").recommendations]
+    found = [t for t in texts if t.startswith("approval_floor ")]
+    below = [f"gender={g} ({num(s)})" for g, s in shares.items() if s < floor]
+    assert any(b.startswith("gender=f ") for b in below)
+    assert len(found) == 1 and found[0].startswith(
+        "approval_floor is within its bounds overall but outside them in "
+    )
+    for g, s in shares.items():
+        assert (f"gender={g} ({num(s)})" in found[0]) == (s < floor), (g, found[0])

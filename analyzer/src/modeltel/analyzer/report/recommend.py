@@ -363,12 +363,33 @@ def _fairness(view: ModelView) -> list[Recommendation]:
 
 
 def _custom(view: ModelView) -> list[Recommendation]:
-    """One alert per custom metric outside its bounds in the latest window."""
+    """One alert per custom metric outside its bounds in the latest window, naming the
+    segments outside them (``segment_by``); one per metric outside its bounds only in some
+    segments."""
     out = []
-    for r in view.latest.get("custom", []):
-        if r["status"] not in BAD or r["value"] is None:
+    latest = view.latest.get("custom", [])
+    bad_segments: dict[str, list[str]] = {}
+    for r in latest:
+        if r.get("segment") and r["status"] in BAD and r["value"] is not None:
+            bad_segments.setdefault(str(r["metric"]), []).append(
+                f"{r['segment']} ({num(float(r['value']))})"
+            )
+    for r in latest:
+        if r.get("segment"):
             continue
         details = _details(r["details"])
+        about = f" ({details['description']})" if details.get("description") else ""
+        segments = bad_segments.get(str(r["metric"]), [])
+        if r["status"] not in BAD or r["value"] is None:
+            if segments:
+                out.append(
+                    Recommendation(
+                        "alert",
+                        f"{r['metric']}{about} is within its bounds overall but outside them "
+                        f"in {', '.join(segments)}.",
+                    )
+                )
+            continue
         value, low, high = float(r["value"]), details.get("min"), details.get("max")
         if low is not None and value < low:
             where = f"below its minimum {num(low)}"
@@ -376,14 +397,14 @@ def _custom(view: ModelView) -> list[Recommendation]:
             where = f"above its maximum {num(high)}"
         else:
             where = f"outside its bounds (threshold {num(r['threshold'])})"
-        history = view.of("custom", metric=r["metric"])
+        history = [x for x in view.of("custom", metric=r["metric"]) if not x.get("segment")]
         bad = [x for x in history if x["status"] in BAD]
-        about = f" ({details['description']})" if details.get("description") else ""
+        also = f" Outside them in {', '.join(segments)}." if segments else ""
         out.append(
             Recommendation(
                 "alert",
                 f"{r['metric']}{about} is {num(value)}, {where} "
-                f"({_windows(bad)} of {_windows(history)} windows outside the bounds).",
+                f"({_windows(bad)} of {_windows(history)} windows outside the bounds).{also}",
             )
         )
     return out
