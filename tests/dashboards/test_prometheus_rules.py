@@ -106,6 +106,9 @@ def test_rules_only_use_metrics_the_analyzer_serves(prom_dir: Path) -> None:
         "modeltel_analyzer_cycles_total",
         "modeltel_analyzer_cycle_duration_seconds_bucket",
         "modeltel_analyzer_cycle_last_completed_seconds",
+        "modeltel_analyzer_cycle_last_duration_seconds",
+        "modeltel_analyzer_cycle_interval_seconds",
+        "modeltel_analyzer_cycle_overruns_total",
     }
     for rule in rules(prom_dir):
         names = set(re.findall(r"\b((?:ml|modeltel)_[a-z0-9_]+)\b", rule["expr"]))

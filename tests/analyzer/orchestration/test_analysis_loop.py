@@ -108,6 +108,11 @@ def test_one_failing_model_does_not_stop_the_others(store) -> None:
     assert series(text, "modeltel_analyzer_cycles_total") == {(): 1.0}
     assert series(text, "modeltel_analyzer_models") == {(): 2.0}
     assert series(text, "modeltel_analyzer_cycle_duration_seconds_count") == {(): 1.0}
+    assert series(text, "modeltel_analyzer_cycle_interval_seconds") == {(): 60.0}
+    assert series(text, "modeltel_analyzer_cycle_overruns_total") == {(): 0.0}
+    assert series(text, "modeltel_analyzer_cycle_last_duration_seconds") == {
+        (): pytest.approx(report.duration_s)
+    }
     assert (
         series(text, "modeltel_analyzer_cycle_failures")[
             (("ml_model_name", "broken"), ("ml_model_version", "1"))
@@ -115,6 +120,26 @@ def test_one_failing_model_does_not_stop_the_others(store) -> None:
         == 1.0
     )
     assert series(text, "ml_volume")[(("ml_model_name", "churn"), ("ml_model_version", "3"))] == 20
+
+
+def test_a_cycle_longer_than_its_interval_is_an_overrun(store, caplog) -> None:
+    now = datetime.now(UTC)
+    predictions(store, "churn", "3", [now - timedelta(minutes=1)])
+
+    def slow(model: str, version: str, window) -> None:
+        time.sleep(0.3)  # longer than the loop's 0.2 s interval, whatever the machine
+
+    publisher = MetricsPublisher(store, exporter=False)
+    try:
+        loop = AnalysisLoop(store, {}, every=0.2, publisher=publisher, runners={"drift": slow})
+        report = loop.run_once()
+        text = publisher.prometheus_text().decode()
+    finally:
+        publisher.shutdown()
+    assert report.overran(0.2)
+    assert series(text, "modeltel_analyzer_cycle_overruns_total") == {(): 1.0}
+    assert series(text, "modeltel_analyzer_cycle_interval_seconds") == {(): 0.2}
+    assert "longer than its 0.2s interval" in caplog.text
 
 
 def test_store_failure_is_a_counted_cycle_failure(store) -> None:

@@ -6,7 +6,9 @@ The analysis loop's own health is published beside them:
 ``modeltel.analyzer.cycle.duration`` (histogram, s), ``modeltel.analyzer.cycles`` and
 ``modeltel.analyzer.failures`` (counters; failures by model, version and analysis),
 ``modeltel.analyzer.cycle.failures`` (failures in the last cycle),
-``modeltel.analyzer.cycle.last_completed`` (unix s) and ``modeltel.analyzer.models``.
+``modeltel.analyzer.cycle.last_completed`` (unix s), ``modeltel.analyzer.models``,
+``modeltel.analyzer.cycle.last_duration`` and ``modeltel.analyzer.cycle.interval`` (s; a cycle
+longer than its interval overruns) and ``modeltel.analyzer.cycle.overruns`` (counter).
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ class MetricsPublisher:
         self._last_cycle_end: float | None = None
         self._last_cycle_failures: dict[tuple[str, str], int] = {}
         self._models_analyzed: int | None = None
+        self._last_duration: float | None = None
+        self._interval: float | None = None
         readers: list = [
             PrometheusMetricReader(registry=self.registry, scope_info_enabled=False),
         ]
@@ -115,6 +119,22 @@ class MetricsPublisher:
             callbacks=[self._observe_models],
             description="Model versions analyzed in the last cycle",
         )
+        self._overruns = meter.create_counter(
+            "modeltel.analyzer.cycle.overruns",
+            description="Analysis cycles that took longer than their interval",
+        )
+        meter.create_observable_gauge(
+            "modeltel.analyzer.cycle.last_duration",
+            callbacks=[self._observe_value("_last_duration")],
+            unit="s",
+            description="Duration of the last analysis cycle",
+        )
+        meter.create_observable_gauge(
+            "modeltel.analyzer.cycle.interval",
+            callbacks=[self._observe_value("_interval")],
+            unit="s",
+            description="How often the analysis loop starts a cycle",
+        )
 
     # -- snapshot ------------------------------------------------------------------------
 
@@ -155,11 +175,14 @@ class MetricsPublisher:
         *,
         analyses: Sequence[str] = (),
         completed_at: float | None = None,
+        interval_s: float | None = None,
     ) -> None:
-        """Record one analysis cycle: its duration, the model versions and the failures.
+        """Record one analysis cycle: its duration, the model versions and the failures; with
+        the loop's ``interval_s``, a cycle longer than it counts as an overrun.
 
         Every (model, version, analysis in ``analyses``) gets a failure series, at 0 until
-        something fails, so ``increase()`` over it works from the first scrape.
+        something fails, so ``increase()`` over it works from the first scrape; the overrun
+        counter starts at 0 the same way.
         """
         counts = {(model, version): 0 for model, version in analyzed}
         for model, version in analyzed:
@@ -172,6 +195,10 @@ class MetricsPublisher:
             self._failures.add(1, attrs)
         self._duration.record(duration_s)
         self._cycles.add(1)
+        self._last_duration = duration_s
+        if interval_s is not None:
+            self._interval = interval_s
+            self._overruns.add(1 if duration_s > interval_s else 0)
         self._last_cycle_failures = counts
         self._models_analyzed = len(analyzed)
         self._last_cycle_end = time.time() if completed_at is None else completed_at
@@ -194,6 +221,13 @@ class MetricsPublisher:
         if self._last_cycle_end is None:
             return []
         return [OtelObservation(self._last_cycle_end)]
+
+    def _observe_value(self, attribute: str):
+        def observe(options: CallbackOptions) -> Iterable[OtelObservation]:
+            value = getattr(self, attribute)
+            return [] if value is None else [OtelObservation(value)]
+
+        return observe
 
     def _observe_models(self, options: CallbackOptions) -> Iterable[OtelObservation]:
         if self._models_analyzed is None:

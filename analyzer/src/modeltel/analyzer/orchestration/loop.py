@@ -87,6 +87,7 @@ class Publisher(Protocol):
         failures: Iterable[Failure] = (),
         *,
         analyses: Sequence[str] = (),
+        interval_s: float | None = None,
     ) -> None: ...
 
 
@@ -146,6 +147,10 @@ class CycleReport:
     @property
     def ok(self) -> bool:
         return not self.failures
+
+    def overran(self, interval_s: float) -> bool:
+        """Whether the cycle took longer than the loop's interval."""
+        return self.duration_s > interval_s
 
 
 class AnalysisLoop:
@@ -231,6 +236,14 @@ class AnalysisLoop:
                 report.analyzed,
                 report.failures,
                 analyses=[*self.runners, "health", "retrain"],
+                interval_s=self.every,
+            )
+        if report.overran(self.every):
+            logger.warning(
+                "analysis cycle took %.1fs, longer than its %gs interval: the next one starts "
+                "at once, on the window of its own time (cycles never queue up)",
+                report.duration_s,
+                self.every,
             )
         self.last_report = report
         logger.info(
