@@ -153,13 +153,19 @@ def overview() -> dashboard.Dashboard:
         )
         .with_panel(
             series(
-                "Analysis cycle duration (p95) and model versions analyzed",
+                "Analysis cycle duration against its interval, and model versions analyzed",
                 prom(
                     "histogram_quantile(0.95, sum by (le) "
                     "(rate(modeltel_analyzer_cycle_duration_seconds_bucket[$__rate_interval])))",
                     "p95 cycle duration",
                 ),
                 prom("modeltel_analyzer_models", "model versions", ref_id="B"),
+                prom("modeltel_analyzer_cycle_last_duration_seconds", "last cycle", ref_id="C"),
+                prom(
+                    "modeltel_analyzer_cycle_interval_seconds",
+                    "interval (a cycle above it overruns)",
+                    ref_id="D",
+                ),
             )
         )
         .with_panel(

@@ -13,6 +13,7 @@ import pytest
 
 from modeltel.analyzer.analyses.fairness import SUMMARY_METRICS
 from modeltel.analyzer.export.catalog import gauges
+from modeltel.analyzer.export.publisher import LOOP_SERIES
 from support.grafana import TimeRange, dashboard_targets, expand_promql, expand_sql
 
 
@@ -78,12 +79,7 @@ def test_fairness_dashboard_shows_every_summary_with_its_threshold(boards_dir: P
 
 
 def test_promql_uses_only_served_metrics(boards_dir: Path) -> None:
-    served = {g.prometheus for g in gauges()} | {
-        "modeltel_analyzer_failures_total",
-        "modeltel_analyzer_models",
-        "modeltel_analyzer_cycle_duration_seconds_bucket",
-        "ALERTS",
-    }
+    served = {g.prometheus for g in gauges()} | set(LOOP_SERIES) | {"ALERTS"}
     labels = {"ml_model_name", "ml_model_version", "ml_feature_name", "ml_drift_method"}
     labels |= {"ml_metric", "ml_source", "ml_analysis", "ml_metric_name", "ml_segment"}
     for target in dashboard_targets(boards_dir):

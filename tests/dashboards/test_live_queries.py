@@ -107,7 +107,17 @@ def live(store_url: str, repo_root: Path, tmp_path_factory) -> Iterator[Live]:
         rows = [calm_row(np.random.default_rng(9))]
         sender.predict("broken", "1", first.window.end + timedelta(seconds=1), 0.03, rows, ["b"])
         sender.close()
-        second = loop.run_once(now=first.window.end.timestamp() + 61)
+        # … and the next cycle overruns its interval: a loop starting one every second whose
+        # cycle holds an analysis that takes longer than that
+        overrunning = AnalysisLoop(
+            store,
+            CONFIG,
+            every=1,
+            publisher=running.app.state.metrics,
+            runners={**runners, "pause": lambda model, version, window: time.sleep(1.1)},
+        )
+        second = overrunning.run_once(now=first.window.end.timestamp() + 61)
+        assert second.overran(1)
         assert [(f.model, f.analysis) for f in second.failures] == [("broken", "custom")]
         prometheus.wait_until(
             lambda: prometheus.query("increase(modeltel_analyzer_failures_total[1m]) > 0"),

@@ -13,6 +13,7 @@ import yaml
 
 from modeltel.analyzer.analyses.fairness import DEFAULT_THRESHOLDS, LOWER_IS_WORSE
 from modeltel.analyzer.export.catalog import gauges
+from modeltel.analyzer.export.publisher import LOOP_SERIES
 
 PROMTOOL = shutil.which("promtool")
 pytestmark = pytest.mark.skipif(
@@ -101,15 +102,7 @@ def test_fairness_alerts_split_the_summary_metrics(prom_dir: Path) -> None:
 
 
 def test_rules_only_use_metrics_the_analyzer_serves(prom_dir: Path) -> None:
-    served = {g.prometheus for g in gauges()} | {
-        "modeltel_analyzer_failures_total",
-        "modeltel_analyzer_cycles_total",
-        "modeltel_analyzer_cycle_duration_seconds_bucket",
-        "modeltel_analyzer_cycle_last_completed_seconds",
-        "modeltel_analyzer_cycle_last_duration_seconds",
-        "modeltel_analyzer_cycle_interval_seconds",
-        "modeltel_analyzer_cycle_overruns_total",
-    }
+    served = {g.prometheus for g in gauges()} | set(LOOP_SERIES)
     for rule in rules(prom_dir):
         names = set(re.findall(r"\b((?:ml|modeltel)_[a-z0-9_]+)\b", rule["expr"]))
         names -= {n for n in names if n.startswith(("ml_model_", "ml_feature_", "ml_drift_method"))}

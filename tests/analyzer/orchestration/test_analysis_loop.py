@@ -13,6 +13,7 @@ from modeltel.analyzer.base.listings import model_versions
 from modeltel.analyzer.base.results import make_results, read_results, write_results
 from modeltel.analyzer.base.windows import Window
 from modeltel.analyzer.export import MetricsPublisher
+from modeltel.analyzer.export.publisher import LOOP_SERIES
 from modeltel.analyzer.orchestration.loop import AnalysisLoop, LoopSettings
 from support.results import series
 
@@ -109,6 +110,7 @@ def test_one_failing_model_does_not_stop_the_others(store) -> None:
     assert series(text, "modeltel_analyzer_models") == {(): 2.0}
     assert series(text, "modeltel_analyzer_cycle_duration_seconds_count") == {(): 1.0}
     assert series(text, "modeltel_analyzer_cycle_interval_seconds") == {(): 60.0}
+    assert all(f"\n{name}" in text for name in LOOP_SERIES)  # what rules and dashboards use
     assert series(text, "modeltel_analyzer_cycle_overruns_total") == {(): 0.0}
     assert series(text, "modeltel_analyzer_cycle_last_duration_seconds") == {
         (): pytest.approx(report.duration_s)

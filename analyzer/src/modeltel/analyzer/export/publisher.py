@@ -37,6 +37,18 @@ logger = logging.getLogger(__name__)
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 ANALYSIS = "ml.analysis"
+LOOP_SERIES = (
+    "modeltel_analyzer_cycle_duration_seconds_bucket",
+    "modeltel_analyzer_cycles_total",
+    "modeltel_analyzer_failures_total",
+    "modeltel_analyzer_cycle_failures",
+    "modeltel_analyzer_cycle_last_completed_seconds",
+    "modeltel_analyzer_models",
+    "modeltel_analyzer_cycle_last_duration_seconds",
+    "modeltel_analyzer_cycle_interval_seconds",
+    "modeltel_analyzer_cycle_overruns_total",
+)
+"""The Prometheus series of the loop's own health (for rules and dashboards)."""
 _CYCLE_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
 
