@@ -169,10 +169,10 @@ def prediction_rows_sql(
             "toUInt8(max(src) = 2) AS has_label",
         ]
     union = " UNION ALL ".join(branches)
-    rows = f"SELECT {', '.join(picks)} FROM ({union}) GROUP BY k HAVING countIf(src = 0) > 0"
+    grouped = f"FROM ({union}) GROUP BY k HAVING countIf(src = 0) > 0"
     if not shape.features:
-        return rows
-    rows = rows.replace("SELECT ", "SELECT k, ", 1)
+        return f"SELECT {', '.join(picks)} {grouped}"
+    rows = f"SELECT k, {', '.join(picks)} {grouped}"
     # The features are pivoted on their own (small aggregate states) and joined by key; a
     # prediction without a value gets NULL, the default of the Nullable columns.
     names = params.add([n for n, _ in shape.features], "Array(String)")

@@ -54,11 +54,11 @@ def compute_custom(
     spec = TimeWindows.from_windows(windows)
     results: list[Result] = []
     for model, version in targets:
-        request = custom_request(store, settings, run, model)
-        if request is None:
-            continue
         config = settings.for_model(model)
         metrics = list(config.metrics.values())
+        if not metrics:
+            continue
+        request = _request(store, config, run)
         answer, _ = rows_for(store, run.scans, KIND, model, version, spec, request)
         evaluated = _by_window(answer, request)
         for key in spec.keys:
@@ -103,8 +103,10 @@ def custom_request(
 ) -> RowRequest | None:
     """The row request of ``model``'s metrics (None without any)."""
     config = settings.for_model(model)
-    if not config.metrics:
-        return None
+    return _request(store, config, run) if config.metrics else None
+
+
+def _request(store: Store, config: CustomMetricsConfig, run: Run) -> RowRequest:
     parsed = [_parsed(store, m, run) for m in config.metrics.values()]
     return metrics_request(parsed, config.segment_by, config.max_segments)
 
