@@ -190,6 +190,25 @@ def prediction_rows_sql(
     return f"SELECT {', '.join(columns)} FROM ({rows}) AS p LEFT JOIN ({pivot}) AS v USING (k)"
 
 
+def top_values_key(
+    shape: RowShape, params: Params, scope: str, feature: str, most: int, other: str
+) -> str:
+    """SQL of a row's value of ``feature`` as text when it is among the ``most`` most frequent
+    of the rows selected by ``scope`` (a :func:`prediction_filter` clause), else ``other``;
+    NULL when the row has no value."""
+    column = shape.feature_column(feature)
+    if shape.categorical(feature):
+        text, stored = column, "value"
+    else:
+        text, stored = f"toString({column})", "toString(value_num)"
+    top = (
+        f"(SELECT {stored} AS v FROM ml_features WHERE {scope} AND feature = "
+        f"{params.add(feature, 'String')} AND v IS NOT NULL GROUP BY v "
+        f"ORDER BY count() DESC, v LIMIT {int(most)})"
+    )
+    return f"if({column} IS NULL, NULL, if({text} IN {top}, {text}, {params.add(other, 'String')}))"
+
+
 def feature_kinds(store: Store, names: Iterable[str], model: str | None = None) -> dict[str, bool]:
     """Whether each of ``names`` is categorical, as the store knows it: from the model's
     reference, else its predictions (any model's when ``model`` is None); a feature the store

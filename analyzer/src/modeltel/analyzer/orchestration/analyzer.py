@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from modeltel.analyzer.base.sources import ProductionSource, Source
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.base.windows import Window, fixed_windows, trailing_window, utc
 from modeltel.analyzer.inputs.labels import LabelUpload, upload_labels
+from modeltel.analyzer.orchestration.explain import Explanation, explain
 
 logger = logging.getLogger(__name__)
 
@@ -477,6 +478,53 @@ class Analyzer:
         out = pd.concat(frames, ignore_index=True)
         out = out.sort_values(["score", "severity"], ascending=False, kind="stable").head(limit)
         return out[["version", *[c for c in out.columns if c != "version"]]].reset_index(drop=True)
+
+    def explain(
+        self,
+        model: str,
+        version: str | None = None,
+        *,
+        metric: str | None = None,
+        window: str | float | None = None,
+        end: datetime | None = None,
+        baseline_start: datetime | None = None,
+        dimensions: Sequence[str] | None = None,
+        max_values: int = 20,
+        top: int = 10,
+    ) -> Explanation:
+        """Which slices of the traffic explain the change of ``metric`` (see
+        :mod:`modeltel.analyzer.orchestration.explain`) between the window of length
+        ``window`` (default 1h) ending at ``end`` (default now) and the one before it, or the
+        one as long starting at ``baseline_start`` (a whole number of windows earlier).
+        ``version`` None: the version with predictions in the window (the latest)."""
+        size = parse_duration(str(window or DEFAULT_WINDOW), name="window")
+        if size <= 0:
+            raise ConfigError("window must be positive")
+        after = trailing_window(utc(end) if end is not None else datetime.now(UTC), size)
+        step = timedelta(seconds=size)
+        if baseline_start is None:
+            before = Window(after.start - step, after.start)
+        else:
+            before = Window(utc(baseline_start), utc(baseline_start) + step)
+            gap = (after.start - before.start).total_seconds()
+            if before.end > after.start or abs(gap / size - round(gap / size)) > 1e-9:
+                raise ConfigError(
+                    "the baseline must start a whole number of windows before the window "
+                    f"({after.start.isoformat()}) and end by its start"
+                )
+        chosen = self._targets(model, version, after, None, None)[0][0]
+        return explain(
+            self.store,
+            model,
+            chosen,
+            before,
+            after,
+            metric=metric,
+            config=self._settings("performance", model),
+            names=dimensions,
+            max_values=max_values,
+            top=top,
+        )
 
     def _settings(self, kind: str, model: str) -> Any:
         return self.settings[kind].for_model(model)

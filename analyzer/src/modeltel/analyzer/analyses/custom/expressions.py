@@ -36,6 +36,7 @@ from modeltel.analyzer.base.prediction_rows import (
     RowShape,
     feature_kinds,
     shape_of,
+    top_values_key,
 )
 from modeltel.analyzer.base.query import Params, TimeWindows
 from modeltel.analyzer.base.row_scan import Aggregates, RowRequest, scan_sql
@@ -136,7 +137,7 @@ def metrics_request(
         values = ("count()", *(f"({rewrite(p.metric.sql, shape)})" for p in items))
         keys: tuple[str, ...] = ("has_label",) if needs_labels else ()
         if segment_by:
-            keys += (_segment_key(shape, params, scope, segment_by, max_segments),)
+            keys += (top_values_key(shape, params, scope, segment_by, max_segments, OTHER_SEGMENT),)
         return Aggregates(keys, values)
 
     return RowRequest(
@@ -149,21 +150,6 @@ def metrics_request(
         sets=sets,
         build=build,
     )
-
-
-def _segment_key(shape: RowShape, params: Params, scope: str, feature: str, most: int) -> str:
-    column = shape.feature_column(feature)
-    if shape.categorical(feature):
-        text, stored = column, "value"
-    else:
-        text, stored = f"toString({column})", "toString(value_num)"
-    top = (
-        f"(SELECT {stored} AS v FROM ml_features WHERE {scope} AND feature = "
-        f"{params.add(feature, 'String')} AND v IS NOT NULL GROUP BY v "
-        f"ORDER BY count() DESC, v LIMIT {int(most)})"
-    )
-    other = params.add(OTHER_SEGMENT, "String")
-    return f"if({column} IS NULL, NULL, if({text} IN {top}, {text}, {other}))"
 
 
 _DRY_WINDOWS = TimeWindows(origin_ns=0, size_ns=1, keys=(0,))
