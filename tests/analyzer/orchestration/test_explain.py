@@ -9,13 +9,17 @@ import math
 from datetime import timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
-from sklearn.metrics import accuracy_score
+from sklearn.metrics import accuracy_score, mean_absolute_error, mean_squared_error
 
 from modeltel.analyzer.base.errors import ConfigError, NotFoundError
+from modeltel.analyzer.inputs.labels import upload_labels
 from modeltel.analyzer.orchestration.analyzer import Analyzer
 from modeltel.analyzer.orchestration.explain import explain
+from support.drift import write_production
 from support.explain import AFTER, BEFORE, MODEL, plant
+from support.perfdata import insert_features, insert_predictions
 
 
 def _explain(store, **options):
@@ -125,3 +129,81 @@ def test_the_analyzer_explains_the_window_against_the_one_before_by_default(stor
     assert same.to_dict() == answer
     with pytest.raises(ConfigError, match="whole number of windows"):
         analyzer.explain(MODEL, end=AFTER.end, baseline_start=BEFORE.start + timedelta(minutes=5))
+
+
+def _service_hours(store, rng, errors_after_west: float):
+    """Two hours of scored predictions of a binary classifier from two services; after, the
+    west service fails ``errors_after_west`` of its calls (2 % elsewhere)."""
+    frames = []
+    for hour, window in enumerate((BEFORE, AFTER)):
+        n = 2000
+        ids = [f"s{hour}-{i}" for i in range(n)]
+        times = [window.start + (window.end - window.start) * i / n for i in range(n)]
+        region = rng.choice(["east", "west"], n)
+        rate = np.where((region == "west") & (hour == 1), errors_after_west, 0.02)
+        errors = (rng.random(n) < rate).astype(int)
+        scores = rng.random(n)
+        labels = np.where(scores >= 0.5, "1", "0")
+        insert_predictions(
+            store, "svc", ids, times, labels=labels, scores=scores, errors=errors.tolist()
+        )
+        insert_features(store, "svc", "region", ids, times, texts=region, categorical=True)
+        frames.append(pd.DataFrame({"region": region, "error": errors, "score": scores}))
+    return frames
+
+
+def test_error_ratio_and_estimated_accuracy_equal_pandas_per_slice(store) -> None:
+    _, after = _service_hours(store, np.random.default_rng(3), 0.3)
+    result = explain(store, "svc", "1", BEFORE, AFTER, metric="error_ratio")
+    assert result.after.mean == pytest.approx(after.error.mean(), abs=1e-12)
+    assert result.slices[0].name == "region=west" and result.slices[0].material
+    west = after[after.region == "west"]
+    assert result.slices[0].after.mean == pytest.approx(west.error.mean(), abs=1e-12)
+    assert "error ratio rose from" in result.summary()
+    estimated = explain(store, "svc", "1", BEFORE, AFTER, metric="estimated_accuracy")
+    expected = np.maximum(after.score, 1 - after.score).mean()  # predicted class's score
+    assert estimated.after.mean == pytest.approx(expected, abs=1e-12)
+    assert not estimated.material  # the scores did not move
+
+
+def test_mae_of_a_regressor_equals_scikit_learn_per_slice(store) -> None:
+    rng = np.random.default_rng(5)
+    truth_after = None
+    for hour, window in enumerate((BEFORE, AFTER)):
+        n = 1500
+        site = rng.choice(["a", "b", "c"], n)
+        truth = rng.normal(100, 10, n)
+        noise = np.where((site == "c") & (hour == 1), 15.0, 2.0)
+        predicted = truth + rng.normal(0, 1, n) * noise
+        ids = write_production(
+            store,
+            "price",
+            "1",
+            {"site": site.tolist()},
+            categorical=["site"],
+            values=predicted.tolist(),
+            start=window.start,
+            step=(window.end - window.start) / n,
+            id_prefix=f"h{hour}-",
+        )
+        upload_labels(
+            store,
+            "price",
+            pd.DataFrame({"prediction_id": ids, "value": truth}),
+            label_column=None,
+            value_column="value",
+        )
+        truth_after = (site, truth, predicted)
+    site, truth, predicted = truth_after
+    # the rows say classification; the configuration says what the model is
+    analyzer = Analyzer(store, {"performance": {"task": "regression"}})
+    result = analyzer.explain("price", end=AFTER.end)
+    assert result.metric.name == "mae"
+    assert result.after.mean == pytest.approx(mean_absolute_error(truth, predicted), rel=1e-9)
+    top = result.slices[0]
+    assert top.name == "site=c" and top.material
+    c = site == "c"
+    assert top.after.mean == pytest.approx(mean_absolute_error(truth[c], predicted[c]), rel=1e-9)
+    mse = analyzer.explain("price", end=AFTER.end, metric="mse")
+    assert mse.after.mean == pytest.approx(mean_squared_error(truth, predicted), rel=1e-9)
+    assert "mean absolute error rose from" in result.summary()
