@@ -168,12 +168,23 @@ class Page:
         """Navigate and wait for the load event."""
         self.events.clear()
         self.send("Page.navigate", {"url": url})
+        self._wait_for_load(url, timeout)
+
+    def navigate_by(self, expression: str, timeout: float = 30) -> None:
+        """Run ``expression`` (a click on a link, a form's submit) and wait until the page it
+        opens has loaded: the URL changes before the new document exists, so polling
+        ``location.href`` is not enough."""
+        self.events.clear()
+        self.evaluate(expression)
+        self._wait_for_load(expression, timeout)
+
+    def _wait_for_load(self, what: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if any(e.get("method") == "Page.loadEventFired" for e in self.events):
                 return
             self._event(json.loads(self.ws.recv()))
-        raise TimeoutError(f"{url} did not load in {timeout} s")
+        raise TimeoutError(f"{what} did not load a page in {timeout} s")
 
     def evaluate(self, expression: str) -> Any:
         result = self.send(
