@@ -29,6 +29,7 @@ from modeltel.analyzer.cli import (
     analyzer_loop,
     common,
     demo,
+    explain,
     labels,
     models,
     outliers,
@@ -48,6 +49,7 @@ COMMANDS = [
     sql,
     reference,
     analyze,
+    explain,
     labels,
     outliers,
     retention,
@@ -65,6 +67,7 @@ Typical first steps:
   modeltel labels upload churn labels.csv        # ground truth, joined by prediction id
   modeltel analyze --model churn --window 1h
   modeltel models                                # health, drift and volume per model
+  modeltel explain churn --window 1h             # which slices explain accuracy's change
   modeltel report churn --period week --pdf churn.pdf
   modeltel sql "SELECT model, count() FROM ml_predictions GROUP BY model"
   modeltel retention --apply                     # how long tables keep rows, and their sizes

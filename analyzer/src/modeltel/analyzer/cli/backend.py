@@ -87,7 +87,27 @@ class OutlierQuery:
         return _options(self)
 
 
-def _options(query: DriftQuery | OutlierQuery) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ExplainQuery:
+    """``modeltel explain``: the options of
+    :meth:`modeltel.analyzer.orchestration.analyzer.Analyzer.explain` (``None``: its default)."""
+
+    model: str
+    version: str | None = None
+    metric: str | None = None
+    window: str | None = None
+    end: datetime | None = None
+    baseline_start: datetime | None = None
+    dimensions: list[str] | None = None
+    max_values: int = 20
+    top: int = 10
+
+    def options(self) -> dict[str, Any]:
+        """The keyword options (all but ``model`` and ``version``)."""
+        return _options(self)
+
+
+def _options(query: DriftQuery | OutlierQuery | ExplainQuery) -> dict[str, Any]:
     fields = asdict(query)
     del fields["model"], fields["version"]
     return fields
@@ -118,6 +138,11 @@ class Backend(ABC):
     @abstractmethod
     def outliers(self, query: OutlierQuery) -> Records:
         """The predictions with the most out-of-distribution inputs."""
+
+    @abstractmethod
+    def explain(self, query: ExplainQuery) -> dict[str, Any]:
+        """Which slices explain a metric's change between two windows: the JSON shape of
+        :meth:`modeltel.analyzer.orchestration.explain.Explanation.to_dict`."""
 
     @abstractmethod
     def sql(self, query: str, *, max_rows: int, timeout_s: float) -> SqlRows:

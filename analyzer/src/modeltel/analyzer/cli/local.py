@@ -18,6 +18,7 @@ from modeltel.analyzer.cli.backend import (
     AnalysisQuery,
     Backend,
     DriftQuery,
+    ExplainQuery,
     OutlierQuery,
     Records,
     SqlRows,
@@ -104,6 +105,16 @@ class LocalBackend(Backend):
         with self._store() as store:
             frame = Analyzer(store, config).outliers(query.model, query.version, **query.options())
         return list(jsonable(frame.to_dict("records")))
+
+    def explain(self, query: ExplainQuery) -> dict[str, Any]:
+        from modeltel.analyzer.orchestration.analyzer import Analyzer
+
+        config = self._config()
+        with self._store() as store:
+            explanation = Analyzer(store, config).explain(
+                query.model, query.version, **query.options()
+            )
+        return explanation.to_dict()
 
     def sql(self, query: str, *, max_rows: int, timeout_s: float) -> SqlRows:
         from modeltel.analyzer.sql.console import run_sql

@@ -30,6 +30,7 @@ from modeltel.analyzer.cli.backend import (
     AnalysisQuery,
     Backend,
     DriftQuery,
+    ExplainQuery,
     OutlierQuery,
     Records,
     SqlRows,
@@ -45,10 +46,11 @@ def quote(segment: str) -> str:
 
 
 def url_for(server: str, path: str, query: dict[str, Any] | None = None) -> str:
-    """``server`` + ``path`` + the query string of the non-None ``query`` items."""
+    """``server`` + ``path`` + the query string of the non-None ``query`` items (a list: the
+    parameter repeated)."""
     url = server.rstrip("/") + path
     items = {k: v for k, v in (query or {}).items() if v is not None}
-    return url + ("?" + urllib.parse.urlencode(items) if items else "")
+    return url + ("?" + urllib.parse.urlencode(items, doseq=True) if items else "")
 
 
 _UPLOAD_PATHS = {"reference": "/api/references", "labels": "/api/labels"}
@@ -161,6 +163,20 @@ class ServerBackend(Backend):
     def outliers(self, query: OutlierQuery) -> Records:
         path = f"/api/models/{quote(query.model)}/outliers"
         return list(self.request_json(path, query=_parameters(query), timeout=LONG) or [])
+
+    def explain(self, query: ExplainQuery) -> dict[str, Any]:
+        path = f"/api/models/{quote(query.model)}/explain"
+        parameters = {
+            "version": query.version,
+            "metric": query.metric,
+            "window": query.window,
+            "end": _iso(query.end),
+            "baseline_start": _iso(query.baseline_start),
+            "dimension": query.dimensions,
+            "max_values": query.max_values,
+            "top": query.top,
+        }
+        return dict(self.request_json(path, query=parameters, timeout=LONG))
 
     def sql(self, query: str, *, max_rows: int, timeout_s: float) -> SqlRows:
         body = {"query": query, "max_rows": max_rows, "timeout_s": timeout_s}

@@ -12,6 +12,10 @@
 - ``GET /api/models/{model}/outliers`` — the predictions with the highest outlier score in a
   window (default the last hour), worst first; ``method=range`` (features outside the
   reference's central range, the default) or ``method=multivariate`` (PCA reconstruction error).
+- ``GET /api/models/{model}/explain`` — which slices of the traffic explain a metric's change
+  between a window and the one before it (or the one starting at ``baseline_start``): the
+  :meth:`~modeltel.analyzer.orchestration.explain.Explanation.to_dict` of
+  :meth:`~modeltel.analyzer.orchestration.analyzer.Analyzer.explain` (see ``docs/explain.md``).
 - ``POST /api/analyze`` — run every analysis now (what ``modeltel analyze --server`` calls).
 
 The store is ``request.app.state.store``; the configuration file is read per request
@@ -21,10 +25,11 @@ The store is ``request.app.state.store``; the configuration file is read per req
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi import Query as QueryParameter
 from fastapi.responses import JSONResponse
 
 from modeltel.analyzer.analyses import ANALYSES
@@ -200,6 +205,38 @@ def analyses_router() -> APIRouter:
             return error_response(exc)
         return json_answer(frame.to_dict("records"))
 
+    @router.get("/api/models/{model}/explain")
+    def explain(
+        request: Request,
+        model: str,
+        version: str | None = None,
+        metric: str | None = None,
+        window: str | None = None,
+        end: str | None = None,
+        baseline_start: str | None = None,
+        dimension: Annotated[list[str] | None, QueryParameter()] = None,
+        max_values: int = 20,
+        top: int = 10,
+    ) -> JSONResponse:
+        """Which slices explain the change of ``metric`` between the window of length
+        ``window`` ending at ``end`` and the one before (or the one at ``baseline_start``),
+        cut by each ``dimension`` (default every feature and the serving service)."""
+        try:
+            explanation = request_analyzer(request).explain(
+                model,
+                version,
+                metric=metric,
+                window=window,
+                end=_moment("end", end),
+                baseline_start=_moment("baseline_start", baseline_start),
+                dimensions=dimension or None,
+                max_values=max_values,
+                top=top,
+            )
+        except ModeltelError as exc:
+            return error_response(exc)
+        return json_answer(explanation.to_dict())
+
     @router.post("/api/analyze")
     def analyze(
         request: Request, model: str | None = None, window: str = "1h", end: datetime | None = None
@@ -216,3 +253,14 @@ def analyses_router() -> APIRouter:
         if f"/api/models/{{model}}/{kind}" not in routed:
             add_results_route(router, kind, analysis.title)
     return router
+
+
+def _moment(name: str, text: str | None) -> datetime | None:
+    """The ISO 8601 time of query parameter ``name`` (naive = UTC); InputError naming it."""
+    if text is None or not text.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"{name}={text!r} is not a time; write e.g. 2026-01-31T12:00") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
