@@ -27,6 +27,8 @@ from modeltel.analyzer.base.results import Status, read_results, severity
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.base.windows import Window, floor_time
 from modeltel.analyzer.orchestration import health as health_module
+from modeltel.analyzer.orchestration.explain import Explanation
+from modeltel.analyzer.orchestration.explain.latest import latest_explanation
 from modeltel.analyzer.web.page_analyzer import Kept, page_analyzer
 
 logger = logging.getLogger(__name__)
@@ -392,15 +394,19 @@ def range_view(
 ) -> ModelView:
     """:func:`model_view` of the range ``asked`` (the default page when None): the records
     of the range, and its drift table and histograms computed for the range itself
-    (:func:`range_drift`; a failure is said in ``range_note``, the rest is shown)."""
+    (:func:`range_drift`; a failure is said in ``range_note``, the rest is shown), and its
+    explanation (:func:`explain_view`)."""
     if asked is None:
-        return model_view(store, model, version)
+        view = model_view(store, model, version)
+        explain_view(store, view)
+        return view
     version = resolve_version(store, model, version)
     chosen = place_range(store, model, version, asked)
     view = model_view(
         store, model, version, since=chosen.since, until=chosen.until, with_histograms=False
     )
     view.time_range = chosen
+    explain_view(store, view)
     try:
         drift, view.histograms = range_drift(store, model, version, chosen)
     except ModeltelError as exc:
@@ -412,6 +418,30 @@ def range_view(
     else:
         view.latest.pop("drift", None)
     return view
+
+
+_EXPLANATIONS = Kept(HISTOGRAM_TTL_S)
+
+
+def explain_view(store: Store, view: ModelView) -> None:
+    """Set ``view.explanation`` to :func:`latest_explanation` of its version (the latest
+    window of data up to the end of its range), or ``view.explanation_note`` to the reason it
+    cannot be computed (no predictions, no labels …). Kept :data:`HISTOGRAM_TTL_S`."""
+    until = view.time_range.until if view.time_range is not None else None
+    key = (store.url, store.database, view.model, view.version, until)
+    kept: tuple[Explanation | None, str] | None = _EXPLANATIONS.get(key)
+    if kept is None:
+        try:
+            analyzer, _ = page_analyzer(store)
+            performance = analyzer.settings["performance"]
+            found = latest_explanation(
+                store, view.model, view.version, performance=performance, until=until
+            )
+            kept = (found, "")
+        except ModeltelError as exc:
+            kept = (None, str(exc))
+        _EXPLANATIONS.put(key, kept)
+    view.explanation, view.explanation_note = kept
 
 
 # -- one model ---------------------------------------------------------------------------------
@@ -436,6 +466,10 @@ class ModelView:
     histograms: dict[str, dict[str, Any]] = field(default_factory=dict)
     time_range: TimeRange | None = None
     range_note: str = ""
+    explanation: Explanation | None = None
+    """What changed in the latest window (:func:`explain_view`)."""
+    explanation_note: str = ""
+    """Why there is no explanation, when it could not be computed."""
 
     def of(self, kind: str, **match: Any) -> list[dict[str, Any]]:
         """Records of ``kind`` whose fields equal ``match``."""

@@ -19,6 +19,7 @@ from modeltel.analyzer.analyses import ANALYSES
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.web import fairness_sections, model_sections, sections
 from modeltel.analyzer.web.data import COMPARES, RANGE_TEXT, ModelView
+from modeltel.analyzer.web.explain_section import explain_section
 from modeltel.analyzer.web.sections import (
     ago,
     badge,
@@ -278,7 +279,7 @@ def model_page(view: ModelView, *, refresh_s: int = DEFAULT_REFRESH_S) -> str:
 <div class="summary"><div>{big}
 <div class="muted">health score</div></div><div>{retrain_text}{reason_list}</div>
 {sections.facts_list(facts)}</div>"""
-    body = [header, range_controls(view), _pause_notice(view)]
+    body = [header, range_controls(view), _pause_notice(view), explain_section(view)]
     for kind, analysis in ANALYSES.items():
         heading, draw = SECTIONS.get(kind, (analysis.title, None))
         body.append(f"<h2 id='{escape(kind)}'>{escape(heading)}</h2>")
