@@ -57,8 +57,11 @@ def test_flipped_labels_of_one_clinic_are_named_on_the_page(server, page) -> Non
     assert east[3] == labelled + f"{int((in_after & a.truth.notna()).sum()):,}"
     top = expected.slices[0]
     assert east[4] == pct(top.part.contribution / expected.change)
-    assert float(east[5]) < 0  # east's accuracy fell inside it: a change of rate
-    assert abs(float(east[5])) > 5 * abs(float(east[6]))
+    assert east[5] == pct(top.part.rate / expected.change)
+    assert east[6] == pct(top.part.mix / expected.change)
+    # east's accuracy fell inside it: the change is one of rate, not of its share
+    rate, mix = (float(cell.rstrip("%")) for cell in east[5:7])
+    assert rate > 80 and abs(rate) > 5 * abs(mix)
     # a range of the page explains the latest hour of that range too
     ranged = _section(page, f"{server.url}/models/{MODEL}?refresh=0&range=24h")
     assert ranged["summary"] == expected.summary()

@@ -5,7 +5,9 @@ now) and starts 7 (``week``) or 30 (``month``) days earlier. Verdicts come from 
 kind's latest window with data, and trends count non-overlapping windows
 (:mod:`~modeltel.analyzer.report.periods`). Everything comes from
 ``ml_results`` plus two counts over ``ml_predictions``/``ml_labels``, so a report's size
-depends on the number of windows and features, never on the number of predictions.
+depends on the number of windows and features, never on the number of predictions; and
+"what changed" is the explanation of the latest hour of data before the period's end against
+the hour before (:func:`~modeltel.analyzer.orchestration.explain.latest.latest_explanation`).
 """
 
 from __future__ import annotations
@@ -14,9 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from modeltel.analyzer.base.errors import ConfigError
+from modeltel.analyzer.analyses.performance.config import PerformanceConfig
+from modeltel.analyzer.base.config import load_config
+from modeltel.analyzer.base.errors import ConfigError, ModeltelError
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.orchestration import health as health_module
+from modeltel.analyzer.orchestration.explain import Explanation
+from modeltel.analyzer.orchestration.explain.latest import latest_explanation
 from modeltel.analyzer.report.periods import judged_until, report_view
 from modeltel.analyzer.report.recommend import (
     Recommendation,
@@ -49,6 +55,10 @@ class Report:
     judged_until: datetime | None = None
     """The end of the latest window with data that the verdicts come from."""
     last_prediction: datetime | None = None
+    explanation: Explanation | None = None
+    """What changed in the latest hour of data (None when it could not be computed)."""
+    explanation_error: str = ""
+    """Why there is no explanation."""
 
     @property
     def retrain(self) -> bool:
@@ -125,6 +135,7 @@ def build_report(
         value = float(stored[0]["value"])
         health = health_module.HealthScore(value, health_module.status_of(value))
     predictions, labels = _counts(store, model, version, start, end)
+    explanation, explanation_error = _explanation(store, model, version, end)
     return Report(
         model=model,
         version=version,
@@ -134,11 +145,25 @@ def build_report(
         generated_at=datetime.now(UTC),
         view=view,
         health=health,
-        recommendations=recommendations(view),
+        recommendations=recommendations(view, explanation),
         predictions=predictions,
         labels=labels,
         drift=drift_counts(view),
         drifted_now=latest_drifted(view),
         judged_until=judged_until(view),
         last_prediction=view.summary.get("last_seen"),
+        explanation=explanation,
+        explanation_error=explanation_error,
     )
+
+
+def _explanation(
+    store: Store, model: str, version: str, end: datetime
+) -> tuple[Explanation | None, str]:
+    """The latest explanation of the predictions before ``end``, or why there is none."""
+    try:
+        performance = PerformanceConfig.load(load_config())
+        found = latest_explanation(store, model, version, performance=performance, until=end)
+    except ModeltelError as exc:
+        return None, str(exc)
+    return found, ""

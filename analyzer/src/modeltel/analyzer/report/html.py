@@ -16,6 +16,8 @@ from modeltel.analyzer.orchestration import health as health_module
 from modeltel.analyzer.report.build import Report
 from modeltel.analyzer.web import charts, fairness_sections, model_sections, sections
 from modeltel.analyzer.web.data import ModelView, metric_spec
+from modeltel.analyzer.web.explain_section import HEADING as EXPLAIN_HEADING
+from modeltel.analyzer.web.explain_section import explanation_html
 from modeltel.analyzer.web.page import asset
 from modeltel.analyzer.web.sections import badge, health_badge, num, pct, table, when
 
@@ -237,6 +239,8 @@ def render_html(report: Report) -> str:
         _summary(report),
         "<h2>Recommendations</h2>",
         _recommendations(report),
+        f"<h2 id='explain'>{EXPLAIN_HEADING}</h2>",
+        explanation_html(report.explanation, report.explanation_error),
         "<h2>Health score</h2>",
         _health(report),
         *_analyses(report),

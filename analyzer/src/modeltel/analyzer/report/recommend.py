@@ -4,6 +4,10 @@ Each rule reads the tidy records (statuses and thresholds as the analyses set th
 says what to do in one sentence with the numbers behind it, e.g. "Retrain: 4 features
 drifted (age, income, …); accuracy fell below 0.8 in 3 of 7 windows (latest 0.74)".
 
+When the model's explained metric (accuracy, mae) got materially worse in the latest window of
+data, a ``warning`` says so with :meth:`Explanation.summary`, naming the slice of the traffic
+explaining most of it.
+
 Fairness (one line per protected attribute whose summary crosses a threshold in the latest
 window, naming the groups behind the first one crossed) and custom metrics outside their bounds
 in the latest window are ``alert``s.
@@ -20,8 +24,9 @@ from typing import Any
 
 from modeltel.analyzer.analyses.fairness import LOWER_IS_WORSE, SUMMARY_METRICS
 from modeltel.analyzer.base.results import BAD, Status
+from modeltel.analyzer.orchestration.explain import Explanation
 from modeltel.analyzer.web.data import ModelView, _details, metric_spec
-from modeltel.analyzer.web.sections import num, pct, seconds
+from modeltel.analyzer.web.sections import num, pct, seconds, when
 
 WATCH = frozenset({Status.WARNING})
 LOW_COVERAGE = 0.5
@@ -104,8 +109,11 @@ def _breach_text(
     return f"{what} {direction}{limit} in {bad} of {total} windows (latest {num(latest)})"
 
 
-def recommendations(view: ModelView) -> list[Recommendation]:
-    """What to do, most urgent first; one ``ok`` line when nothing needs doing."""
+def recommendations(
+    view: ModelView, explanation: Explanation | None = None
+) -> list[Recommendation]:
+    """What to do, most urgent first; one ``ok`` line when nothing needs doing.
+    ``explanation``: what changed in the latest window (see :func:`_what_changed`)."""
     out: list[Recommendation] = []
     drifted_now = latest_drifted(view)
     counts = drift_counts(view)
@@ -144,6 +152,7 @@ def recommendations(view: ModelView) -> list[Recommendation]:
                     "new normal, retrain on recent data or upload a fresh reference.",
                 )
             )
+    out.extend(_what_changed(explanation))
     out.extend(_whole_model(view))
     out.extend(_fairness(view))
     out.extend(_custom(view))
@@ -159,6 +168,28 @@ def recommendations(view: ModelView) -> list[Recommendation]:
             )
         )
     return out
+
+
+def _what_changed(explanation: Explanation | None) -> list[Recommendation]:
+    """A warning when the explained metric got materially worse: the explanation's sentence,
+    which names the slice explaining most of the change."""
+    if explanation is None or not explanation.material:
+        return []
+    worse = (
+        explanation.change < 0 if explanation.metric.higher_is_better else explanation.change > 0
+    )
+    if not worse:
+        return []
+    after = explanation.after_window
+    top = explanation.top
+    first = f" Look at {top.name} first: its inputs, labels and serving path." if top else ""
+    return [
+        Recommendation(
+            "warning",
+            f"In the latest window ({when(after.start)} – {when(after.end)}) against the one "
+            f"before, {explanation.summary()}.{first}",
+        )
+    ]
 
 
 def _quality(view: ModelView) -> list[Recommendation]:

@@ -8,6 +8,7 @@ Like :mod:`.sections`: HTML fragments (escaped text), no scripts.
 
 from __future__ import annotations
 
+import math
 from html import escape
 
 from modeltel.analyzer.orchestration.explain import Explanation, SliceChange
@@ -46,8 +47,9 @@ def explanation_html(explanation: Explanation | None, reason: str = "") -> str:
     rows = [_row(explanation, s) for s in explanation.slices[:TOP_SLICES]]
     legend = (
         "<p class='legend'>Before → after. <b>part of the change</b>: the share of the change "
-        f"of {escape(title)} the slice accounts for, split into <b>rate</b> (its {escape(title)} "
-        "moved) and <b>mix</b> (its share of the traffic moved).</p>"
+        f"of {escape(title)} the slice accounts for, the sum of <b>rate</b> (its "
+        f"{escape(title)} moved) and <b>mix</b> (its share of the traffic moved); the slices "
+        "of one dimension add up to 100 %.</p>"
     )
     return sentence + legend + table(headers, rows, "explain")
 
@@ -56,20 +58,16 @@ def _row(explanation: Explanation, s: SliceChange) -> list[str]:
     t0, t1 = explanation.before, explanation.after
     share0 = s.before.rows / t0.rows if t0.rows else None
     share1 = s.after.rows / t1.rows if t1.rows else None
-    part = s.part.contribution / explanation.change if explanation.change else None
+    change = explanation.change or math.nan
     return [
         f"<code>{escape(s.name)}</code>",
         f"{pct(share0)} → {pct(share1)}",
         f"{num(s.before.mean)} → {num(s.after.mean)}",
         f"{s.before.labels:,} → {s.after.labels:,}",
-        pct(part),
-        _signed(s.part.rate),
-        _signed(s.part.mix),
+        pct(s.part.contribution / change),
+        pct(s.part.rate / change),
+        pct(s.part.mix / change),
     ]
-
-
-def _signed(value: float) -> str:
-    return "0" if value == 0 else f"{value:+.3g}"
 
 
 def explain_section(view: ModelView) -> str:
