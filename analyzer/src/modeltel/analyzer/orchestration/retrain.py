@@ -24,7 +24,11 @@ below are the defaults; ``rules: []`` turns recommendations off)::
         max_backoff: 30s
 
 The webhook body is JSON with a Slack-compatible ``text`` plus ``model``, ``version``,
-``reasons``, ``window_start``, ``window_end``, ``episode_start`` and ``health_score``.
+``reasons``, ``window_start``, ``window_end``, ``episode_start``, ``health_score`` and
+``explanation``: when a metric rule fired, which slices of the traffic explain the metric's
+fall (:meth:`~modeltel.analyzer.orchestration.explain.Explanation.to_dict`, the window
+analysed against the window before the rule's run of windows; ``text`` then ends with its
+sentence), else null with ``explanation_error`` saying why.
 Delivery state lives in the ``retrain_recommended`` record's ``details`` (``episode_start``,
 ``notified``), so a restarted analyzer neither repeats nor forgets a notification; a delivery
 that fails every retry is attempted again at the next cycle of the same episode.
@@ -37,18 +41,21 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from modeltel.analyzer.analyses.drift.methods import METHODS
+from modeltel.analyzer.analyses.performance.config import PerformanceConfig
 from modeltel.analyzer.base import settings
 from modeltel.analyzer.base.config import expect, section
 from modeltel.analyzer.base.durations import parse_duration
-from modeltel.analyzer.base.errors import ConfigError
+from modeltel.analyzer.base.errors import ConfigError, ModeltelError
 from modeltel.analyzer.base.results import BAD, Result, Status
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.base.windows import non_overlapping
+from modeltel.analyzer.orchestration.explain import Explanation
+from modeltel.analyzer.orchestration.explain.latest import latest_explanation
 from modeltel.analyzer.orchestration.health import KIND as HEALTH
 from modeltel.analyzer.orchestration.webhook import Webhook, post_json
 
@@ -109,10 +116,12 @@ DEFAULT_RULES: tuple[Rule, ...] = (
 
 @dataclass(frozen=True)
 class RetrainPolicy:
-    """Rules (any one suffices) and an optional webhook."""
+    """Rules (any one suffices), an optional webhook, and the ``performance`` section the
+    webhook's explanation of a metric's fall reads (task, positive class)."""
 
     rules: tuple[Rule, ...] = DEFAULT_RULES
     webhook: Webhook | None = None
+    performance: PerformanceConfig = field(default_factory=PerformanceConfig)
 
     @classmethod
     def from_config(
@@ -127,7 +136,7 @@ class RetrainPolicy:
             raw = expect(cfg["rules"] or [], list, "retrain.rules", "a list of rules")
             rules = tuple(_rule(item, f"retrain.rules[{i}]") for i, item in enumerate(raw))
         webhook = _webhook(cfg.get("webhook"), env)
-        return cls(rules=rules, webhook=webhook)
+        return cls(rules=rules, webhook=webhook, performance=PerformanceConfig.load(config))
 
 
 def _no_unknown(mapping: Mapping[str, Any], known: set[str], path: str) -> None:
@@ -280,19 +289,54 @@ def _metric_reason(store: Store, model: str, version: str, rule: MetricRule) -> 
 class RetrainDecision:
     recommended: bool
     reasons: tuple[str, ...] = ()
+    fallen: tuple[MetricRule, ...] = ()
+    """The metric rules that held."""
 
 
 def evaluate(store: Store, model: str, version: str, policy: RetrainPolicy) -> RetrainDecision:
     """Apply ``policy`` to the results of ``model``/``version`` stored so far."""
     reasons = []
+    fallen = []
     for rule in policy.rules:
         if isinstance(rule, DriftRule):
             reason = _drift_reason(store, model, version, rule)
         else:
             reason = _metric_reason(store, model, version, rule)
+            if reason:
+                fallen.append(rule)
         if reason:
             reasons.append(reason)
-    return RetrainDecision(bool(reasons), tuple(reasons))
+    return RetrainDecision(bool(reasons), tuple(reasons), tuple(fallen))
+
+
+def explain_fall(
+    store: Store,
+    model: str,
+    version: str,
+    rule: MetricRule,
+    window: tuple[datetime, datetime],
+    performance: PerformanceConfig | None = None,
+) -> Explanation:
+    """Which slices explain the fall of ``rule``'s metric: ``window`` (start, end) against the
+    window as long just before the rule's run of ``rule.windows`` windows. Raises
+    :class:`ConfigError` for a metric explain cannot take apart and :class:`NotFoundError`
+    when a window has nothing it counts."""
+    if rule.source == "estimated" and rule.metric != "accuracy":
+        raise ConfigError(
+            f"estimated {rule.metric} cannot be explained; of the estimates only accuracy can"
+        )
+    metric = "estimated_accuracy" if rule.source == "estimated" else rule.metric
+    start, end = window
+    return latest_explanation(
+        store,
+        model,
+        version,
+        metric=metric,
+        performance=performance,
+        end=end,
+        window_s=(end - start).total_seconds(),
+        windows_back=rule.windows,
+    )
 
 
 _PREVIOUS_SQL = """
@@ -341,6 +385,7 @@ class RetrainTrigger:
             if not notified and self.policy.webhook is not None:
                 payload = self._payload(model, version, decision, details, window_start, window_end)
                 payload["health_score"] = health_score
+                self._explain(payload, model, version, decision, (window_start, window_end))
                 notified = post_json(self.policy.webhook, payload, sleep=self._sleep)
             details["notified"] = notified
         return Result(
@@ -368,6 +413,35 @@ class RetrainTrigger:
         except ValueError:
             details = {}
         return {**details, "recommended": bool(value)}
+
+    def _explain(
+        self,
+        payload: dict[str, Any],
+        model: str,
+        version: str,
+        decision: RetrainDecision,
+        window: tuple[datetime, datetime],
+    ) -> None:
+        """Add ``explanation`` (and its sentence to ``text``) for the first metric rule that
+        held, or ``explanation_error``; a failure never stops the notification."""
+        payload["explanation"] = None
+        if not decision.fallen:
+            payload["explanation_error"] = (
+                "no metric rule fired (retraining is recommended for drift)"
+            )
+            return
+        rule = decision.fallen[0]
+        try:
+            found = explain_fall(self.store, model, version, rule, window, self.policy.performance)
+        except ModeltelError as exc:
+            payload["explanation_error"] = f"{rule.metric} not explained: {exc}"
+            return
+        except Exception as exc:  # the notification matters more than its explanation
+            logger.warning("explanation of %s/%s %s failed: %s", model, version, rule.metric, exc)
+            payload["explanation_error"] = f"{rule.metric} not explained: {exc}"
+            return
+        payload["explanation"] = found.to_dict()
+        payload["text"] += f". What changed: {found.summary()}"
 
     @staticmethod
     def _payload(
