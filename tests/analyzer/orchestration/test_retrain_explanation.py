@@ -6,9 +6,7 @@ the real performance analysis of both hours."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -23,47 +21,19 @@ from modeltel.analyzer.orchestration.retrain import (
 )
 from support.explain import AFTER, BEFORE, MODEL, plant
 from support.results import seed_results, window_ending
-
-
-class Receiver:
-    """A webhook receiver keeping every JSON body it is sent (answering 200)."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict] = []
-        bodies = self.bodies
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                bodies.append(json.loads(self.rfile.read(length)))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from support.webhook import Hook
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
+def receiver() -> Iterator[Hook]:
+    r = Hook()
     try:
         yield r
     finally:
         r.close()
 
 
-def _notify(store, receiver: Receiver, *rules) -> dict:
+def _notify(store, receiver: Hook, *rules) -> dict:
     """Analyse both planted hours, run the trigger on the hour after, return what it sent."""
     analyzer = Analyzer(store)
     for window in (BEFORE, AFTER):
