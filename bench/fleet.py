@@ -29,9 +29,10 @@ window_s=3600, publisher=MetricsPublisher(store))``, default configuration, no O
    re-reads the results snapshot (the cycle's is stamped with the window's end, older than
    the publisher's ten seconds) and the store's ingest and size tables; the next are cached;
 3. ``list_models`` (``GET /api/models``, ``modeltel models``): first call and median of three;
-4. where the cycle's time goes: the loop's runners, health score, retrain verdict, the listing
-   and coverage queries and the publisher's refresh are wrapped with timers for the measured
-   cycles (wrapping costs microseconds per call), summed across the fleet.
+4. where the cycle's time goes: the loop's runners (each analysis over the fleet), health
+   score, retrain verdict, the result inserts, the listing and coverage queries and the
+   publisher's refresh are wrapped with timers for the measured cycles (wrapping costs
+   microseconds per call), summed across the fleet.
 
 ``--profile FILE`` runs the measured cycles of the first size under cProfile (their timings
 are then inflated) and writes the top 40 functions by cumulative time and the top 30 by own
@@ -214,16 +215,32 @@ class Phases:
 
         return wrapper
 
+    def timed_results(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` (a runner's ``results``) timed under ``name``, the versions it skipped
+        (NotFoundError) counted."""
+        from modeltel.analyzer.base.errors import NotFoundError
+
+        timed = self.timed(name, fn)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            results, errors = timed(*args, **kwargs)
+            skipped = sum(isinstance(e, NotFoundError) for e in errors.values())
+            if skipped:
+                self.skipped[name] = self.skipped.get(name, 0) + skipped
+            return results, errors
+
+        return wrapper
+
 
 def _instrument(loop: Any, publisher: Any, phases: Phases) -> None:
     """Wrap the loop's runners and the other steps of a cycle with ``phases`` timers."""
     from modeltel.analyzer.orchestration import loop as loop_module
 
     for kind, runner in list(loop.runners.items()):
-        loop.runners[kind] = phases.timed(kind, runner)
+        runner.results = phases.timed_results(kind, runner.results)
     loop_module.latest_records = phases.timed("health", loop_module.latest_records)
     loop_module.health_records = phases.timed("health", loop_module.health_records)
-    loop_module.write_results = phases.timed(None, loop_module.write_results)
+    loop_module.write_results = phases.timed("result inserts", loop_module.write_results)
     loop.retrain.record = phases.timed("retrain", loop.retrain.record)
     loop_module.coverage = phases.timed("listing + coverage", loop_module.coverage)
     listings = loop_module.listings

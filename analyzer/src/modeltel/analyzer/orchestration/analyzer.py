@@ -6,7 +6,8 @@ records (:mod:`modeltel.analyzer.base.results`), also written to ``ml_results`` 
 skip); :meth:`drift`, :meth:`performance`, :meth:`service`, :meth:`quality`,
 :meth:`attribution` and :meth:`multivariate` are its named entry points, and
 :meth:`analyze` runs every registered analysis for every model version with predictions in
-the window.
+the window. :meth:`results_for` computes one analysis for many model versions over one window
+in one pass, as the analysis loop runs it, and leaves the writing to its caller.
 
 Windows: ``window`` is a :class:`~modeltel.analyzer.base.windows.Window`, or a duration (``"1h"``,
 seconds) — alone it means the trailing window ending at ``end`` (default now); with ``start``
@@ -92,6 +93,8 @@ class Analyzer:
         }
         self._state: dict[str, dict[Any, Any]] = {kind: {} for kind in ANALYSES}
         self._scans = RowScans(companions=self._row_requests)
+        self._failing: dict[str, set[Target]] = {kind: set() for kind in ANALYSES}
+        """Per kind, the targets whose latest computation raised: computed alone."""
         for kind, analysis in ANALYSES.items():
             if analysis.validate is not None:
                 analysis.validate(store, self.settings[kind], self._run(kind))
@@ -257,6 +260,40 @@ class Analyzer:
         if write and not frame.empty:
             write_results(self.store, frame)
         return frame
+
+    def results_for(
+        self, kind: str, targets: Sequence[Target], window: Window
+    ) -> tuple[list[Result], dict[Target, Exception]]:
+        """The records of the analysis ``kind`` for ``targets`` over ``window``, to be stored
+        (``ml_results`` is not written), and the error of each target that raised
+        (:class:`NotFoundError` when it has nothing to compute yet).
+
+        The targets are computed in one pass (one ``compute`` call); when it raises, each
+        alone, so that one target's error costs the others nothing but time. A target that
+        raised is computed alone in the next calls until it succeeds. Each target's records
+        are those :meth:`run` gives for it alone.
+        """
+        analysis = analysis_of(kind)
+        run = self._run(kind)
+        settings = self.settings[kind]
+        failing = self._failing.setdefault(kind, set())
+        together = [t for t in targets if t not in failing]
+        alone = [t for t in targets if t in failing]
+        results: list[Result] = []
+        if together:
+            try:
+                results += analysis.compute(self.store, together, (window,), settings, run)
+            except Exception:
+                alone = list(targets)
+        errors: dict[Target, Exception] = {}
+        for target in alone:
+            try:
+                results += analysis.compute(self.store, [target], (window,), settings, run)
+                failing.discard(target)
+            except Exception as exc:
+                errors[target] = exc
+                failing.add(target)
+        return results, errors
 
     def drift(
         self,

@@ -11,6 +11,7 @@ these records; ``/metrics`` publishes them (:mod:`modeltel.analyzer.export.snaps
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +29,8 @@ WHERE window_end >= {since:DateTime64(3)}
   AND has({kinds:Array(String)}, kind)
   AND ({model:String} = '' OR model = {model:String})
   AND ({version:String} = '' OR version = {version:String})
+  AND (empty({versions:Array(Tuple(String, String))})
+       OR has({versions:Array(Tuple(String, String))}, (model, version)))
 ORDER BY model, version, kind, feature, method, metric
 """
 
@@ -39,13 +42,21 @@ def latest_records(
     now: float | None = None,
     model: str = "",
     version: str = "",
+    versions: Sequence[tuple[str, str]] = (),
 ) -> list[dict[str, Any]]:
     """One record per result series of a registered analysis or the health score (of
-    ``model``/``version`` when given): its newest value, threshold, status and window end."""
+    ``model``/``version`` when given, of the (model, version) pairs ``versions`` when given):
+    its newest value, threshold, status and window end, ordered by model and version."""
     now = time.time() if now is None else now
     since = datetime.fromtimestamp(now - max_age_s, UTC)
     kinds = [*ANALYSES, health.KIND]
-    params = {"since": since, "model": model, "version": version, "kinds": kinds}
+    params = {
+        "since": since,
+        "model": model,
+        "version": version,
+        "kinds": kinds,
+        "versions": [tuple(v) for v in versions],
+    }
     frame = store.query_df(_LATEST_SQL, parameters=params)
     if frame.empty:
         return []

@@ -12,11 +12,16 @@ data (:mod:`modeltel.analyzer.orchestration.coverage`):
 - a version with nothing new since its latest analysis (no later prediction, no label
   received since) is not analysed again: only its ``service`` analysis runs over the trailing
   window, so staleness and volume keep moving (and alerting), while its drift, performance,
-  health score and retrain verdict stay those of its latest analysed data. Each analysis of each
-model version runs on its own: one that raises is logged and counted
-(``modeltel.analyzer.failures``) and the others go on; one with nothing to compute yet
-(:class:`NotFoundError`, e.g. no reference uploaded) is skipped without counting as a
-failure. The cycle's duration and failures are published with the results (see
+  health score and retrain verdict stay those of its latest analysed data.
+
+Each analysis runs once per window for all the versions analysed over it, in one pass
+(:meth:`~modeltel.analyzer.orchestration.analyzer.Analyzer.results_for`), each version getting
+the records it gets alone; the cycle stores the analyses' records in one insert, then the
+health scores and retrain verdicts (from one query of the latest results per window) in
+another. An analysis that raises for a version is logged and counted
+(``modeltel.analyzer.failures``) and the other versions and analyses go on; one with nothing
+to compute yet (:class:`NotFoundError`, e.g. no reference uploaded) is skipped without
+counting as a failure. The cycle's duration and failures are published with the results (see
 :mod:`modeltel.analyzer.export.publisher`).
 
 Configuration (``loop:`` section; all optional)::
@@ -41,10 +46,11 @@ from typing import Any, Protocol
 
 from modeltel.analyzer.analyses import ANALYSES
 from modeltel.analyzer.base import listings, settings
+from modeltel.analyzer.base.analysis import Target
 from modeltel.analyzer.base.config import section
 from modeltel.analyzer.base.durations import parse_duration
 from modeltel.analyzer.base.errors import ConfigError, NotFoundError
-from modeltel.analyzer.base.results import make_results, write_results
+from modeltel.analyzer.base.results import Result, make_results, write_results
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.base.windows import Window, floor_time
 from modeltel.analyzer.orchestration.analyzer import Analyzer
@@ -57,6 +63,7 @@ from modeltel.analyzer.orchestration.retrain import RetrainPolicy, RetrainTrigge
 logger = logging.getLogger(__name__)
 
 Runner = Callable[[str, str, Window], Any]
+"""Runs one analysis of one model version over a window and stores its results."""
 
 STALENESS_RUNNER = "service"
 """The analysis that still runs for a version with nothing new: staleness and volume."""
@@ -89,9 +96,6 @@ class Publisher(Protocol):
         analyses: Sequence[str] = (),
         interval_s: float | None = None,
     ) -> None: ...
-
-
-"""Runs one analysis of one model version over a window and stores its results."""
 
 
 @dataclass(frozen=True)
@@ -210,19 +214,20 @@ class AnalysisLoop:
         except Exception as exc:
             logger.error("analysis cycle could not list the active models: %s", exc)
             report.failures.append(Failure("", "", "cycle", str(exc)))
+            report.analyzed = []
             covered = {}
+        full: dict[Window, list[Target]] = {}
         for model, version in report.analyzed:
-            if self._stop.is_set():
-                break
             seen = covered[(model, version)]
             if seen.needs_analysis(window):
                 traffic = seen.traffic_window(window, self.every)
                 if traffic != window:
                     report.shifted[(model, version)] = traffic
-                self._analyse(model, version, report, traffic)
+                full.setdefault(traffic, []).append((model, version))
             else:
                 report.waiting.append((model, version))
-                self._run_analyses(model, version, report, window, [STALENESS_RUNNER])
+        if self._run_analyses(full, report):
+            self._score(full, report)
         report.duration_s = time.monotonic() - started
         report.finished_monotonic = time.monotonic()
         if self.publisher is not None:
@@ -257,66 +262,132 @@ class AnalysisLoop:
         )
         return report
 
-    def _run_analyses(
-        self, model: str, version: str, report: CycleReport, window: Window, names: Iterable[str]
-    ) -> bool:
-        """Run the runners ``names`` (those configured) over ``window``; False when stopped."""
-        for name in names:
-            runner = self.runners.get(name)
-            if runner is None:
-                continue
-            if self._stop.is_set():  # a stop waits for one analysis at most, not the cycle
-                return False
-            try:
-                runner(model, version, window)
-            except NotFoundError as exc:  # e.g. no reference yet: nothing to compute, no fault
-                logger.info("%s analysis of %s/%s skipped: %s", name, model, version, exc)
-            except Exception as exc:
-                logger.warning("%s analysis of %s/%s failed: %s", name, model, version, exc)
-                logger.debug("traceback", exc_info=True)
-                report.failures.append(Failure(model, version, name, str(exc)))
-        return True
+    def _run_analyses(self, full: Mapping[Window, list[Target]], report: CycleReport) -> bool:
+        """Every runner over the versions of ``full`` (by window), and the staleness runner
+        over the waiting ones too; their records stored in one insert. False when stopped."""
+        results: list[Result] = []
+        stopped = False
+        for name, runner in self.runners.items():
+            groups = {span: list(targets) for span, targets in full.items()}
+            if name == STALENESS_RUNNER and report.waiting:
+                groups.setdefault(report.window, []).extend(report.waiting)
+            for span, targets in groups.items():
+                if self._stop.is_set():  # a stop waits for one analysis at most, not the cycle
+                    stopped = True
+                    break
+                results += self._run_one(name, runner, targets, span, report)
+            if stopped:
+                break
+        for result in results:
+            result.run_id = report.run_id
+        self._store(results, report)
+        return not stopped
 
-    def _analyse(self, model: str, version: str, report: CycleReport, window: Window) -> None:
-        """Every analysis of one version over ``window``, then its health and retrain verdict."""
-        if not self._run_analyses(model, version, report, window, list(self.runners)):
-            return
-        now = window.end.timestamp()
+    def _run_one(
+        self, name: str, runner: Runner, targets: list[Target], span: Window, report: CycleReport
+    ) -> list[Result]:
+        """The runner ``name`` for ``targets`` over ``span``: the records left to store (an
+        :class:`AnalysisRunner` computes them all in one pass; another runner stores its
+        own, one version at a time). Errors are logged, and counted unless NotFoundError."""
+        results: list[Result] = []
+        errors: dict[Target, Exception] = {}
+        if isinstance(runner, AnalysisRunner):
+            results, errors = runner.results(targets, span)
+        else:
+            for target in targets:
+                if self._stop.is_set():
+                    break
+                try:
+                    runner(*target, span)
+                except Exception as exc:
+                    errors[target] = exc
+        for (model, version), exc in errors.items():
+            if isinstance(exc, NotFoundError):  # e.g. no reference yet: nothing to compute
+                logger.info("%s analysis of %s/%s skipped: %s", name, model, version, exc)
+                continue
+            logger.warning("%s analysis of %s/%s failed: %s", name, model, version, exc)
+            logger.debug("traceback", exc_info=exc)
+            report.failures.append(Failure(model, version, name, str(exc)))
+        return results
+
+    def _score(self, full: Mapping[Window, list[Target]], report: CycleReport) -> None:
+        """The health score and retrain verdict of every version of ``full``, from the latest
+        results (one query per window), stored in one insert."""
+        records: list[Result] = []
+        for span, targets in full.items():
+            by_version: dict[Target, list[dict[str, Any]]] = {}
+            error = None
+            try:
+                latest = latest_records(
+                    self.store,
+                    max_age_s=self.settings.metrics_max_age_s,
+                    now=span.end.timestamp(),
+                    versions=targets,
+                )
+                for record in latest:
+                    if record.get("kind") != HEALTH:
+                        key = (str(record["model"]), str(record["version"]))
+                        by_version.setdefault(key, []).append(record)
+            except Exception as exc:
+                error = exc
+            for model, version in targets:
+                records += self._verdicts(model, version, span, by_version, error, report)
+        self._store(records, report)
+
+    def _verdicts(
+        self,
+        model: str,
+        version: str,
+        window: Window,
+        latest: Mapping[Target, list[dict[str, Any]]],
+        error: Exception | None,
+        report: CycleReport,
+    ) -> list[Result]:
+        """The health score and retrain records of one version (``error``: the latest
+        results could not be read)."""
+        records: list[Result] = []
         health_score = None
         try:
-            latest = latest_records(
-                self.store,
-                max_age_s=self.settings.metrics_max_age_s,
-                now=now,
-                model=model,
-                version=version,
-            )
-            health, records = health_records(
+            if error is not None:
+                raise error
+            health, scored = health_records(
                 model,
                 version,
-                [r for r in latest if r.get("kind") != HEALTH],
+                latest.get((model, version), []),
                 window_start=window.start,
                 window_end=window.end,
                 run_id=report.run_id,
             )
             health_score = health.score
-            write_results(self.store, make_results(records))
+            records += scored
         except Exception as exc:
             logger.warning("health score of %s/%s failed: %s", model, version, exc)
             report.failures.append(Failure(model, version, "health", str(exc)))
         try:
-            record = self.retrain.record(
-                model,
-                version,
-                window_start=window.start,
-                window_end=window.end,
-                health_score=health_score,
-                run_id=report.run_id,
+            records.append(
+                self.retrain.record(
+                    model,
+                    version,
+                    window_start=window.start,
+                    window_end=window.end,
+                    health_score=health_score,
+                    run_id=report.run_id,
+                )
             )
-            write_results(self.store, make_results([record]))
         except Exception as exc:
             logger.warning("retrain policy of %s/%s failed: %s", model, version, exc)
             report.failures.append(Failure(model, version, "retrain", str(exc)))
+        return records
+
+    def _store(self, records: list[Result], report: CycleReport) -> None:
+        """Write ``records`` to ``ml_results`` in one insert; a refusal is a cycle failure."""
+        if not records:
+            return
+        try:
+            write_results(self.store, make_results(records))
+        except Exception as exc:
+            logger.error("analysis cycle could not store %d results: %s", len(records), exc)
+            report.failures.append(Failure("", "", "cycle", str(exc)))
 
     # -- background thread ---------------------------------------------------------------
 
@@ -351,15 +422,28 @@ class AnalysisLoop:
             self._thread = None
 
 
+@dataclass
+class AnalysisRunner:
+    """A registered analysis run by the loop: called as a :data:`Runner` it analyses and
+    stores one version (:meth:`Analyzer.run`); :meth:`results` computes many versions over
+    one window in one pass and leaves the storing to the loop."""
+
+    analyzer: Analyzer
+    kind: str
+
+    def __call__(self, model: str, version: str, window: Window) -> None:
+        self.analyzer.run(self.kind, model, version, window=window)
+
+    def results(
+        self, targets: Sequence[Target], window: Window
+    ) -> tuple[list[Result], dict[Target, Exception]]:
+        """The records of ``targets`` over ``window`` and each failing target's error
+        (:meth:`Analyzer.results_for`)."""
+        return self.analyzer.results_for(self.kind, targets, window)
+
+
 def default_runners(store: Store, config: Mapping[str, Any]) -> dict[str, Runner]:
-    """One runner per registered analysis (:data:`modeltel.analyzer.analyses.ANALYSES`), each
-    storing its results in ``ml_results``; they share one Analyzer (and its caches)."""
+    """One :class:`AnalysisRunner` per registered analysis
+    (:data:`modeltel.analyzer.analyses.ANALYSES`); they share one Analyzer (and its caches)."""
     analyzer = Analyzer(store, dict(config))
-
-    def runner(kind: str) -> Runner:
-        def run(model: str, version: str, window: Window) -> None:
-            analyzer.run(kind, model, version, window=window)
-
-        return run
-
-    return {kind: runner(kind) for kind in ANALYSES}
+    return {kind: AnalysisRunner(analyzer, kind) for kind in ANALYSES}
