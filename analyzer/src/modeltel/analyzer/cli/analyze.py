@@ -25,6 +25,7 @@ examples:
   modeltel analyze --model churn --only drift --last-n 5000
   modeltel analyze --model churn --only drift --version 4 --baseline-version 3
   modeltel analyze --model churn --only drift --segment-by region --methods psi,ks
+  modeltel analyze --model churn --only performance --segment-by region,service.name
   modeltel analyze --model loans --only custom --window 1d   # your custom SQL metrics
   modeltel analyze --model loans --only fairness --start 2026-01-01 --end 2026-01-08 --window 1d
 
@@ -75,7 +76,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--reference", default=None, help="reference name (default: default)")
     parser.add_argument("--baseline-version", default=None, help="compare with this version")
-    parser.add_argument("--segment-by", default=None, help="a categorical feature to split by")
+    parser.add_argument(
+        "--segment-by",
+        default=None,
+        metavar="DIM",
+        help="drift: a categorical feature to split by; performance: dimensions, "
+        "comma-separated (features or service.name)",
+    )
     parser.add_argument("--methods", default=None, metavar="A,B", help="drift methods (or all)")
     parser.add_argument(
         "--config", default=None, help="YAML configuration (default $MODELTEL_CONFIG)"
@@ -92,14 +99,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _records(args: argparse.Namespace) -> list[dict[str, Any]]:
     start = common.parse_time(args.start, "--start") if args.start else None
     end = common.parse_time(args.end, "--end") if args.end else None
-    drift_only = [args.last_n, args.baseline_version, args.segment_by, args.methods]
+    drift_only = [args.last_n, args.baseline_version, args.methods]
     if args.only is None and (args.version is not None or start is not None):
         raise ConfigError("--version and --start need --only KIND (and --model)")
     if args.only != "drift" and any(v is not None for v in drift_only):
         raise ConfigError(
-            "--last-n, --baseline-version, --segment-by and --methods need --only drift "
-            "(and --model)"
+            "--last-n, --baseline-version and --methods need --only drift (and --model)"
         )
+    if args.segment_by is not None:
+        if args.only not in ("drift", "performance"):
+            raise ConfigError("--segment-by needs --only drift or --only performance (and --model)")
+        if not args.segment_by.strip() or not all(
+            name.strip() for name in args.segment_by.split(",")
+        ):
+            raise ConfigError(f"--segment-by {args.segment_by!r} names no dimension")
     if args.only and not args.model:
         raise ConfigError(f"--only {args.only} needs --model")
     backend = open_backend(args)
@@ -112,6 +125,7 @@ def _records(args: argparse.Namespace) -> list[dict[str, Any]]:
             start=start,
             end=end,
             write=not args.no_write,
+            segment_by=args.segment_by,
         )
         return backend.run(query)
     if args.only == "drift":

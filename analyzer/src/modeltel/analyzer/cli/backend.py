@@ -67,6 +67,12 @@ class AnalysisQuery:
     start: datetime | None = None
     end: datetime | None = None
     write: bool = True
+    segment_by: str | None = None
+    """Performance: the segment dimensions, comma-separated (``performance.segment_by``)."""
+
+    def analysis_options(self) -> dict[str, Any]:
+        """The analysis's own keyword options of ``Analyzer.run`` that were given."""
+        return {"segment_by": self.segment_by} if self.segment_by is not None else {}
 
 
 @dataclass(frozen=True)

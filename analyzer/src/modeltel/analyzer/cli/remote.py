@@ -157,6 +157,7 @@ class ServerBackend(Backend):
             "start": _iso(query.start),
             "end": _iso(query.end),
             "compute": "true",
+            **query.analysis_options(),
         }
         return list(self.request_json(path, query=parameters, timeout=LONG) or [])
 

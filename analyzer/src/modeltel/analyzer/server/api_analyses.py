@@ -5,9 +5,11 @@
   the latest stored results of that kind (tidy records, as ``modeltel analyze --format json``).
   With ``window``/``start``/``end`` or ``compute=true`` they are computed now and stored.
   Drift also takes ``last_n``, ``reference``, ``baseline_version``, ``segment_by`` and
-  ``methods`` (comma-separated); performance ``last_n`` and ``sliding_size``/``sliding_step``
-  (sliding-window results are not stored). Stored drift results include every segment; the
-  others answer the unsegmented ones.
+  ``methods`` (comma-separated); performance ``last_n``, ``segment_by`` (dimensions,
+  comma-separated) and ``sliding_size``/``sliding_step`` (sliding-window results are not
+  stored). Stored drift results include every segment; the others answer the unsegmented
+  ones. ``segment=dimension=value`` (every kind) answers that segment's records only: 400 for a
+  malformed value, 404 when no stored record has it.
 - ``GET /api/models/{model}/drift/histograms`` — reference-vs-current bins per feature.
 - ``GET /api/models/{model}/outliers`` — the predictions with the highest outlier score in a
   window (default the last hour), worst first; ``method=range`` (features outside the
@@ -33,7 +35,7 @@ from fastapi import Query as QueryParameter
 from fastapi.responses import JSONResponse
 
 from modeltel.analyzer.analyses import ANALYSES
-from modeltel.analyzer.base.errors import InputError, ModeltelError
+from modeltel.analyzer.base.errors import InputError, ModeltelError, NotFoundError
 from modeltel.analyzer.base.results import read_results, to_records
 from modeltel.analyzer.orchestration.analyzer import OUTLIER_METHODS
 from modeltel.analyzer.server.answers import error_response, json_answer, request_analyzer
@@ -50,6 +52,8 @@ class Asked:
     start: datetime | None = None
     end: datetime | None = None
     compute: bool = False
+    segment: str | None = None
+    """Only the records of this segment (``dimension=value``)."""
 
 
 Query = Annotated[Asked, Depends()]
@@ -67,9 +71,11 @@ def results_answer(
 ) -> JSONResponse:
     """The latest stored results of ``kind`` (with every segment when ``segments``), or —
     when ``compute``, a window or any of ``options`` is asked for, or nothing is stored —
-    the results computed now (stored unless ``write`` is False)."""
+    the results computed now (stored unless ``write`` is False). With ``asked.segment`` only
+    that segment's records: stored ones unless computing is asked for, 404 when none."""
     arguments = {"window": asked.window, "start": asked.start, "end": asked.end, **options}
     try:
+        segment = _segment(asked.segment)
         frame = None
         if not asked.compute and all(v is None for v in arguments.values()):
             frame = read_results(
@@ -79,14 +85,30 @@ def results_answer(
                 kind=kind,
                 latest_window_only=True,
             )
-            if not segments and not frame.empty:
+            if segment is None and not segments and not frame.empty:
                 frame = frame[frame["segment"].fillna("") == ""]
-        if frame is None or frame.empty:
+        if frame is None or (frame.empty and segment is None):
             analyzer = request_analyzer(request)
             frame = analyzer.run(kind, model, asked.version, write=write, **arguments)
+        if segment is not None:
+            frame = frame[frame["segment"].fillna("") == segment] if not frame.empty else frame
+            if frame.empty:
+                raise NotFoundError(f"no {kind} results of model {model!r} in segment {segment!r}")
     except ModeltelError as exc:
         return error_response(exc)
     return json_answer(to_records(frame))
+
+
+def _segment(text: str | None) -> str | None:
+    """The segment filter ``dimension=value``; InputError naming a malformed one."""
+    if text is None:
+        return None
+    dimension, equals, value = text.partition("=")
+    if not equals or not dimension.strip() or not value.strip():
+        raise InputError(
+            f"segment={text!r} is not a segment; write dimension=value, e.g. segment=region=eu"
+        )
+    return text
 
 
 def add_results_route(router: APIRouter, kind: str, summary: str) -> None:
@@ -137,10 +159,12 @@ def analyses_router() -> APIRouter:
         model: str,
         asked: Query,
         last_n: int | None = None,
+        segment_by: str | None = None,
         sliding_size: int | None = None,
         sliding_step: int | None = None,
     ) -> JSONResponse:
-        """Realized and estimated performance, label coverage and delay."""
+        """Realized and estimated performance, label coverage and delay (per segment of
+        ``segment_by``, comma-separated dimensions, too)."""
         sliding = None
         if sliding_size is not None:
             if sliding_size <= 0 or (sliding_step is not None and sliding_step <= 0):
@@ -156,6 +180,7 @@ def analyses_router() -> APIRouter:
             write=sliding is None,
             last_n=last_n,
             sliding=sliding,
+            segment_by=segment_by,
         )
 
     @router.get("/api/models/{model}/drift/histograms")

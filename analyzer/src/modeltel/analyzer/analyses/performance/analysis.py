@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from modeltel.analyzer.analyses.performance.config import PerformanceConfig
+from modeltel.analyzer.analyses.performance.config import PerformanceConfig, segment_names
 from modeltel.analyzer.analyses.performance.metrics import Metric
 from modeltel.analyzer.analyses.performance.queries import (
     binary_sql,
@@ -62,6 +63,13 @@ from modeltel.analyzer.base.query import (
     to_time,
 )
 from modeltel.analyzer.base.results import Result, Status
+from modeltel.analyzer.base.segments import (
+    SEGMENT_KEY,
+    needs_service,
+    segment_dimensions,
+    segment_name,
+    segmented_sql,
+)
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.base.windows import Window
 
@@ -143,7 +151,12 @@ def compute_performance(
 ) -> list[Result]:
     """Performance records of ``model``/``version`` for every window; a window without
     predictions (or a range too short for one sliding window) gets a ``no_data``
-    ``label_coverage`` record saying so."""
+    ``label_coverage`` record saying so. With ``config.segment_by`` the same statement also
+    groups by segment (see :mod:`modeltel.analyzer.base.segments`): records of segment
+    ``dimension=value`` per window, ``no_data`` for a segment smaller than
+    ``config.min_segment_size``."""
+    if config.segment_by and isinstance(windows, SlidingWindows):
+        raise ConfigError("segment_by needs time windows: sliding windows are not segmented")
     filter_labels, in_range = label_filter_pays(store, model, version, windows)
     segment = windows.segment if isinstance(windows, SlidingWindows) else ""
     out = Records(model, version, config, segment)
@@ -156,33 +169,68 @@ def compute_performance(
     elif in_range == 0:
         _empty_windows(out, windows, set())
         return out.records
+    dimensions = (
+        segment_dimensions(store, model, version, windows, config.segment_by)
+        if config.segment_by
+        else ()
+    )
     task = describe_model(store, model, version, windows, config)
     params = Params()
     if task.task == "regression":
         payload = regression_payload()
     else:
         payload = classification_payload(task.classes, params)
-    joined = joined_sql(model, version, windows, payload, params, filter_labels=filter_labels)
+    carry = ()
+    if dimensions:
+        carry = (SEGMENT_KEY, "service_name") if needs_service(dimensions) else (SEGMENT_KEY,)
+    joined = joined_sql(
+        model, version, windows, payload, params, filter_labels=filter_labels, carry=carry
+    )
     rows = window_rows(windows, in_range, joined, params)
+    keys: tuple[str, ...] = ()
+    if dimensions:
+        rows = segmented_sql(
+            rows, dimensions, model, version, windows, params, most=config.max_segments
+        )
+        keys = ("sd", "sv")
     estimated = config.estimated
     if task.task == "regression":
-        sql = regression_sql(rows, params)
+        sql = regression_sql(rows, params, keys)
     elif task.binary:
-        sql = binary_sql(rows, task.positive_index, params, estimated=estimated)
+        sql = binary_sql(rows, task.positive_index, params, estimated=estimated, keys=keys)
     else:
-        sql = multiclass_sql(rows)
+        sql = multiclass_sql(rows, keys)
     frame = store.query_df(sql, parameters=params.values)
     for row in frame.to_dict("records"):
+        index = int(row.get("sd", 0))
+        target = out
+        if index:
+            raw = row["sv"] if isinstance(row["sv"], str) else None
+            target = Records(model, version, config, segment_name(dimensions[index - 1], raw))
         if task.task == "regression":
-            regression_records(out, windows, row)
+            regression_records(target, windows, row)
         elif task.binary:
-            binary_records(out, task, windows, row, estimated)
+            binary_records(target, task, windows, row, estimated)
         else:
-            multiclass_records(out, task, windows, row, estimated)
+            multiclass_records(target, task, windows, row, estimated)
+        if index:
+            if int(row["n"]) < config.min_segment_size:
+                _too_small(target.records, int(row["n"]), config.min_segment_size)
+            out.records += target.records
     if isinstance(windows, TimeWindows):
         _empty_windows(out, windows, {int(w) for w in frame["w"]} if not frame.empty else set())
         _unknown_ids(store, out, windows)
     return out.records
+
+
+def _too_small(records: list[Result], size: int, minimum: int) -> None:
+    """Turn a small segment's records into ``no_data`` ones saying why."""
+    reason = (
+        f"{size} prediction(s) in the segment, fewer than performance.min_segment_size ({minimum})"
+    )
+    for record in records:
+        record.value, record.threshold, record.status = None, None, Status.NO_DATA
+        record.details = {"reason": reason, "predictions": size}
 
 
 def _empty_windows(out: Records, windows: TimeWindows, seen: set[int]) -> None:
@@ -279,14 +327,19 @@ def performance_results(
     *,
     sliding: bool | int | tuple[int, int] | None = None,
     late_labels: bool = True,
+    segment_by: str | Sequence[str] | None = None,
 ) -> list[Result]:
     """Performance of each target over ``windows``, or over sliding windows of N predictions
     every S within them (``sliding``: ``True`` for ``performance.window_size``/
     ``sliding_step``, N, or (N, S)). Unless ``late_labels`` is False, a stored run adds the
-    aligned windows of the same size that received labels since the version's last run."""
+    aligned windows of the same size that received labels since the version's last run.
+    ``segment_by`` (a dimension, comma-separated dimensions or a list) replaces
+    ``performance.segment_by``."""
     results: list[Result] = []
     for model, version in targets:
         config = settings.for_model(model)
+        if segment_by is not None:
+            config = replace(config, segment_by=segment_names(segment_by, "segment_by"))
         chosen = sliding_size(sliding, config)
         since = last_computed(store, model, version) if run.storing and late_labels else None
         if chosen is not None:

@@ -16,6 +16,10 @@
       estimated: true           # CBPE estimates for binary classifiers with scores
       min_label_coverage: null  # warning below this share of labelled predictions
       max_label_delay: null     # warning when the p95 label delay exceeds it (e.g. 2d)
+      segment_by: []            # also per segment of these dimensions: a categorical feature,
+                                #   service.name, or a numeric feature (reference deciles)
+      max_segments: 20          # a dimension's most frequent values kept; the rest "other"
+      min_segment_size: 100     # fewer predictions in a window: no_data records saying so
       models:
         churn: {positive_class: "yes"}   # any key above, for one model
 
@@ -47,8 +51,13 @@ _KEYS = {
     "estimated",
     "min_label_coverage",
     "max_label_delay",
+    "segment_by",
+    "max_segments",
+    "min_segment_size",
     "models",
 }
+MAX_SEGMENTS = 200
+"""The bound of ``max_segments``: each segment is a label value of the gauges."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,13 @@ class PerformanceConfig(Section):
     estimated: bool = True
     min_label_coverage: float | None = None
     max_label_delay_s: float | None = None
+    segment_by: tuple[str, ...] = ()
+    """The segment dimensions (see :mod:`modeltel.analyzer.base.segments`)."""
+    max_segments: int = 20
+    """A dimension's most frequent values over the analysed range kept as segments; the
+    others are one segment, ``other``."""
+    min_segment_size: int = 100
+    """A segment with fewer predictions in a window gets ``no_data`` records."""
 
     def parse(self, raw: Mapping[str, Any], path: str) -> PerformanceConfig:
         return _parse(raw, path, self)
@@ -138,7 +154,35 @@ def _parse(cfg: Mapping[str, Any], path: str, base: PerformanceConfig) -> Perfor
                 str(cfg["max_label_delay"]), name=f"config key {path}.max_label_delay"
             ),
         )
+    if "segment_by" in cfg:
+        out = replace(out, segment_by=segment_names(cfg["segment_by"], f"{path}.segment_by"))
+    if cfg.get("max_segments") is not None:
+        most = _count(cfg["max_segments"], f"{path}.max_segments")
+        if most > MAX_SEGMENTS:
+            raise ConfigError(
+                f"config key {path}.max_segments must be at most {MAX_SEGMENTS}, got {most}"
+            )
+        out = replace(out, max_segments=most)
+    if cfg.get("min_segment_size") is not None:
+        out = replace(
+            out, min_segment_size=_count(cfg["min_segment_size"], f"{path}.min_segment_size")
+        )
     return out
+
+
+def segment_names(value: Any, path: str) -> tuple[str, ...]:
+    """Segment dimensions given as a name, a comma-separated string or a list of names
+    (``null``: none); ConfigError naming ``path`` otherwise."""
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(
+        isinstance(item, str) and item.strip() for item in items
+    ):
+        raise ConfigError(
+            f"config key {path} must be a dimension name or a list of names, got {value!r}"
+        )
+    return tuple(dict.fromkeys(item.strip() for item in items))
 
 
 def load_performance_config(config: Mapping[str, Any] | None) -> PerformanceConfig:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from modeltel.analyzer.analyses.performance.metrics import EPS
+from modeltel.analyzer.base.prediction_rows import ROW_KEY
 from modeltel.analyzer.base.query import (
     Params,
     TimeWindows,
@@ -27,6 +28,7 @@ from modeltel.analyzer.base.query import (
     prediction_filter,
     time_key,
 )
+from modeltel.analyzer.base.segments import SEGMENT_KEY
 
 DELAY_QUANTILES = (0.5, 0.95, 0.99)
 NO_CLASS = 65535
@@ -60,6 +62,12 @@ def regression_payload() -> Payload:
     )
 
 
+CARRIED = {
+    SEGMENT_KEY: (ROW_KEY, "toUInt64(0)"),
+    "service_name": ("service_name", "''"),
+}
+"""Prediction columns a joined row can carry: (name, (expression, label-side default))."""
+
 _DEFAULTS = {"pi": "toUInt16(0)", "score": "nan", "yi": "toUInt16(0)", "pv": "nan", "yv": "nan"}
 
 
@@ -71,12 +79,14 @@ def joined_sql(
     params: Params,
     *,
     filter_labels: bool = True,
+    carry: Sequence[str] = (),
 ) -> str:
     """One row per prediction of the windows: ``w`` (time key, or row number for sliding
     windows), ``ts`` (ns), ``has`` (a label exists), ``lts`` (label time, ns) and the payload.
 
     ``filter_labels`` restricts the label side to the ids of those predictions (worth it when
-    the windows hold a small part of the model's labels).
+    the windows hold a small part of the model's labels). ``carry`` adds prediction columns
+    of :data:`CARRIED` (what segments are keyed on).
     """
     where = prediction_filter(model, version, windows, params)
     model_p = params.add(model, "String")
@@ -84,9 +94,17 @@ def joined_sql(
         w_expr = time_key(windows, params)
     else:
         w_expr = "toInt64(row_number() OVER (ORDER BY timestamp, prediction_id) - 1)"
-    pred_cols = ", ".join(f"{expr} AS {name}" for name, expr in payload.prediction)
+    carried = [(name, CARRIED[name]) for name in carry]
+    pred_cols = ", ".join(
+        [
+            *(f"{expr} AS {name}" for name, expr in payload.prediction),
+            *(f"{expr} AS {name}" for name, (expr, _) in carried),
+        ]
+    )
     pred_defaults = ", ".join(f"{_DEFAULTS[name]} AS {name}" for name, _ in payload.label)
-    label_defaults = ", ".join(f"{_DEFAULTS[name]}" for name, _ in payload.prediction)
+    label_defaults = ", ".join(
+        [*(f"{_DEFAULTS[name]}" for name, _ in payload.prediction), *(d for _, (_, d) in carried)]
+    )
     label_cols = ", ".join(expr for _, expr in payload.label)
     label_where = f"model = {model_p}"
     if filter_labels:
@@ -102,6 +120,7 @@ def joined_sql(
     )
     picks = ["anyIf(w, src = 0) AS w", "anyIf(ts, src = 0) AS ts", "anyIf(wt, src = 0) AS wt"]
     picks += [f"anyIf({name}, src = 0) AS {name}" for name, _ in payload.prediction]
+    picks += [f"anyIf({name}, src = 0) AS {name}" for name, _ in carried]
     picks += [f"argMaxIf({name}, rcv, src = 1) AS {name}" for name, _ in payload.label]
     picks += ["argMaxIf(lts, rcv, src = 1) AS lts", "max(src) AS has"]
     return f"SELECT {', '.join(picks)} FROM ({union}) GROUP BY k HAVING min(src) = 0"
@@ -132,8 +151,15 @@ _DELAYS = (
 )
 
 
-def binary_sql(rows: str, positive: int, params: Params, *, estimated: bool) -> str:
-    """Per window: counts, confusion cells, log-loss sum, ROC AUC, delays and CBPE sums."""
+def _by(keys: Sequence[str]) -> str:
+    return "".join(f", {k}" for k in keys)
+
+
+def binary_sql(
+    rows: str, positive: int, params: Params, *, estimated: bool, keys: Sequence[str] = ()
+) -> str:
+    """Per window (and ``keys``): counts, confusion cells, log-loss sum, ROC AUC, delays and
+    CBPE sums."""
     pos = params.add(positive, "UInt16")
     eps = params.add(EPS, "Float64")
 
@@ -152,8 +178,9 @@ def binary_sql(rows: str, positive: int, params: Params, *, estimated: bool) -> 
             "arrayCumSum(arrayMap(x -> 1 - x, e_sorted)))) AS e_auc_num, "
             "arraySum(e_sorted) AS e_p, length(e_sorted) - e_p AS e_n"
         )
+    by = _by(keys)
     return (
-        f"SELECT w, min(ts) AS first_ns, max(ts) AS last_ns, count() AS n, {_WEIGHTED}, "
+        f"SELECT w{by}, min(ts) AS first_ns, max(ts) AS last_ns, count() AS n, {_WEIGHTED}, "
         "countIf(has = 1) AS n_labeled, countIf(ev) AS n_eval, "
         "countIf(ev AND yp AND pp) AS tp, countIf(ev AND NOT yp AND pp) AS fp, "
         "countIf(ev AND yp AND NOT pp) AS fn, countIf(ev AND NOT yp AND NOT pp) AS tn, "
@@ -162,38 +189,42 @@ def binary_sql(rows: str, positive: int, params: Params, *, estimated: bool) -> 
         f"{_DELAYS}{cbpe} "
         f"FROM (SELECT *, has = 1 AND yi > 0 AND pi > 0 AS ev, yi = {pos} AS yp, "
         f"pi = {pos} AS pp, has = 1 AND yi > 0 AND NOT isNaN(score) AS sc, "
-        f"pi > 0 AND NOT isNaN(score) AS es FROM ({rows})) GROUP BY w ORDER BY w"
+        f"pi > 0 AND NOT isNaN(score) AS es FROM ({rows})) GROUP BY w{by} ORDER BY w{by}"
     )
 
 
-def multiclass_sql(rows: str) -> str:
-    """Per window: counts, confusion cells (true, predicted, count), delays, Σ score."""
+def multiclass_sql(rows: str, keys: Sequence[str] = ()) -> str:
+    """Per window (and ``keys``): counts, confusion cells (true, predicted, count), delays,
+    Σ score."""
+    by = _by(keys)
     return (
-        "SELECT w, min(first_ns) AS first_ns, max(last_ns) AS last_ns, sum(c) AS n, "
+        f"SELECT w{by}, min(first_ns) AS first_ns, max(last_ns) AS last_ns, sum(c) AS n, "
         "sum(c_labeled) AS n_labeled, sum(c_w) AS n_w, sum(c_labeled_w) AS n_labeled_w, "
         "groupArrayIf((yi, pi, c_labeled), yi > 0 AND pi > 0 "
         "AND c_labeled > 0) AS cells, "
         f"quantilesExactInclusiveMerge({', '.join(map(str, DELAY_QUANTILES))})(d) AS delays, "
         "sum(c_est) AS n_est, sum(s_est) AS s_est "
-        "FROM (SELECT w, yi, pi, min(ts) AS first_ns, max(ts) AS last_ns, count() AS c, "
+        f"FROM (SELECT w{by}, yi, pi, min(ts) AS first_ns, max(ts) AS last_ns, count() AS c, "
         "countIf(has = 1) AS c_labeled, sum(wt) AS c_w, sumIf(wt, has = 1) AS c_labeled_w, "
         f"quantilesExactInclusiveStateIf({', '.join(map(str, DELAY_QUANTILES))})"
         "((lts - ts) / 1e9, has = 1) AS d, "
         "countIf(pi > 0 AND NOT isNaN(score)) AS c_est, "
         "sumIf(score, pi > 0 AND NOT isNaN(score)) AS s_est "
-        f"FROM ({rows}) GROUP BY w, yi, pi) GROUP BY w ORDER BY w"
+        f"FROM ({rows}) GROUP BY w{by}, yi, pi) GROUP BY w{by} ORDER BY w{by}"
     )
 
 
-def regression_sql(rows: str, params: Params) -> str:
-    """Per window: counts, Σ|e|, Σe², Σ(y − ȳ)², Σ|e|/max(|y|, eps) and delays."""
+def regression_sql(rows: str, params: Params, keys: Sequence[str] = ()) -> str:
+    """Per window (and ``keys``): counts, Σ|e|, Σe², Σ(y − ȳ)², Σ|e|/max(|y|, eps) and
+    delays."""
     eps = params.add(EPS, "Float64")
+    by = _by(keys)
     return (
-        f"SELECT w, min(ts) AS first_ns, max(ts) AS last_ns, count() AS n, {_WEIGHTED}, "
+        f"SELECT w{by}, min(ts) AS first_ns, max(ts) AS last_ns, count() AS n, {_WEIGHTED}, "
         "countIf(has = 1) AS n_labeled, countIf(ev) AS n_eval, "
         "sumIf(abs(yv - pv), ev) AS abs_error, sumIf((yv - pv) * (yv - pv), ev) AS sq_error, "
         "varPopStableIf(yv, ev) * n_eval AS ss_tot, "
         f"sumIf(abs(yv - pv) / greatest(abs(yv), {eps}), ev) AS ape, {_DELAYS} "
         "FROM (SELECT *, has = 1 AND NOT isNaN(yv) AND NOT isNaN(pv) AS ev "
-        f"FROM ({rows})) GROUP BY w ORDER BY w"
+        f"FROM ({rows})) GROUP BY w{by} ORDER BY w{by}"
     )
