@@ -16,17 +16,17 @@ by each prediction's sampling weight, and volume prefers the ``ml.predictions`` 
 
 - :mod:`.config` — the ``service`` configuration section;
 - :mod:`.queries` — the SQL: per-window statistics, volume baseline, class shares;
-- :mod:`.analysis` — one model version over windows;
+- :mod:`.analysis` — model versions over windows, in one pass;
 - :mod:`.records` — the rows turned into result records.
 
 :data:`ANALYSIS` is its entry in :data:`modeltel.analyzer.analyses.ANALYSES`.
 """
 
-from modeltel.analyzer.analyses.service.analysis import compute_service
+from modeltel.analyzer.analyses.service.analysis import compute_service, service_results
 from modeltel.analyzer.analyses.service.config import ServiceConfig, load_service_config
 from modeltel.analyzer.analyses.service.queries import LATENCY_QUANTILES
 from modeltel.analyzer.analyses.service.records import KIND
-from modeltel.analyzer.base.analysis import Analysis, MetricSpec, per_version
+from modeltel.analyzer.base.analysis import Analysis, MetricSpec
 from modeltel.analyzer.base.gauges import CLASS, ERROR_TYPE, QUANTILE, Gauge
 
 _SECONDS = (0.0, None)
@@ -101,7 +101,7 @@ ANALYSIS = Analysis(
     kind=KIND,
     title="Latency percentiles, throughput, errors, volume, staleness, class shares",
     settings=ServiceConfig,
-    compute=per_version(compute_service),
+    compute=service_results,
     metrics=METRICS,
 )
 
@@ -114,4 +114,5 @@ __all__ = [
     "ServiceConfig",
     "compute_service",
     "load_service_config",
+    "service_results",
 ]
