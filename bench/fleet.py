@@ -242,6 +242,7 @@ def _instrument(loop: Any, publisher: Any, phases: Phases) -> None:
     loop_module.health_records = phases.timed("health", loop_module.health_records)
     loop_module.write_results = phases.timed("result inserts", loop_module.write_results)
     loop.retrain.record = phases.timed("retrain", loop.retrain.record)
+    loop.retrain.evidence = phases.timed("retrain", loop.retrain.evidence)
     loop_module.coverage = phases.timed("listing + coverage", loop_module.coverage)
     listings = loop_module.listings
     listings.model_versions = phases.timed("listing + coverage", listings.model_versions)

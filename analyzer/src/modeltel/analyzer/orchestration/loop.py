@@ -58,7 +58,7 @@ from modeltel.analyzer.orchestration.coverage import coverage
 from modeltel.analyzer.orchestration.health import KIND as HEALTH
 from modeltel.analyzer.orchestration.health import health_records
 from modeltel.analyzer.orchestration.latest import latest_records
-from modeltel.analyzer.orchestration.retrain import RetrainPolicy, RetrainTrigger
+from modeltel.analyzer.orchestration.retrain import Evidence, RetrainPolicy, RetrainTrigger
 
 logger = logging.getLogger(__name__)
 
@@ -312,7 +312,8 @@ class AnalysisLoop:
 
     def _score(self, full: Mapping[Window, list[Target]], report: CycleReport) -> None:
         """The health score and retrain verdict of every version of ``full``, from the latest
-        results (one query per window), stored in one insert."""
+        results and the retrain policy's evidence (a few queries per window), stored in one
+        insert."""
         records: list[Result] = []
         for span, targets in full.items():
             by_version: dict[Target, list[dict[str, Any]]] = {}
@@ -330,8 +331,15 @@ class AnalysisLoop:
                         by_version.setdefault(key, []).append(record)
             except Exception as exc:
                 error = exc
+            try:
+                evidence = self.retrain.evidence(targets, span.end)
+            except Exception as exc:  # each version then reads its own
+                logger.warning("retrain policy could not read the fleet's results: %s", exc)
+                evidence = {}
             for model, version in targets:
-                records += self._verdicts(model, version, span, by_version, error, report)
+                records += self._verdicts(
+                    model, version, span, by_version, error, evidence.get((model, version)), report
+                )
         self._store(records, report)
 
     def _verdicts(
@@ -341,10 +349,12 @@ class AnalysisLoop:
         window: Window,
         latest: Mapping[Target, list[dict[str, Any]]],
         error: Exception | None,
+        evidence: Evidence | None,
         report: CycleReport,
     ) -> list[Result]:
         """The health score and retrain records of one version (``error``: the latest
-        results could not be read)."""
+        results could not be read; ``evidence``: what the retrain policy reads, when read
+        for the fleet)."""
         records: list[Result] = []
         health_score = None
         try:
@@ -372,6 +382,7 @@ class AnalysisLoop:
                     window_end=window.end,
                     health_score=health_score,
                     run_id=report.run_id,
+                    evidence=evidence,
                 )
             )
         except Exception as exc:

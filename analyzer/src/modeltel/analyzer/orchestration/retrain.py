@@ -243,8 +243,83 @@ LIMIT 20000
 """
 
 
-def _drift_reason(store: Store, model: str, version: str, rule: DriftRule) -> str | None:
-    rows = store.query_rows(_LATEST_DRIFT_SQL, parameters={"model": model, "version": version})
+_FLEET_DRIFT_SQL = """
+SELECT model, version, feature, method, latest.1 AS value, latest.2 AS status
+FROM (
+    SELECT model, version, feature, method,
+           argMax(tuple(value, status), computed_at) AS latest
+    FROM ml_results
+    WHERE (model, version) IN {versions:Array(Tuple(String, String))} AND kind = 'drift'
+      AND (model, version, window_end) IN (
+          SELECT model, version, max(window_end) FROM ml_results
+          WHERE (model, version) IN {versions:Array(Tuple(String, String))}
+            AND kind = 'drift' AND status != 'no_data'
+          GROUP BY model, version)
+      AND feature IS NOT NULL AND NOT startsWith(assumeNotNull(feature), 'prediction.')
+    GROUP BY model, version, feature, method
+)
+"""
+
+_FLEET_METRIC_HISTORY_SQL = """
+SELECT model, version, window_start, window_end, argMax(value, computed_at) AS value
+FROM ml_results
+WHERE (model, version) IN {versions:Array(Tuple(String, String))} AND kind = 'performance'
+  AND metric = {metric:String} AND source = {source:String} AND segment = ''
+GROUP BY model, version, window_start, window_end
+HAVING value IS NOT NULL
+ORDER BY model, version, window_end DESC
+LIMIT 20000 BY model, version
+"""
+
+_FLEET_PREVIOUS_SQL = """
+SELECT model, version, value, details
+FROM ml_results
+WHERE (model, version) IN {versions:Array(Tuple(String, String))}
+  AND kind = 'health' AND metric = 'retrain_recommended' AND window_end <= {end:DateTime64(3)}
+ORDER BY model, version, window_end DESC, computed_at DESC
+LIMIT 1 BY model, version
+"""
+
+
+@dataclass
+class Evidence:
+    """The stored results the policy reads for one model version: its latest drift rows
+    (feature, method, value, status), each metric rule's history rows (window start, window
+    end, value; newest first) by (metric, source), and its previous verdict (value, details)."""
+
+    drift: list[tuple[Any, ...]] = field(default_factory=list)
+    history: dict[tuple[str, str], list[tuple[Any, ...]]] = field(default_factory=dict)
+    previous: tuple[Any, Any] | None = None
+
+
+def gather_evidence(
+    store: Store, targets: list[tuple[str, str]], policy: RetrainPolicy, end: datetime
+) -> dict[tuple[str, str], Evidence]:
+    """The :class:`Evidence` of every (model, version) of ``targets`` (verdicts up to
+    ``end``): one grouped query per kind of evidence, whatever the number of versions."""
+    versions = [tuple(t) for t in targets]
+    out = {(str(m), str(v)): Evidence() for m, v in targets}
+    if any(isinstance(rule, DriftRule) for rule in policy.rules):
+        for m, v, *row in store.query_rows(_FLEET_DRIFT_SQL, parameters={"versions": versions}):
+            out[(str(m), str(v))].drift.append(tuple(row))
+    for metric, source in dict.fromkeys(
+        (rule.metric, rule.source) for rule in policy.rules if isinstance(rule, MetricRule)
+    ):
+        for evidence in out.values():
+            evidence.history[(metric, source)] = []
+        rows = store.query_rows(
+            _FLEET_METRIC_HISTORY_SQL,
+            parameters={"versions": versions, "metric": metric, "source": source},
+        )
+        for m, v, *row in rows:
+            out[(str(m), str(v))].history[(metric, source)].append(tuple(row))
+    rows = store.query_rows(_FLEET_PREVIOUS_SQL, parameters={"versions": versions, "end": end})
+    for m, v, value, details in rows:
+        out[(str(m), str(v))].previous = (value, details)
+    return out
+
+
+def _drift_reason(rows: list[tuple[Any, ...]], rule: DriftRule) -> str | None:
     drifted = set()
     for feature, method, value, status in rows:
         if rule.method is not None and method != rule.method:
@@ -266,16 +341,7 @@ def _drift_reason(store: Store, model: str, version: str, rule: DriftRule) -> st
     return f"{len(names)} features drifted{rule.describe()}: {shown}"
 
 
-def _metric_reason(store: Store, model: str, version: str, rule: MetricRule) -> str | None:
-    rows = store.query_rows(
-        _METRIC_HISTORY_SQL,
-        parameters={
-            "model": model,
-            "version": version,
-            "metric": rule.metric,
-            "source": rule.source,
-        },
-    )
+def _metric_reason(rows: list[tuple[Any, ...]], rule: MetricRule) -> str | None:
     kept = non_overlapping({(start, end) for start, end, _ in rows})
     by_end = sorted((r for r in rows if (r[0], r[1]) in kept), key=lambda r: r[1], reverse=True)
     chain: list[float | None] = [value for _, _, value in by_end[: rule.windows]]
@@ -283,6 +349,22 @@ def _metric_reason(store: Store, model: str, version: str, rule: MetricRule) -> 
         return None
     values = ", ".join(f"{v:.4g}" for v in chain if v is not None)
     return f"{rule.describe()} ({values})"
+
+
+def _evidence(store: Store, model: str, version: str, policy: RetrainPolicy) -> Evidence:
+    """The drift rows and metric histories of one version (its previous verdict aside)."""
+    evidence = Evidence()
+    params = {"model": model, "version": version}
+    if any(isinstance(rule, DriftRule) for rule in policy.rules):
+        evidence.drift = [tuple(r) for r in store.query_rows(_LATEST_DRIFT_SQL, parameters=params)]
+    for rule in policy.rules:
+        if isinstance(rule, MetricRule) and (rule.metric, rule.source) not in evidence.history:
+            rows = store.query_rows(
+                _METRIC_HISTORY_SQL,
+                parameters={**params, "metric": rule.metric, "source": rule.source},
+            )
+            evidence.history[(rule.metric, rule.source)] = [tuple(r) for r in rows]
+    return evidence
 
 
 @dataclass(frozen=True)
@@ -293,15 +375,24 @@ class RetrainDecision:
     """The metric rules that held."""
 
 
-def evaluate(store: Store, model: str, version: str, policy: RetrainPolicy) -> RetrainDecision:
-    """Apply ``policy`` to the results of ``model``/``version`` stored so far."""
+def evaluate(
+    store: Store,
+    model: str,
+    version: str,
+    policy: RetrainPolicy,
+    evidence: Evidence | None = None,
+) -> RetrainDecision:
+    """Apply ``policy`` to the results of ``model``/``version`` stored so far (``evidence``:
+    those results, read already by :func:`gather_evidence`)."""
+    if evidence is None:
+        evidence = _evidence(store, model, version, policy)
     reasons = []
     fallen = []
     for rule in policy.rules:
         if isinstance(rule, DriftRule):
-            reason = _drift_reason(store, model, version, rule)
+            reason = _drift_reason(evidence.drift, rule)
         else:
-            reason = _metric_reason(store, model, version, rule)
+            reason = _metric_reason(evidence.history[(rule.metric, rule.source)], rule)
             if reason:
                 fallen.append(rule)
         if reason:
@@ -349,6 +440,18 @@ LIMIT 1
 """
 
 
+def _previous_of(row: tuple[Any, Any] | None) -> dict[str, Any] | None:
+    """The previous verdict's details and ``recommended`` from its (value, details) row."""
+    if row is None:
+        return None
+    value, raw = row
+    try:
+        details = json.loads(raw) if raw else {}
+    except ValueError:
+        details = {}
+    return {**details, "recommended": bool(value)}
+
+
 class RetrainTrigger:
     """Evaluates the policy for one model version per cycle and notifies once per episode."""
 
@@ -372,10 +475,15 @@ class RetrainTrigger:
         window_end: datetime,
         health_score: float | None = None,
         run_id: str = "",
+        evidence: Evidence | None = None,
     ) -> Result:
-        """Evaluate, notify when a new episode starts, and return the result record."""
-        decision = evaluate(self.store, model, version, self.policy)
-        previous = self._previous(model, version, window_end) or {}
+        """Evaluate, notify when a new episode starts, and return the result record
+        (``evidence``: the version's stored results, read already by :meth:`evidence`)."""
+        decision = evaluate(self.store, model, version, self.policy, evidence)
+        if evidence is None:
+            previous = self._previous(model, version, window_end) or {}
+        else:
+            previous = _previous_of(evidence.previous) or {}
         details: dict[str, Any] = {"reasons": list(decision.reasons)}
         if decision.recommended:
             same_episode = bool(previous.get("recommended"))
@@ -401,18 +509,18 @@ class RetrainTrigger:
             run_id=run_id,
         )
 
+    def evidence(
+        self, targets: list[tuple[str, str]], window_end: datetime
+    ) -> dict[tuple[str, str], Evidence]:
+        """The :class:`Evidence` of ``targets`` for verdicts on windows ending at
+        ``window_end``, in a few grouped queries (:func:`gather_evidence`)."""
+        return gather_evidence(self.store, targets, self.policy, window_end)
+
     def _previous(self, model: str, version: str, end: datetime) -> dict[str, Any] | None:
         rows = self.store.query_rows(
             _PREVIOUS_SQL, parameters={"model": model, "version": version, "end": end}
         )
-        if not rows:
-            return None
-        value, raw = rows[0]
-        try:
-            details = json.loads(raw) if raw else {}
-        except ValueError:
-            details = {}
-        return {**details, "recommended": bool(value)}
+        return _previous_of(tuple(rows[0])) if rows else None
 
     def _explain(
         self,
