@@ -17,8 +17,14 @@ so that peak RSS is the computation's own:
 Prints medians of ``--repeat`` runs (wall and CPU seconds; the machine is shared, so CPU time
 is the steadier figure), peak RSS, and the pandas/modeltel ratios.
 
+With ``--segments`` it gives each prediction a categorical feature of 20 values of uneven
+volume (``ml_features``, written once) and compares ``compute_performance`` with and without
+``segment_by`` on it (realized metrics and CBPE estimates, overall and per segment, in one
+statement): the wall medians and their ratio.
+
     python bench/performance.py                  # 10M rows (generation takes a few minutes)
     python bench/performance.py --rows 1000000   # quick run
+    python bench/performance.py --segments       # … and performance per segment
 """
 
 from __future__ import annotations
@@ -78,6 +84,58 @@ def generate(url: str, rows: int) -> dict[str, float]:
         "predictions": counts[0],
         "labels": counts[1],
     }
+
+
+SEGMENT_FEATURE, SEGMENTS = "segment", 20
+
+
+def generate_segments(url: str, rows: int) -> dict[str, float]:
+    """A categorical feature of :data:`SEGMENTS` values per prediction (value k with
+    probability ∝ about 1/(k + 1)), unless the store has it already."""
+    from modeltel.analyzer.base.store import Store
+
+    store = Store(url)
+    started = time.perf_counter()
+    have = store.query_rows(f"SELECT count() FROM ml_features WHERE feature = '{SEGMENT_FEATURE}'")[
+        0
+    ][0]
+    if not have:
+        ts = f"fromUnixTimestamp64Nano(toInt64({START_NS} + number * {SPAN_NS // rows}))"
+        value = f"concat('s', toString(toUInt8(floor(exp({_u(7)} * log({SEGMENTS + 1})) - 1))))"
+        store.command(
+            "INSERT INTO ml_features (model, version, feature, timestamp, prediction_id, value, "
+            f"categorical) SELECT '{MODEL}', '{VERSION}', '{SEGMENT_FEATURE}', {ts}, "
+            f"lower(hex(sipHash128(number))), {value}, 1 FROM numbers({rows})",
+            settings={"max_insert_threads": 2},
+        )
+        store.command("OPTIMIZE TABLE ml_features FINAL")
+    store.close()
+    return {"seconds": time.perf_counter() - started, "written": int(not have)}
+
+
+def run_segments(url: str, rows: int, repeat: int) -> dict[str, object]:
+    """``compute_performance`` of the whole range without and with ``segment_by``."""
+    from modeltel.analyzer.analyses.performance import compute_performance
+    from modeltel.analyzer.analyses.performance.config import PerformanceConfig
+    from modeltel.analyzer.base.query import TimeWindows
+    from modeltel.analyzer.base.store import Store
+
+    store = Store(url)
+    windows = TimeWindows(START_NS, SPAN_NS + 1, (0,))
+    plain = PerformanceConfig()
+    split = PerformanceConfig(segment_by=(SEGMENT_FEATURE,))
+    out: dict[str, object] = {}
+    for name, config in (("unsegmented", plain), ("segmented", split)):
+        compute_performance(store, MODEL, VERSION, windows, config)  # warm caches once
+        walls, cpus, records = _timed(
+            lambda config=config: compute_performance(store, MODEL, VERSION, windows, config),
+            repeat,
+        )
+        segments = {r["segment"] for r in records if r["segment"]}  # type: ignore[union-attr]
+        out[name] = {"wall": walls, "cpu": cpus, "segments": len(segments)}
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    store.close()
+    return out
 
 
 def _timed(fn, repeat: int) -> tuple[list[float], list[float], object]:
@@ -231,14 +289,25 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--pandas-repeat", type=int, default=1)
     parser.add_argument("--keep", default=None, help="reuse/keep the store in this directory")
+    parser.add_argument(
+        "--segments",
+        action="store_true",
+        help=f"also performance per segment of a feature of {SEGMENTS} values",
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--url", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        fn = {"generate": generate, "modeltel": run_modeltel, "pandas": run_pandas}[args.child]
+        fn = {
+            "generate": generate,
+            "generate_segments": generate_segments,
+            "modeltel": run_modeltel,
+            "pandas": run_pandas,
+            "segments": run_segments,
+        }[args.child]
         result = (
             fn(args.url, args.rows)  # type: ignore[operator]
-            if args.child == "generate"
+            if args.child.startswith("generate")
             else fn(args.url, args.rows, args.repeat)  # type: ignore[operator]
         )
         print(json.dumps(result, default=float))
@@ -255,6 +324,10 @@ def main() -> None:
             )
         ours = _child("modeltel", url, args.rows, args.repeat)
         theirs = _child("pandas", url, args.rows, args.pandas_repeat)
+        split = None
+        if args.segments:
+            _child("generate_segments", url, args.rows, 1)
+            split = _child("segments", url, args.rows, args.repeat)
     finally:
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
@@ -298,6 +371,23 @@ def main() -> None:
     print(f"  largest difference modeltel vs scikit-learn over the metrics: {worst:.2e}")
     lat = max(abs(x - y) for x, y in zip(a["latency"], b["latency"], strict=True))  # type: ignore[index]
     print(f"  largest difference of the latency percentiles: {lat:.2e} s")
+    if split is not None:
+        _print_segments(split, n, args.repeat)
+
+
+def _print_segments(split: dict[str, object], n: str, repeat: int) -> None:
+    print(f"\nperformance per segment, {n} predictions (medians of {repeat} runs)")
+    for key in ("unsegmented", "segmented"):
+        timing = split[key]
+        title = (
+            "overall only" if key == "unsegmented" else f"overall + {timing['segments']} segments"  # type: ignore[index]
+        )
+        print(
+            f"  modeltel  {title:<55} wall {_med(timing['wall']):6.2f}s  "  # type: ignore[index]
+            f"cpu {_med(timing['cpu']):6.2f}s"  # type: ignore[index]
+        )
+    ratio = _med(split["segmented"]["wall"]) / _med(split["unsegmented"]["wall"])  # type: ignore[index]
+    print(f"  ratio segmented/unsegmented: {ratio:.2f}x wall")
 
 
 if __name__ == "__main__":

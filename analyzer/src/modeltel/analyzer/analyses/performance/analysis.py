@@ -18,6 +18,11 @@ The positive class of a binary model is ``performance.positive_class``, else ``1
 when among the classes, else the larger of the two classes (numerically when both are
 numbers), which is what ``predict_proba[:, 1]`` refers to in scikit-learn.
 
+With ``performance.segment_by`` the same statement also computes every record but
+``labels_unknown_ids`` per segment (``segment`` = ``dimension=value``; the records of every
+prediction keep ``segment = ''``); a segment with fewer than ``min_segment_size`` predictions
+in a window gets ``no_data`` records saying so (``docs/configuration.md``).
+
 :func:`performance_results` does it for model versions over time or sliding windows and,
 when the results are stored, recomputes the aligned windows whose predictions received
 labels since the version's previous computation.

@@ -12,6 +12,11 @@ Windows (:mod:`modeltel.analyzer.base.query`) are either aligned time windows
 (``origin + k·size``), or sliding windows of N predictions with step S over the predictions
 of a time range ordered by (time, id): window k holds rows [k·S, k·S + N); only full windows
 are computed.
+
+Segments (:mod:`modeltel.analyzer.base.segments`): the joined rows carry the prediction's
+feature key (and service), get the segment dimensions joined and are repeated once per
+dimension (``sd``, ``sv``); the aggregates then group by ``(w, sd, sv)`` instead of ``w``, so
+the overall numbers (``sd = 0``) and every segment's come from the same statement.
 """
 
 from __future__ import annotations
