@@ -115,11 +115,13 @@ def prediction_rows_sql(
     params: Params,
     *,
     filter_labels: bool = True,
+    keyed: bool = False,
 ) -> str:
     """A subquery with one row per prediction of ``model``/``version`` in ``windows`` (see the
     module docstring for its columns). ``filter_labels`` restricts the label side to the ids of
     those predictions (see :func:`label_filter_pays`); without it every label of the model is
-    read and the join drops those of other predictions."""
+    read and the join drops those of other predictions. ``keyed`` adds the column ``k``
+    (:data:`ROW_KEY`), for a caller joining more to the rows."""
     where = prediction_filter(model, version, windows, params)
     w = time_key(windows, params)
     pred = [f"{c} AS {c}" for c in shape.columns]
@@ -171,7 +173,7 @@ def prediction_rows_sql(
     union = " UNION ALL ".join(branches)
     grouped = f"FROM ({union}) GROUP BY k HAVING countIf(src = 0) > 0"
     if not shape.features:
-        return f"SELECT {', '.join(picks)} {grouped}"
+        return f"SELECT {'k, ' if keyed else ''}{', '.join(picks)} {grouped}"
     rows = f"SELECT k, {', '.join(picks)} {grouped}"
     # The features are pivoted on their own (small aggregate states) and joined by key; a
     # prediction without a value gets NULL, the default of the Nullable columns.
@@ -184,7 +186,8 @@ def prediction_rows_sql(
         f"SELECT {ROW_KEY} AS k, {', '.join(values)} FROM ml_features "
         f"WHERE {where} AND feature IN {names} GROUP BY k"
     )
-    columns = ["w", *shape.columns, *(f"f{i}" for i in range(len(shape.features)))]
+    columns = [*(["k"] if keyed else []), "w", *shape.columns]
+    columns += [f"f{i}" for i in range(len(shape.features))]
     if shape.labels:
         columns += LABEL_COLUMNS
     return f"SELECT {', '.join(columns)} FROM ({rows}) AS p LEFT JOIN ({pivot}) AS v USING (k)"
