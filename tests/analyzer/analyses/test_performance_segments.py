@@ -273,3 +273,22 @@ def test_cli_and_api_reach_segments(server) -> None:
     assert done.returncode == 2 and "--segment-by needs --only drift or --only performance" in (
         done.stderr
     )
+
+
+def test_the_cli_on_the_store_itself_splits_by_segment(store, capsys) -> None:
+    from modeltel.analyzer.cli import main
+
+    truth = binary_with_regions(store)
+    when = ["--start", RANGE["start"], "--end", RANGE["end"], "--window", "1h"]
+    where = ["--clickhouse-url", store.url, "--database", store.database]
+    argv = ["analyze", "--model", "churn", "--only", "performance", "--segment-by", "region"]
+    assert main([*argv, *when, *where, "--format", "json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    south = truth[(truth.region == "south") & truth.has]
+    accuracy = {
+        r["segment"]: r["value"]
+        for r in printed
+        if r["metric"] == "accuracy" and r["source"] == "realized"
+    }
+    assert accuracy["region=south"] == pytest.approx(accuracy_score(south.y, south.pred), abs=TOL)
+    assert accuracy[""] is not None

@@ -85,6 +85,7 @@ class LocalBackend(Backend):
                 start=query.start,
                 end=query.end,
                 write=query.write,
+                **query.analysis_options(),
             )
             return to_records(frame)
 

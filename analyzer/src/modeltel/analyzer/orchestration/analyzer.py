@@ -351,6 +351,7 @@ class Analyzer:
         last_n: int | None = None,
         sliding: bool | int | tuple[int, int] | None = None,
         late_labels: bool = True,
+        segment_by: str | Sequence[str] | None = None,
         write: bool = True,
     ) -> pd.DataFrame:
         """Realized performance, label coverage and delay, and CBPE estimates.
@@ -358,7 +359,8 @@ class Analyzer:
         ``sliding`` computes windows of N predictions every S instead of time windows
         (``True``: ``performance.window_size``/``sliding_step``). When writing, aligned windows
         of the same size whose predictions received labels since the previous computation are
-        recomputed too (their ``ml_results`` rows are replaced).
+        recomputed too (their ``ml_results`` rows are replaced). ``segment_by`` names segment
+        dimensions (config ``performance.segment_by``): every record per segment value too.
         """
         return self.run(
             "performance",
@@ -371,6 +373,7 @@ class Analyzer:
             write=write,
             sliding=sliding,
             late_labels=late_labels,
+            segment_by=segment_by,
         )
 
     service = entry_point(
