@@ -107,7 +107,7 @@ def segment_dimensions(
             f"segment_by names a feature of the model or {SERVICE}"
         )
     numeric = [n for n in wanted if n != SERVICE and not kinds[n]]
-    edges = _edges(store, model, version, windows, numeric)
+    edges = decile_edges(store, model, version, windows, numeric)
     return tuple(
         SegmentDimension(n)
         if n == SERVICE or kinds[n]
@@ -116,10 +116,11 @@ def segment_dimensions(
     )
 
 
-def _edges(
+def decile_edges(
     store: Store, model: str, version: str, windows: Windows, names: Sequence[str]
 ) -> dict[str, tuple[float, ...]]:
-    """The distinct deciles of each numeric feature (reference first, then ``windows``)."""
+    """The distinct deciles of each numeric feature ``names``: of the model's reference, else
+    of the version's predictions in ``windows``."""
     if not names:
         return {}
     levels = ", ".join(map(str, DECILES))

@@ -4,7 +4,8 @@ A :class:`Dimension` cuts the predictions into slices: a categorical feature by 
 ``max_values`` most frequent over both windows, the rest ``other``), a numeric feature by the
 deciles of the model's reference (of the window before when the reference lacks it), and
 ``service.name`` by the serving service (its ``max_values`` most frequent, the rest
-``other``). A prediction without a value is in the slice :data:`MISSING`.
+``other``). A prediction without a value is in the slice
+:data:`~modeltel.analyzer.base.segments.MISSING`.
 
 :func:`slice_sums` is one statement over both windows (the prediction rows of
 :func:`~modeltel.analyzer.base.prediction_rows.prediction_rows_sql` joined by key to each
@@ -27,42 +28,15 @@ from modeltel.analyzer.base.prediction_rows import (
     shape_of,
 )
 from modeltel.analyzer.base.query import Params, TimeWindows, prediction_filter
+from modeltel.analyzer.base.segments import OTHER, SERVICE, SegmentDimension, decile_edges
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.orchestration.explain.decomposition import Side
 
-MISSING = "(missing)"
-"""The slice of the predictions without a value of the dimension."""
-OTHER = "other"
-"""The slice of a categorical feature's values beyond its most frequent."""
-SERVICE = "service.name"
-"""The dimension of the serving service (the spans' resource attribute)."""
-DECILES = tuple(round(0.1 * i, 1) for i in range(1, 10))
+Dimension = SegmentDimension
+"""One way of cutting the traffic: the segment dimensions of every analysis."""
 
 Key = tuple[tuple[str, str], ...]
 """A slice: its (dimension, value) pairs."""
-
-
-@dataclass(frozen=True)
-class Dimension:
-    """One way of cutting the traffic: ``name`` (a feature, or :data:`SERVICE`), whether it is
-    ``categorical``, and for a numeric feature the ``edges`` of its bins."""
-
-    name: str
-    categorical: bool = True
-    edges: tuple[float, ...] = ()
-
-    def value(self, raw: object) -> str:
-        """The slice's name of a key value the statement returned."""
-        if raw is None:
-            return MISSING
-        if self.categorical:
-            return str(raw)
-        index, edges = int(raw), self.edges  # type: ignore[call-overload]
-        if index == 0:
-            return f"< {edges[0]:.4g}"
-        if index == len(edges):
-            return f"≥ {edges[-1]:.4g}"
-        return f"[{edges[index - 1]:.4g}, {edges[index]:.4g})"
 
 
 def dimensions(
@@ -91,7 +65,7 @@ def dimensions(
     if unknown:
         raise KeyError(", ".join(map(repr, unknown)))
     numeric = [n for n in wanted if n != SERVICE and not features[n]]
-    edges = _edges(store, model, version, before, numeric)
+    edges = decile_edges(store, model, version, before, numeric)
     out = []
     for name in wanted:
         if name == SERVICE or features[name]:
@@ -99,40 +73,6 @@ def dimensions(
         elif edges.get(name):
             out.append(Dimension(name, categorical=False, edges=edges[name]))
     return out
-
-
-def _edges(
-    store: Store, model: str, version: str, before: TimeWindows, names: Sequence[str]
-) -> dict[str, tuple[float, ...]]:
-    """The distinct deciles of each numeric feature (reference first, then ``before``)."""
-    if not names:
-        return {}
-    levels = ", ".join(map(str, DECILES))
-    found: dict[str, tuple[float, ...]] = {}
-    rows = store.query_rows(
-        f"SELECT feature, quantilesDeterministic({levels})(value_num, row_id) FROM ml_reference "
-        "WHERE model = {model:String} AND feature IN {names:Array(String)} "
-        "AND value_num IS NOT NULL AND NOT isNaN(value_num) GROUP BY feature",
-        parameters={"model": model, "names": list(names)},
-    )
-    found.update({str(name): _distinct(values) for name, values in rows})
-    missing = [n for n in names if n not in found]
-    if missing:
-        params = Params()
-        scope = prediction_filter(model, version, before, params)
-        rows = store.query_rows(
-            f"SELECT feature, quantilesDeterministic({levels})"
-            "(value_num, cityHash64(prediction_id)) "
-            f"FROM ml_features WHERE {scope} AND feature IN {params.add(missing, 'Array(String)')} "
-            "AND value_num IS NOT NULL AND NOT isNaN(value_num) GROUP BY feature",
-            parameters=params.values,
-        )
-        found.update({str(name): _distinct(values) for name, values in rows})
-    return found
-
-
-def _distinct(values: Sequence[float]) -> tuple[float, ...]:
-    return tuple(sorted({float(v) for v in values}))
 
 
 @dataclass(frozen=True)
@@ -162,7 +102,7 @@ CELL_BITS = 20
 
 @dataclass(frozen=True)
 class _Coded:
-    """A dimension's small-integer code of a row: 0 without a value; 1 ``other`` (a
+    """A dimension's small-integer code of a row: 0 without a value (or NaN); 1 ``other`` (a
     categorical value or service beyond its ``top``) or the first numeric bin; then the top
     values in order, or the next bins. A feature's code is packed into column ``c<word>`` at
     ``shift``, ``bits`` wide; the service's is computed on the prediction row."""
@@ -184,7 +124,7 @@ class _Coded:
         above = " + ".join(
             f"(value_num >= {params.add(e, 'Float64')})" for e in self.dimension.edges
         )
-        return f"if(value_num IS NULL, 0, 1 + {above})"
+        return f"if(value_num IS NULL OR isNaN(value_num), 0, 1 + {above})"
 
     def unpack_sql(self, params: Params) -> str:
         """The code, read on the joined row."""
