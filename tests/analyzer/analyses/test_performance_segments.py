@@ -5,9 +5,6 @@ overall numbers, equal to scikit-learn on the rows of each segment; reached from
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import httpx
 import numpy as np
@@ -27,6 +24,7 @@ from modeltel.analyzer.base.errors import ConfigError
 from modeltel.analyzer.inputs.labels import upload_labels
 from modeltel.analyzer.inputs.reference import upload_reference
 from modeltel.analyzer.orchestration.analyzer import Analyzer
+from support.cli_process import modeltel
 from support.perfdata import HOUR, T0, at, insert_features, insert_predictions
 
 TOL = 1e-9
@@ -209,17 +207,6 @@ def test_a_bad_dimension_is_a_config_error_naming_it(store) -> None:
         Analyzer(store, {"performance": {"max_segments": 0}})
     with pytest.raises(ConfigError, match=r"performance\.segment_by"):
         Analyzer(store, {"performance": {"segment_by": [3]}})
-
-
-def modeltel(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MODELTEL_NO_PROGRESS": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "modeltel.analyzer.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
 
 
 def test_cli_and_api_reach_segments(server) -> None:

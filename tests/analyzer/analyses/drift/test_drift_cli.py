@@ -4,9 +4,6 @@ uploaded with ``modeltel reference upload``, drift printed by ``modeltel analyze
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -17,18 +14,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from scipy import stats as sps
 
+from support.cli_process import modeltel
+
 RNG = np.random.default_rng(17)
-
-
-def modeltel(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MODELTEL_NO_PROGRESS": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "modeltel.analyzer.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
 
 
 def send_predictions(url: str, ages: np.ndarray, plans: list[str]) -> None:
