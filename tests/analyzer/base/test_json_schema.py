@@ -124,8 +124,8 @@ def _performance(
         "analyze", "--model", "churn", "--only", kind, "--window", "1d", "--format",
         "json", "--no-write", "--clickhouse-url", store.url, "--database", store.database,
     ])  # fmt: skip
-    out = capsys.readouterr().out
-    assert code == 0, out
+    out, err = capsys.readouterr()
+    assert code == 0, err
     records = json.loads(out)
     for record in records:
         for moment in ("computed_at", "run_id", "window_start", "window_end"):

@@ -134,8 +134,9 @@ def counter_volume_sql(targets: Sequence[tuple[str, str]], spec: TimeWindows) ->
     start = params.add(spec.start_ns, "Int64")
     end = params.add(spec.end_ns, "Int64")
     since = params.add(spec.start_ns - COUNTER_LOOKBACK_NS, "Int64")
-    model = f"Attributes[{params.add(ML_MODEL_NAME, 'String')}]"
-    version = f"Attributes[{params.add(ML_MODEL_VERSION, 'String')}]"
+    # toString: in a JSON store an attribute is Dynamic, which a tuple IN does not compare
+    model = f"toString(Attributes[{params.add(ML_MODEL_NAME, 'String')}])"
+    version = f"toString(Attributes[{params.add(ML_MODEL_VERSION, 'String')}])"
     sql = (
         "SELECT model, version, w, sum(increase), toUnixTimestamp64Nano(min(first_point)) "
         f"FROM (SELECT TimeUnix, {model} AS model, {version} AS version, {key} AS w, "
