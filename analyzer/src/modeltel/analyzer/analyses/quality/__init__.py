@@ -26,7 +26,12 @@ and the present values otherwise. :func:`outliers` lists the worst predictions o
 :data:`ANALYSIS` is its entry in :data:`modeltel.analyzer.analyses.ANALYSES`.
 """
 
-from modeltel.analyzer.analyses.quality.analysis import compute_quality, outliers, reference_profile
+from modeltel.analyzer.analyses.quality.analysis import (
+    compute_quality,
+    outliers,
+    quality_results,
+    reference_profile,
+)
 from modeltel.analyzer.analyses.quality.config import (
     DEFAULT_THRESHOLDS,
     QualityConfig,
@@ -34,7 +39,7 @@ from modeltel.analyzer.analyses.quality.config import (
 )
 from modeltel.analyzer.analyses.quality.queries import ReferenceProfile
 from modeltel.analyzer.analyses.quality.records import KIND
-from modeltel.analyzer.base.analysis import Analysis, MetricSpec, per_version
+from modeltel.analyzer.base.analysis import Analysis, MetricSpec
 from modeltel.analyzer.base.gauges import FEATURE, Gauge
 
 
@@ -88,7 +93,7 @@ ANALYSIS = Analysis(
     kind=KIND,
     title="Missing, wrong-type, out-of-range, new-category ratios; features new/vanished",
     settings=QualityConfig,
-    compute=per_version(compute_quality),
+    compute=quality_results,
     metrics=METRICS,
 )
 
@@ -102,5 +107,6 @@ __all__ = [
     "compute_quality",
     "load_quality_config",
     "outliers",
+    "quality_results",
     "reference_profile",
 ]

@@ -13,6 +13,10 @@
       outliers: {quantiles: [0.005, 0.995], min_features: 2}
       features:
         age: {min: 0, max: 120}     # declared bounds (used with or without a reference)
+      segment_by: []                # also per segment of these dimensions: a categorical
+                                    #   feature, service.name, or a numeric feature (deciles)
+      max_segments: 20              # a dimension's most frequent values kept; the rest "other"
+      min_segment_size: 100         # fewer predictions in a window: no_data records saying so
       models:
         churn: {thresholds: {missing_ratio: 0.3}}   # any key above, for one model
 
@@ -36,7 +40,18 @@ DEFAULT_THRESHOLDS = {
     "new_category_ratio": 0.05,
     "outlier_ratio": 0.05,
 }
-_KEYS = {"reference", "thresholds", "outliers", "features", "models"}
+_KEYS = {
+    "reference",
+    "thresholds",
+    "outliers",
+    "features",
+    "segment_by",
+    "max_segments",
+    "min_segment_size",
+    "models",
+}
+MAX_SEGMENTS = 200
+"""The bound of ``max_segments``: each segment is a label value of the gauges."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +65,13 @@ class QualityConfig(Section):
     quantiles: tuple[float, float] = (0.005, 0.995)
     min_features: int = 2
     bounds: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    segment_by: tuple[str, ...] = ()
+    """The segment dimensions (see :mod:`modeltel.analyzer.base.segments`)."""
+    max_segments: int = 20
+    """A dimension's most frequent values over the analysed range kept as segments; the
+    others are one segment, ``other``."""
+    min_segment_size: int = 100
+    """A segment with fewer predictions in a window gets ``no_data`` records."""
 
     def parse(self, raw: Mapping[str, Any], path: str) -> QualityConfig:
         return _parse(raw, path, self)
@@ -60,6 +82,28 @@ def _number(value: Any, path: str) -> float:
     if math.isnan(number):
         raise ConfigError(f"config key {path} must be a number, got {value!r}")
     return number
+
+
+def _count(value: Any, path: str) -> int:
+    number = expect(value, int, path, "a whole number")
+    if number <= 0:
+        raise ConfigError(f"config key {path} must be positive, got {value!r}")
+    return int(number)
+
+
+def segment_names(value: Any, path: str) -> tuple[str, ...]:
+    """Segment dimensions given as a name, a comma-separated string or a list of names
+    (``null``: none); ConfigError naming ``path`` otherwise."""
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(
+        isinstance(item, str) and item.strip() for item in items
+    ):
+        raise ConfigError(
+            f"config key {path} must be a dimension name or a list of names, got {value!r}"
+        )
+    return tuple(dict.fromkeys(item.strip() for item in items))
 
 
 def load_quality_config(config: Mapping[str, Any] | None) -> QualityConfig:
@@ -109,4 +153,17 @@ def _parse(cfg: Mapping[str, Any], path: str, base: QualityConfig) -> QualityCon
                 raise ConfigError(f"config key {path}.features.{name}: min is above max")
             bounds[str(name)] = (low, high)
         out = replace(out, bounds=bounds)
+    if "segment_by" in cfg:
+        out = replace(out, segment_by=segment_names(cfg["segment_by"], f"{path}.segment_by"))
+    if cfg.get("max_segments") is not None:
+        most = _count(cfg["max_segments"], f"{path}.max_segments")
+        if most > MAX_SEGMENTS:
+            raise ConfigError(
+                f"config key {path}.max_segments must be at most {MAX_SEGMENTS}, got {most}"
+            )
+        out = replace(out, max_segments=most)
+    if cfg.get("min_segment_size") is not None:
+        out = replace(
+            out, min_segment_size=_count(cfg["min_segment_size"], f"{path}.min_segment_size")
+        )
     return out
