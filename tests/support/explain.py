@@ -6,7 +6,11 @@ Causes:
 - ``flip``: after, the labels of ``clinic=east`` disagree with the predictions far more often;
 - ``mix``: ``clinic=east`` is always right half the time and the other clinics 90 %, and its
   share of the traffic grows from 10 % to 45 %;
-- ``none``: both hours come from the same process.
+- ``none``: both hours come from the same process;
+- ``age_east``: after, the ages of ``clinic=east`` move from 20–80 to 65–105 (the drift of
+  ``age`` is confined to one clinic), every other distribution unchanged;
+- ``age_mix``: ``clinic=east`` always has ages 60–90 and the others 20–80, and its share of the
+  traffic grows from 10 % to 45 %.
 """
 
 from __future__ import annotations
@@ -41,12 +45,20 @@ class Hour:
 
 
 def _hour(
-    store, rng: np.random.Generator, start: datetime, n: int, east_share: float, east_right: float
+    store,
+    rng: np.random.Generator,
+    start: datetime,
+    n: int,
+    east_share: float,
+    east_right: float,
+    east_ages: tuple[float, float] = (20, 80),
 ) -> Hour:
     east = rng.random(n) < east_share
     clinic = np.where(east, "east", rng.choice(CLINICS[1:], n))
     gender = rng.choice(["f", "m"], n)
     age = rng.uniform(20, 80, n)
+    if east_ages != (20, 80):
+        age = np.where(east, rng.uniform(*east_ages, n), age)
     dose = rng.normal(5.0, 1.0, n)
     prediction = rng.choice(["urgent", "routine"], n)
     right = rng.random(n) < np.where(east, east_right, 0.9)
@@ -97,5 +109,13 @@ def plant(store, cause: str, seed: int = 7, n: int = 3000) -> tuple[Hour, Hour]:
     if cause == "none":
         return _hour(store, rng, BEFORE.start, n, 0.25, 0.9), _hour(
             store, rng, AFTER.start, n, 0.25, 0.9
+        )
+    if cause == "age_east":
+        return _hour(store, rng, BEFORE.start, n, 0.25, 0.9), _hour(
+            store, rng, AFTER.start, n, 0.25, 0.9, east_ages=(65, 105)
+        )
+    if cause == "age_mix":
+        return _hour(store, rng, BEFORE.start, n, 0.1, 0.9, (60, 90)), _hour(
+            store, rng, AFTER.start, n, 0.45, 0.9, (60, 90)
         )
     raise ValueError(cause)

@@ -17,10 +17,12 @@ examples:
   modeltel explain churn --window 1d --end 2026-03-02T00:00
   modeltel explain churn --window 1h --baseline-start 2026-03-01T10:00   # against that hour
   modeltel explain churn --metric error_ratio --dimension region --dimension plan
+  modeltel explain churn --metric drift:age       # which slices carry age's drift
   modeltel explain churn --format json --server http://127.0.0.1:4318
 
 Metrics: accuracy (the default for classifiers), estimated_accuracy, mae (the default for
-regressors), mse, error_ratio, label_coverage. Dimensions: every feature (categorical by
+regressors), mse, error_ratio, label_coverage, and drift:FEATURE (the feature's PSI between the
+windows, e.g. drift:age). Dimensions: every feature (categorical by
 their --max-values most frequent values and other, numeric by the reference's deciles) and
 service.name. Each slice's contribution to the change is its rate part (the metric moved
 inside it) plus its mix part (its share of the traffic moved); the contributions of one

@@ -62,7 +62,7 @@ def _row(explanation: Explanation, s: SliceChange) -> list[str]:
     return [
         f"<code>{escape(s.name)}</code>",
         f"{pct(share0)} → {pct(share1)}",
-        f"{num(s.before.mean)} → {num(s.after.mean)}",
+        f"{num(s.metric_before)} → {num(s.metric_after)}",
         f"{s.before.labels:,} → {s.after.labels:,}",
         pct(s.part.contribution / change),
         pct(s.part.rate / change),

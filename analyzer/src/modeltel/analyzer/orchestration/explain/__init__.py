@@ -7,6 +7,11 @@ service), splits each slice's contribution to the change into the metric moved i
 slices by how much of the change they explain. A second statement does the same for every
 pair of values of the :data:`PAIR_DIMENSIONS` dimensions whose slices explain most.
 
+A feature's drift (``drift:FEATURE``) is taken apart the same way: its PSI between the windows
+is the change of a mean (:mod:`.drift_share`), counted in a first, smaller statement; it is
+material from the PSI's warning level (:data:`DRIFT_LEVEL`), and the feature's own slices are
+not ranked.
+
 The :class:`Explanation` is what the CLI, the API, the page, the report and the retrain
 webhook show: the metric before and after, every ranked slice with its size, metric and labels
 before and after, and one sentence (:meth:`Explanation.summary`).
@@ -15,9 +20,10 @@ before and after, and one sentence (:meth:`Explanation.summary`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from modeltel.analyzer.analyses.drift.methods import METHODS
 from modeltel.analyzer.analyses.performance import describe_model
 from modeltel.analyzer.analyses.performance.config import PerformanceConfig
 from modeltel.analyzer.base.errors import ConfigError, NotFoundError
@@ -26,6 +32,7 @@ from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.base.windows import Window
 from modeltel.analyzer.orchestration.explain.decomposition import Side, Split, change, material
 from modeltel.analyzer.orchestration.explain.decomposition import split as split_slice
+from modeltel.analyzer.orchestration.explain.drift_share import log_ratios
 from modeltel.analyzer.orchestration.explain.metrics import (
     EXPLAINED,
     ExplainedMetric,
@@ -44,6 +51,11 @@ PAIR_DIMENSIONS = 4
 """How many of the best single dimensions are paired with each other."""
 MAX_DIMENSIONS = 60
 """The most dimensions one explanation cuts by (``dimensions`` chooses others)."""
+DRIFT_LEVEL = METHODS["psi"].warning or 0.1
+"""The PSI from which a feature's drift between the windows is material; a slice's part is
+material from :data:`~.decomposition.MIN_RELATIVE` of it (and 4 standard errors)."""
+COUNT = Measure("1", "0", frozenset(), labels=False)
+"""Counts the rows of each slice."""
 
 __all__ = ["EXPLAINED", "Explanation", "SliceChange", "explain"]
 
@@ -58,6 +70,16 @@ class SliceChange:
     after: Side
     part: Split
     material: bool
+    means: bool = True
+    """Whether the slice's metric is the mean of its rows (not for a drift)."""
+
+    @property
+    def metric_before(self) -> float | None:
+        return self.before.mean if self.means else None
+
+    @property
+    def metric_after(self) -> float | None:
+        return self.after.mean if self.means else None
 
     @property
     def name(self) -> str:
@@ -75,8 +97,8 @@ class SliceChange:
             "share_after": _ratio(self.after.rows, total1.rows),
             "counted_before": self.before.base,
             "counted_after": self.after.base,
-            "metric_before": self.before.mean,
-            "metric_after": self.after.mean,
+            "metric_before": self.metric_before,
+            "metric_after": self.metric_after,
             "labels_before": self.before.labels,
             "labels_after": self.after.labels,
             "contribution": self.part.contribution,
@@ -109,6 +131,22 @@ class Explanation:
     dimensions: tuple[str, ...]
 
     @property
+    def value_before(self) -> float:
+        """The metric in the window before (0 for a drift: the windows against themselves)."""
+        if self.metric.feature is not None:
+            return 0.0
+        assert self.before.mean is not None
+        return self.before.mean
+
+    @property
+    def value_after(self) -> float:
+        """The metric in the window after (for a drift: the PSI between the windows)."""
+        if self.metric.feature is not None:
+            return self.change
+        assert self.after.mean is not None
+        return self.after.mean
+
+    @property
     def top(self) -> SliceChange | None:
         """The slice explaining most of a material change, if it is material itself."""
         if self.material and self.slices and self.slices[0].material:
@@ -118,32 +156,35 @@ class Explanation:
     def summary(self) -> str:
         """One sentence: how the metric moved and the slice explaining most of it."""
         m = self.metric
-        b, a = self.before.mean, self.after.mean
-        assert b is not None and a is not None
+        b, a = self.value_before, self.value_after
+        drift = m.feature is not None
         if not self.material:
+            if drift:
+                return f"{m.title} is {_fmt(a)} between the windows, below {_fmt(DRIFT_LEVEL)}"
             return f"{m.title} did not change materially ({_fmt(b)} before, {_fmt(a)} after)"
-        head = f"{m.title} {'fell' if self.change < 0 else 'rose'} from {_fmt(b)} to {_fmt(a)}"
+        if drift:
+            head, noun = f"{m.title} is {_fmt(a)} between the windows", "drift"
+        else:
+            moved_up = self.change > 0
+            head = f"{m.title} {'rose' if moved_up else 'fell'} from {_fmt(b)} to {_fmt(a)}"
+            noun = "rise" if moved_up else "fall"
         top = self.top
         if top is None:
             return f"{head}; no single slice explains a material part of it"
-        share = top.part.contribution / self.change
-        noun = "fall" if self.change < 0 else "rise"
+        share = _pct(top.part.contribution / self.change)
         after_share = _ratio(top.after.rows, self.after.rows) or 0.0
-        metric_after = top.after.mean if top.after.mean is not None else top.before.mean
-        assert metric_after is not None
+        own = top.metric_after if top.metric_after is not None else top.metric_before
+        metric = "" if own is None else f"{m.title} {_fmt(own)}"
         if abs(top.part.mix) > abs(top.part.rate):
             before_share = _ratio(top.before.rows, self.before.rows) or 0.0
-            moved = "grew" if after_share > before_share else "shrank"
+            grew = "grew" if after_share > before_share else "shrank"
             tail = (
-                f"{_pct(share)} of the {noun} is {top.name}, whose share of traffic {moved} "
-                f"from {_pct(before_share)} to {_pct(after_share)} ({m.title} "
-                f"{_fmt(metric_after)})"
+                f"{share} of the {noun} is {top.name}, whose share of traffic {grew} from "
+                f"{_pct(before_share)} to {_pct(after_share)}" + (f" ({metric})" if metric else "")
             )
         else:
-            tail = (
-                f"{_pct(share)} of the {noun} is {top.name} ({_pct(after_share)} of traffic, "
-                f"{m.title} {_fmt(metric_after)})"
-            )
+            inside = metric or f"{m.feature} moved inside it"
+            tail = f"{share} of the {noun} is {top.name} ({_pct(after_share)} of traffic, {inside})"
         return f"{head}; {tail}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -156,8 +197,8 @@ class Explanation:
             "higher_is_better": self.metric.higher_is_better,
             "before_window": _window(self.before_window),
             "after_window": _window(self.after_window),
-            "before": t0.mean,
-            "after": t1.mean,
+            "before": self.value_before,
+            "after": self.value_after,
             "change": self.change,
             "standard_error": self.standard_error,
             "material": self.material,
@@ -188,8 +229,9 @@ def explain(
     """The :class:`Explanation` of ``metric`` (see :mod:`.metrics`; default accuracy or mae)
     of ``model``/``version`` between the equal windows ``before`` and ``after`` (``after``
     starting a whole number of windows after ``before`` ends), cut by the dimensions
-    ``names`` (default: every feature and the serving service). Raises
-    :class:`NotFoundError` when a window has no row the metric counts."""
+    ``names`` (default: every feature and the serving service). ``metric`` ``drift:FEATURE``
+    explains the feature's PSI between the windows. Raises :class:`NotFoundError` when a
+    window has no row the metric counts."""
     if not 1 <= max_values <= 200:
         raise ConfigError("max_values must be between 1 and 200")
     if top < 1:
@@ -199,8 +241,13 @@ def explain(
     chosen = explained_metric(metric, task.task, task.binary)
     measure = Measure(chosen.base, chosen.value, chosen.columns, chosen.labels, task.positive)
     before_windows = TimeWindows(windows.origin_ns, windows.size_ns, windows.keys[:1])
+    drifting = chosen.feature
+    if drifting is not None and names is not None and drifting not in names:
+        names = [*names, drifting]
     try:
         cuts = dimensions(store, model, version, windows, before_windows, names)
+        if drifting is not None and drifting not in {c.name for c in cuts}:
+            dimensions(store, model, version, windows, before_windows, [drifting])
     except KeyError as exc:
         raise ConfigError(
             f"model {model!r} has no feature {exc.args[0]} in these windows"
@@ -210,6 +257,12 @@ def explain(
             f"{len(cuts)} dimensions are more than {MAX_DIMENSIONS}; name the ones to cut by"
         )
     sides = (windows.keys[0], windows.keys[-1])
+    target = [c for c in cuts if c.name == drifting]
+    if drifting is not None:
+        if not target:
+            raise ConfigError(f"feature {drifting!r} takes one value only before; nothing drifts")
+        counts = slice_sums(store, model, version, windows, sides, COUNT, target, most=max_values)
+        measure = replace(COUNT, lookup=(drifting, log_ratios(counts, drifting)))
     sums = slice_sums(store, model, version, windows, sides, measure, cuts, most=max_values)
     t0, t1 = sums.get((), (Side(), Side()))
     for side, window in ((t0, before), (t1, after)):
@@ -220,18 +273,23 @@ def explain(
                 + (" (it needs labels)" if chosen.labels else "")
             )
     moved, se = change(t0, t1)
-    level = ((t0.mean or 0.0) + (t1.mean or 0.0)) / 2
-    changed = material(moved, se, level)
-    singles = _ranked(sums, t0, t1, moved if changed else 0.0, level)
-    kept = [c for c in cuts if _has_slices(sums, c)]
+    means = drifting is None
+    if means:
+        level = ((t0.mean or 0.0) + (t1.mean or 0.0)) / 2
+        changed = material(moved, se, level)
+    else:
+        level, changed = DRIFT_LEVEL, moved >= DRIFT_LEVEL
+    singles = _ranked(sums, t0, t1, moved if changed else 0.0, level, means)
+    kept = [c for c in cuts if c.name != drifting and _has_slices(sums, c)]
     best = _best_dimensions(singles, kept)
     pairs: list[SliceChange] = []
     if len(best) >= 2:
         pair_sums = slice_sums(
-            store, model, version, windows, sides, measure, best, pairs=True, most=max_values
-        )
-        ranked = _ranked(pair_sums, t0, t1, moved if changed else 0.0, level)
-        pairs = [s for s in ranked if len(s.key) == 2]
+            store, model, version, windows, sides, measure, [*best, *target], pairs=True,
+            most=max_values,
+        )  # fmt: skip
+        ranked = _ranked(pair_sums, t0, t1, moved if changed else 0.0, level, means)
+        pairs = [s for s in ranked if len(s.key) == 2 and drifting not in dict(s.key)]
     return Explanation(
         model,
         version,
@@ -258,7 +316,9 @@ def _windows(before: Window, after: Window) -> TimeWindows:
     return TimeWindows.from_windows([before, after])
 
 
-def _ranked(sums: SliceSums, t0: Side, t1: Side, moved: float, level: float) -> list[SliceChange]:
+def _ranked(
+    sums: SliceSums, t0: Side, t1: Side, moved: float, level: float, means: bool
+) -> list[SliceChange]:
     """Every slice of ``sums`` with its part of the change, the most explaining first: by
     contribution in the direction of ``moved``, by its size when ``moved`` is 0."""
     out = []
@@ -266,7 +326,8 @@ def _ranked(sums: SliceSums, t0: Side, t1: Side, moved: float, level: float) -> 
         if not key:
             continue
         part = split_slice(b, a, t0, t1)
-        out.append(SliceChange(key, b, a, part, material(part.contribution, part.se, level)))
+        is_material = material(part.contribution, part.se, level)
+        out.append(SliceChange(key, b, a, part, is_material, means))
     if moved:
         out.sort(key=lambda s: (-s.part.contribution * (1.0 if moved > 0 else -1.0), s.name))
     else:

@@ -8,6 +8,11 @@ equal the performance and service analyses' on the same rows: ``accuracy`` and `
 count the labelled predictions with both a prediction and a label; ``estimated_accuracy`` is
 CBPE's expected accuracy (binary classifiers with scores: the score of the predicted class);
 ``error_ratio`` counts every prediction, ``label_coverage`` too (unweighted by sampling).
+
+``drift:FEATURE`` (:func:`drift_metric`) is the PSI of a feature between the two windows, over
+its slices' bins: a mean as well, of each row's ``ln(q₁/q₀)`` at its bin (``q``: the bins'
+smoothed shares in each window), whose change between the windows is the PSI
+(:mod:`.drift_share`).
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ class ExplainedMetric:
     base: str
     value: str
     """The per-row value (``{positive}``: the binary model's positive class)."""
+    feature: str | None = None
+    """The feature whose drift it is (``drift:FEATURE``); None for the other metrics."""
 
 
 _LABELLED = "has_label = 1 AND label IS NOT NULL AND prediction_label IS NOT NULL"
@@ -109,13 +116,38 @@ EXPLAINED = {
 """Every explained metric, by name."""
 
 
+DRIFT_PREFIX = "drift:"
+"""The prefix of a feature's drift: ``drift:age``."""
+
+
+def drift_metric(feature: str) -> ExplainedMetric:
+    """The PSI of ``feature`` between the windows (its per-row value is set per explanation)."""
+    return ExplainedMetric(
+        f"{DRIFT_PREFIX}{feature}",
+        f"drift of {feature} (PSI)",
+        None,
+        frozenset(),
+        labels=False,
+        higher_is_better=False,
+        base="1",
+        value="0",
+        feature=feature,
+    )
+
+
 def explained_metric(name: str | None, task: str, binary: bool) -> ExplainedMetric:
     """The metric ``name`` (default: accuracy for a classifier, mae for a regressor), checked
     against the model's task."""
     chosen = name or ("accuracy" if task == "classification" else "mae")
+    if chosen.startswith(DRIFT_PREFIX):
+        feature = chosen.removeprefix(DRIFT_PREFIX).strip()
+        if not feature:
+            raise ConfigError(f"metric {chosen!r} names no feature; use drift:FEATURE")
+        return drift_metric(feature)
     metric = EXPLAINED.get(chosen)
     if metric is None:
-        raise ConfigError(f"cannot explain metric {chosen!r}; use one of {', '.join(EXPLAINED)}")
+        names = ", ".join([*EXPLAINED, "drift:FEATURE"])
+        raise ConfigError(f"cannot explain metric {chosen!r}; use one of {names}")
     if metric.task is not None and metric.task != task:
         raise ConfigError(f"metric {chosen!r} needs a {metric.task} model; this one is a {task}")
     if chosen == "estimated_accuracy" and not binary:

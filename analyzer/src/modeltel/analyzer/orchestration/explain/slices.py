@@ -86,6 +86,10 @@ class Measure:
     columns: frozenset[str]
     labels: bool
     positive: str | None = None
+    lookup: tuple[str, dict[str, float]] | None = None
+    """(dimension, value by slice name): the per-row value is that of the row's slice of
+    that dimension (one of the cuts), counting the rows that have one; replaces ``base`` and
+    ``value``."""
 
 
 SliceSums = dict[Key, tuple[Side, Side]]
@@ -131,6 +135,11 @@ class _Coded:
         if self.dimension.name == SERVICE:
             return self.code_sql(params)
         return f"bitAnd(bitShiftRight(c{self.word}, {self.shift}), {(1 << self.bits) - 1})"
+
+    @property
+    def codes(self) -> int:
+        """How many codes the dimension's rows can have."""
+        return 2 + (len(self.top) if self.dimension.categorical else len(self.dimension.edges))
 
     def raw(self, code: int) -> object:
         """The key value :meth:`Dimension.value` names (None: no value)."""
@@ -197,13 +206,15 @@ def slice_sums(
             f"bitOr(bitShiftLeft(toUInt64({index}), {2 * CELL_BITS}), "
             f"bitOr(bitShiftLeft(toUInt64({codes[0]}), {CELL_BITS}), toUInt64({codes[1]})))"
         )
-    value = measure.value
+    base, value = measure.base, measure.value
     if "{positive}" in value:
         value = value.replace("{positive}", params.add(measure.positive or "", "String"))
+    if measure.lookup is not None:
+        base, value = _lookup_sql(measure.lookup, cuts, coded, params)
     labelled = "toUInt8(has_label = 1)" if measure.labels else "toUInt8(0)"
     # The measure is computed before the rows are repeated per cell: only numbers are copied.
     each = (
-        f"SELECT w, toUInt8({measure.base}) AS b, if(b = 1, {value}, 0) AS x, {labelled} AS l, "
+        f"SELECT w, toUInt8({base}) AS b, if(b = 1, {value}, 0) AS x, {labelled} AS l, "
         f"[{', '.join(cells)}] AS cells FROM ({rows})"
     )
     sql = (
@@ -229,6 +240,22 @@ def slice_sums(
         elif int(w) == after_key:
             out[key] = (old0, old1 + side)
     return out
+
+
+def _lookup_sql(
+    lookup: tuple[str, dict[str, float]],
+    cuts: Sequence[Dimension],
+    coded: dict[int, _Coded],
+    params: Params,
+) -> tuple[str, str]:
+    """(base, value) SQL of a :attr:`Measure.lookup`: the rows with a code of the dimension,
+    and the value of their slice (0 for a slice it does not name)."""
+    name, by_slice = lookup
+    index = next(i for i, d in enumerate(cuts) if d.name == name)
+    c = coded[index]
+    values = [by_slice.get(c.dimension.value(c.raw(code)), 0.0) for code in range(c.codes)]
+    code = c.unpack_sql(params)
+    return f"{code} != 0", f"arrayElement({params.add(values, 'Array(Float64)')}, {code} + 1)"
 
 
 def _codes(
