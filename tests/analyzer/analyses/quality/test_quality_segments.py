@@ -124,3 +124,23 @@ def test_a_bad_dimension_or_setting_is_a_config_error_naming_it(store) -> None:
         Analyzer(store, {"quality": {"min_segment_size": 0}})
     with pytest.raises(ConfigError, match=r"quality\.segment_by"):
         Analyzer(store, {"quality": {"segment_by": [3]}})
+
+
+def test_the_cli_on_the_store_splits_quality_by_segment(store, capsys) -> None:
+    from modeltel.analyzer.cli import main
+
+    truth = shop(store)
+    when = ["--start", HOUR.start.isoformat(), "--end", HOUR.end.isoformat(), "--window", "1h"]
+    where = ["--clickhouse-url", store.url, "--database", store.database]
+    argv = ["analyze", "--model", "shop", "--only", "quality", "--segment-by", "country"]
+    assert main([*argv, *when, *where, "--format", "json", "--no-write"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    missing = {
+        r["segment"]: r["value"]
+        for r in printed
+        if r["metric"] == "missing_ratio" and r["feature"] == "amount"
+    }
+    fr = truth[truth.country == "fr"]
+    assert missing["country=fr"] == pytest.approx(fr.amount.isna().mean(), abs=1e-12)
+    assert missing[""] == pytest.approx(truth.amount.isna().mean(), abs=1e-12)
+    assert missing["country=lu"] is None

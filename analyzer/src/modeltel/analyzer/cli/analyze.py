@@ -80,7 +80,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--segment-by",
         default=None,
         metavar="DIM",
-        help="drift: a categorical feature to split by; performance: dimensions, "
+        help="drift: a categorical feature to split by; performance, quality: dimensions, "
         "comma-separated (features or service.name)",
     )
     parser.add_argument("--methods", default=None, metavar="A,B", help="drift methods (or all)")
@@ -107,8 +107,11 @@ def _records(args: argparse.Namespace) -> list[dict[str, Any]]:
             "--last-n, --baseline-version and --methods need --only drift (and --model)"
         )
     if args.segment_by is not None:
-        if args.only not in ("drift", "performance"):
-            raise ConfigError("--segment-by needs --only drift or --only performance (and --model)")
+        if args.only not in ("drift", "performance", "quality"):
+            raise ConfigError(
+                "--segment-by needs --only drift or --only performance, or --only quality "
+                "(and --model)"
+            )
         if not args.segment_by.strip() or not all(
             name.strip() for name in args.segment_by.split(",")
         ):

@@ -68,7 +68,7 @@ class AnalysisQuery:
     end: datetime | None = None
     write: bool = True
     segment_by: str | None = None
-    """Performance: the segment dimensions, comma-separated (``performance.segment_by``)."""
+    """Performance, quality: the segment dimensions, comma-separated (``<kind>.segment_by``)."""
 
     def analysis_options(self) -> dict[str, Any]:
         """The analysis's own keyword options of ``Analyzer.run`` that were given."""
