@@ -10,6 +10,10 @@
       volume_drop: 0.33        # … or ≤ this
       max_classes: 50          # prediction_share for the most frequent classes only
       max_error_types: 5       # error_ratio by error_type for the most frequent types only
+      segment_by: []           # also per segment of these dimensions: a categorical feature,
+                               #   service.name, or a numeric feature (reference deciles)
+      max_segments: 20         # a dimension's most frequent values kept; the rest "other"
+      min_segment_size: 100    # fewer predictions in a window: no_data records saying so
       models:
         churn: {max_staleness: 2h}   # any key above, for one model
 
@@ -35,8 +39,13 @@ _KEYS = {
     "volume_drop",
     "max_classes",
     "max_error_types",
+    "segment_by",
+    "max_segments",
+    "min_segment_size",
     "models",
 }
+MAX_SEGMENTS = 200
+"""The bound of ``max_segments``: each segment is a label value of the gauges."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,13 @@ class ServiceConfig(Section):
     volume_drop: float = 0.33
     max_classes: int = 50
     max_error_types: int = 5
+    segment_by: tuple[str, ...] = ()
+    """The segment dimensions (see :mod:`modeltel.analyzer.base.segments`)."""
+    max_segments: int = 20
+    """A dimension's most frequent values over the analysed range kept as segments; the
+    others are one segment, ``other``."""
+    min_segment_size: int = 100
+    """A segment with fewer recorded predictions in a window gets ``no_data`` records."""
 
     def parse(self, raw: Mapping[str, Any], path: str) -> ServiceConfig:
         return _parse(raw, path, self)
@@ -96,4 +112,39 @@ def _parse(cfg: Mapping[str, Any], path: str, base: ServiceConfig) -> ServiceCon
         out = replace(out, volume_drop=float(positive("volume_drop", (int, float), "a number")))
     if out.volume_drop >= out.volume_spike:
         raise ConfigError(f"config key {path}.volume_drop must be below {path}.volume_spike")
+    if "segment_by" in cfg:
+        out = replace(out, segment_by=segment_names(cfg["segment_by"], f"{path}.segment_by"))
+    if cfg.get("max_segments") is not None:
+        most = _count(cfg["max_segments"], f"{path}.max_segments")
+        if most > MAX_SEGMENTS:
+            raise ConfigError(
+                f"config key {path}.max_segments must be at most {MAX_SEGMENTS}, got {most}"
+            )
+        out = replace(out, max_segments=most)
+    if cfg.get("min_segment_size") is not None:
+        out = replace(
+            out, min_segment_size=_count(cfg["min_segment_size"], f"{path}.min_segment_size")
+        )
     return out
+
+
+def _count(value: Any, path: str) -> int:
+    number = expect(value, int, path, "a whole number")
+    if number <= 0:
+        raise ConfigError(f"config key {path} must be positive, got {value!r}")
+    return int(number)
+
+
+def segment_names(value: Any, path: str) -> tuple[str, ...]:
+    """Segment dimensions given as a name, a comma-separated string or a list of names
+    (``null``: none); ConfigError naming ``path`` otherwise."""
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(
+        isinstance(item, str) and item.strip() for item in items
+    ):
+        raise ConfigError(
+            f"config key {path} must be a dimension name or a list of names, got {value!r}"
+        )
+    return tuple(dict.fromkeys(item.strip() for item in items))

@@ -18,6 +18,12 @@ the same windows at once: its rows start with ``model`` and ``version``.
   ``otel_metrics_sum``;
 - :func:`error_types_sql`: per version and window, failed calls by ``error_type``, the most
   frequent.
+
+Segments (:mod:`modeltel.analyzer.base.segments`): :func:`segmented_query` makes the window
+statistics, class shares and error types read, instead of ``ml_predictions``, its rows with
+the segment dimensions joined and repeated once per dimension (``sd``, ``sv``; one
+``segmented_sql`` branch per version, all in one ``UNION ALL``) and group by ``(w, sd, sv)``:
+the overall numbers (``sd = 0``) and every segment's come from the same statement.
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from modeltel.analyzer.base.query import Params, TimeWindows, time_key
+from modeltel.analyzer.base.prediction_rows import ROW_KEY
+from modeltel.analyzer.base.query import Params, TimeWindows, prediction_filter, time_key
+from modeltel.analyzer.base.segments import SEGMENT_KEY, SegmentDimension, segmented_sql
 from modeltel.instrumentation.attributes import ML_MODEL_NAME, ML_MODEL_VERSION, ML_PREDICTIONS
 
 LATENCY_QUANTILES = (0.5, 0.95, 0.99)
@@ -36,11 +44,15 @@ VERSIONS = "Array(Tuple(String, String))"
 
 @dataclass(frozen=True)
 class Query:
-    """The parameters, window key and WHERE clause shared by the statements over the windows."""
+    """The parameters, window key and WHERE clause shared by the statements over the windows,
+    the rows they read (``source``) and the grouping keys after ``w`` (``by``: none, or
+    ``, sd, sv`` over segmented rows)."""
 
     params: Params
     key: str
     in_range: str
+    source: str = "ml_predictions"
+    by: str = ""
 
 
 def service_query(targets: Sequence[tuple[str, str]], spec: TimeWindows) -> Query:
@@ -58,18 +70,48 @@ def service_query(targets: Sequence[tuple[str, str]], spec: TimeWindows) -> Quer
     return Query(params, key, in_range)
 
 
+SEGMENTED_COLUMNS = (
+    "model, version, w, weight, row_index, is_error, latency_s, timestamp, prediction_label, "
+    "error_type"
+)
+"""The prediction columns the statements read, as segmented rows carry them."""
+
+
+def segmented_query(
+    versions: Sequence[tuple[tuple[str, str], Sequence[SegmentDimension]]],
+    spec: TimeWindows,
+    most: int,
+) -> Query:
+    """The :class:`Query` of the statements over the versions' segmented rows: each (model,
+    version) of ``versions`` with its dimensions, whose ``most`` most frequent values over
+    ``spec`` are kept; fresh parameters."""
+    params = Params()
+    branches = []
+    for (model, version), dimensions in versions:
+        where = prediction_filter(model, version, spec, params)
+        rows = (
+            f"SELECT model, version, {time_key(spec, params)} AS w, weight, row_index, is_error, "
+            "latency_s, timestamp, prediction_label, error_type, service_name, "
+            f"{ROW_KEY} AS {SEGMENT_KEY} FROM ml_predictions WHERE {where}"
+        )
+        segmented = segmented_sql(rows, dimensions, model, version, spec, params, most=most)
+        branches.append(f"SELECT {SEGMENTED_COLUMNS}, sd, sv FROM ({segmented})")
+    return Query(params, "w", "1", f"({' UNION ALL '.join(branches)})", ", sd, sv")
+
+
 def window_stats_sql(q: Query) -> str:
-    """Per version and window: ``model``, ``version``, ``w``, predictions, calls, failed
-    calls (weighted), latency quantiles of the recorded calls (an array), the latest and
-    earliest prediction (ns), and the recorded calls."""
+    """Per version and window (and segment): ``model``, ``version``, ``w`` (, ``sd``,
+    ``sv``), predictions, calls, failed calls (weighted), latency quantiles of the recorded
+    calls (an array), the latest and earliest prediction (ns), the recorded calls and the
+    recorded predictions."""
     quantiles = ", ".join(map(str, LATENCY_QUANTILES))
     return (
-        f"SELECT model, version, {q.key} AS w, sum(weight), sumIf(weight, row_index = 0), "
+        f"SELECT model, version, {q.key} AS w{q.by}, sum(weight), sumIf(weight, row_index = 0), "
         f"sumIf(weight, row_index = 0 AND is_error = 1), "
         f"quantilesExactInclusiveIf({quantiles})(latency_s, row_index = 0), "
         "toUnixTimestamp64Nano(max(timestamp)), toUnixTimestamp64Nano(min(timestamp)), "
-        f"countIf(row_index = 0) FROM ml_predictions WHERE {q.in_range} "
-        "GROUP BY model, version, w"
+        f"countIf(row_index = 0), count() FROM {q.source} WHERE {q.in_range} "
+        f"GROUP BY model, version, w{q.by}"
     )
 
 
@@ -108,14 +150,14 @@ def baseline_counts_sql(
 
 
 def shares_sql(q: Query, limit: int) -> str:
-    """Per version and window: ``model``, ``version``, ``w``, predicted class and count, the
-    ``limit`` most frequent classes."""
+    """Per version and window (and segment): ``model``, ``version``, ``w`` (, ``sd``,
+    ``sv``), predicted class and count, the ``limit`` most frequent classes."""
     return (
-        f"SELECT model, version, {q.key} AS w, prediction_label, sum(weight) AS c "
-        f"FROM ml_predictions WHERE {q.in_range} AND prediction_label IS NOT NULL "
-        "GROUP BY model, version, w, prediction_label "
-        f"ORDER BY model, version, w, c DESC, prediction_label LIMIT {int(limit)} "
-        "BY model, version, w"
+        f"SELECT model, version, {q.key} AS w{q.by}, prediction_label, sum(weight) AS c "
+        f"FROM {q.source} WHERE {q.in_range} AND prediction_label IS NOT NULL "
+        f"GROUP BY model, version, w{q.by}, prediction_label "
+        f"ORDER BY model, version, w{q.by}, c DESC, prediction_label LIMIT {int(limit)} "
+        f"BY model, version, w{q.by}"
     )
 
 
@@ -156,11 +198,13 @@ def counter_volume_sql(targets: Sequence[tuple[str, str]], spec: TimeWindows) ->
 
 
 def error_types_sql(q: Query, limit: int) -> str:
-    """Per version and window: ``model``, ``version``, ``w``, ``error_type`` and failed calls
-    (weighted), the ``limit`` most frequent types (calls without one count as ``""``)."""
+    """Per version and window (and segment): ``model``, ``version``, ``w`` (, ``sd``,
+    ``sv``), ``error_type`` and failed calls (weighted), the ``limit`` most frequent types
+    (calls without one count as ``""``)."""
     return (
-        f"SELECT model, version, {q.key} AS w, error_type, sum(weight) AS c FROM ml_predictions "
-        f"WHERE {q.in_range} AND row_index = 0 AND is_error = 1 "
-        "GROUP BY model, version, w, error_type "
-        f"ORDER BY model, version, w, c DESC, error_type LIMIT {int(limit)} BY model, version, w"
+        f"SELECT model, version, {q.key} AS w{q.by}, error_type, sum(weight) AS c "
+        f"FROM {q.source} WHERE {q.in_range} AND row_index = 0 AND is_error = 1 "
+        f"GROUP BY model, version, w{q.by}, error_type "
+        f"ORDER BY model, version, w{q.by}, c DESC, error_type LIMIT {int(limit)} "
+        f"BY model, version, w{q.by}"
     )

@@ -4,6 +4,9 @@
 staleness alerts above its threshold (:func:`above`), the volume ratio on a spike or a drop
 against the trailing baseline (:func:`volume_ratio`). ``last_seen`` carries over from one
 window to the next, so a window without predictions still reports its staleness.
+:func:`segment_records` makes those of one segment that make sense per segment (latencies,
+throughput, error ratios, volume of the spans, class shares), ``no_data`` ones saying why for
+a segment smaller than ``min_segment_size`` recorded predictions in a window.
 
 Counts are weighted (each recorded prediction counts its ``weight``, ``docs/sampling.md``).
 A window's ``volume`` (and ``throughput``) comes from the instrumentation's own
@@ -38,7 +41,8 @@ exports its first point one export interval, 60 s by default, after it starts co
 @dataclass(frozen=True)
 class Counts:
     """The rows of :mod:`.queries`, per window key: ``stats`` (weighted predictions, calls and
-    failed calls, latency quantiles, latest and earliest prediction in ns, recorded calls),
+    failed calls, latency quantiles, latest and earliest prediction in ns, recorded calls and
+    recorded predictions: :class:`WindowStats`),
     ``baseline`` per baseline bucket, ``counted`` (counter predictions, the counter's first
     point in ns), and the weighted ``shares`` of predicted classes and ``error_types`` of
     failed calls."""
@@ -75,62 +79,20 @@ def service_records(
     seen = int(last_before) if last_before and int(last_before) > 0 else None
     for key_value in spec.keys:
         w_start, w_end = spec.bounds(key_value)
-        bounds = (to_time(w_start), to_time(w_end))
-        volume, calls, errors, latencies, last_ns, first_ns, recorded_calls = counts.stats.get(
-            key_value, (0.0, 0.0, 0.0, [math.nan] * 3, 0, 0, 0)
-        )
-        volume, calls, errors = map(weighted_count, (volume, calls, errors))
-        recorded_volume = volume  # what the spans stand for (class shares are of it)
-        if recorded_calls:
-            seen = max(seen or 0, int(last_ns))
+        stats = WindowStats.of(counts.stats.get(key_value, NO_STATS))
+        volume = stats.volume
+        if stats.recorded_calls:
+            seen = max(seen or 0, int(stats.last_ns))
         source = SOURCE_SPANS
         counted = counts.counted.get(key_value)
         if counted is not None and (
-            not recorded_calls or int(first_ns) >= counted[1] - COUNTER_SLACK_NS
+            not stats.recorded_calls or int(stats.first_ns) >= counted[1] - COUNTER_SLACK_NS
         ):
             volume, source = weighted_count(counted[0]), SOURCE_COUNTER
-
-        def add(metric: str, value: float | None, status: Status, size: int, **extra: Any) -> None:
-            records.append(
-                Result(
-                    model=model,
-                    version=version,
-                    window_start=bounds[0],  # noqa: B023
-                    window_end=bounds[1],  # noqa: B023
-                    kind=KIND,
-                    metric=metric,
-                    value=value,
-                    status=status,
-                    current_size=int(size),
-                    **extra,
-                )
-            )
-
-        for q, value in zip(LATENCY_QUANTILES, latencies, strict=False):
-            metric = f"latency_p{round(q * 100)}"
-            lat = float(value) if recorded_calls else None
-            threshold = config.thresholds.get(metric)
-            add(metric, lat, above(lat, threshold), recorded_calls, threshold=threshold)
+        add = _adder(records, model, version, (to_time(w_start), to_time(w_end)))
+        _latencies(add, stats, config)
         add("throughput", volume / size_s, Status.INFO, round(volume), details={"source": source})
-        ratio = errors / calls if calls else None
-        threshold = config.thresholds.get("error_ratio")
-        add(
-            "error_ratio",
-            ratio,
-            above(ratio, threshold),
-            round(calls),
-            threshold=threshold,
-            details={"calls": calls, "errors": errors, "recorded_calls": int(recorded_calls)},
-        )
-        for error_type, count in counts.error_types.get(key_value, []):
-            add(
-                "error_type_ratio",
-                count / calls if calls else None,
-                Status.INFO,
-                round(calls),
-                feature=error_type,
-                details={"errors": weighted_count(count), "calls": calls},
-            )
+        _errors(add, stats, counts.error_types.get(key_value, []), config)
         add("volume", float(volume), Status.INFO, round(volume), details={"source": source})
         ratio, status, baseline = volume_ratio(
             volume, key_value, counts.baseline, spec, first_seen, config
@@ -151,16 +113,151 @@ def service_records(
             staleness = max(0.0, (w_end - seen) / 1e9)
             limit = config.max_staleness_s
             add("staleness", staleness, above(staleness, limit), round(volume), threshold=limit)
-        for label, count in counts.shares.get(key_value, []):
-            add(
-                "prediction_share",
-                count / recorded_volume if recorded_volume else None,
-                Status.INFO,
-                round(recorded_volume),
-                feature=label,
-                details={"count": weighted_count(count)},
-            )
+        _shares(add, stats, counts.shares.get(key_value, []))
     return records
+
+
+def segment_records(
+    model: str,
+    version: str,
+    spec: TimeWindows,
+    counts: Counts,
+    config: ServiceConfig,
+    segment: str,
+) -> list[Result]:
+    """The records of ``segment`` (``dimension=value``) in each window of ``spec`` where it
+    has predictions: latencies, throughput, error ratios, volume (of the spans) and class
+    shares; ``no_data`` records saying why when it has fewer than ``config.min_segment_size``
+    recorded predictions. ``counts.baseline`` and ``counts.counted`` are not used: the volume
+    ratio, last seen and staleness are the version's only."""
+    size_s = spec.size_ns / 1e9
+    records: list[Result] = []
+    for key_value in spec.keys:
+        if key_value not in counts.stats:
+            continue
+        w_start, w_end = spec.bounds(key_value)
+        stats = WindowStats.of(counts.stats[key_value])
+        window: list[Result] = []
+        add = _adder(window, model, version, (to_time(w_start), to_time(w_end)), segment)
+        details = {"source": SOURCE_SPANS}
+        _latencies(add, stats, config)
+        add("throughput", stats.volume / size_s, Status.INFO, round(stats.volume), details=details)
+        _errors(add, stats, counts.error_types.get(key_value, []), config)
+        add("volume", float(stats.volume), Status.INFO, round(stats.volume), details=details)
+        _shares(add, stats, counts.shares.get(key_value, []))
+        if stats.predictions < config.min_segment_size:
+            _too_small(window, int(stats.predictions), config.min_segment_size)
+        records += window
+    return records
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    """One row of :func:`.queries.window_stats_sql` after its keys: weighted ``volume``,
+    ``calls`` and ``errors`` (as :func:`weighted_count` shows them), the ``latencies`` of the
+    recorded calls, the latest and earliest prediction in ns, the recorded calls and the
+    recorded ``predictions``."""
+
+    volume: int | float
+    calls: int | float
+    errors: int | float
+    latencies: Sequence[float]
+    last_ns: int
+    first_ns: int
+    recorded_calls: int
+    predictions: int
+
+    @classmethod
+    def of(cls, row: Sequence[Any]) -> WindowStats:
+        volume, calls, errors, *rest = row
+        return cls(*map(weighted_count, (volume, calls, errors)), *rest)
+
+
+NO_STATS = (0.0, 0.0, 0.0, [math.nan] * 3, 0, 0, 0, 0)
+"""The statistics of a window without predictions."""
+
+
+def _adder(
+    records: list[Result],
+    model: str,
+    version: str,
+    bounds: tuple[Any, Any],
+    segment: str = "",
+) -> Any:
+    """A function appending one record of the window ``bounds`` to ``records``."""
+
+    def add(metric: str, value: float | None, status: Status, size: int, **extra: Any) -> None:
+        records.append(
+            Result(
+                model=model,
+                version=version,
+                window_start=bounds[0],
+                window_end=bounds[1],
+                kind=KIND,
+                segment=segment,
+                metric=metric,
+                value=value,
+                status=status,
+                current_size=int(size),
+                **extra,
+            )
+        )
+
+    return add
+
+
+def _latencies(add: Any, stats: WindowStats, config: ServiceConfig) -> None:
+    for q, value in zip(LATENCY_QUANTILES, stats.latencies, strict=False):
+        metric = f"latency_p{round(q * 100)}"
+        lat = float(value) if stats.recorded_calls else None
+        threshold = config.thresholds.get(metric)
+        add(metric, lat, above(lat, threshold), stats.recorded_calls, threshold=threshold)
+
+
+def _errors(
+    add: Any, stats: WindowStats, error_types: list[tuple[str, float]], config: ServiceConfig
+) -> None:
+    calls, errors = stats.calls, stats.errors
+    ratio = errors / calls if calls else None
+    threshold = config.thresholds.get("error_ratio")
+    add(
+        "error_ratio",
+        ratio,
+        above(ratio, threshold),
+        round(calls),
+        threshold=threshold,
+        details={"calls": calls, "errors": errors, "recorded_calls": int(stats.recorded_calls)},
+    )
+    for error_type, count in error_types:
+        add(
+            "error_type_ratio",
+            count / calls if calls else None,
+            Status.INFO,
+            round(calls),
+            feature=error_type,
+            details={"errors": weighted_count(count), "calls": calls},
+        )
+
+
+def _shares(add: Any, stats: WindowStats, shares: list[tuple[str, float]]) -> None:
+    """Class shares of the recorded volume (what the spans stand for)."""
+    for label, count in shares:
+        add(
+            "prediction_share",
+            count / stats.volume if stats.volume else None,
+            Status.INFO,
+            round(stats.volume),
+            feature=label,
+            details={"count": weighted_count(count)},
+        )
+
+
+def _too_small(records: list[Result], size: int, minimum: int) -> None:
+    """Turn a small segment's records into ``no_data`` ones saying why."""
+    reason = f"{size} prediction(s) in the segment, fewer than service.min_segment_size ({minimum})"
+    for record in records:
+        record.value, record.threshold, record.status = None, None, Status.NO_DATA
+        record.details = {"reason": reason, "predictions": size}
 
 
 def volume_ratio(
