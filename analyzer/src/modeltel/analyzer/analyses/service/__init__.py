@@ -14,6 +14,11 @@ A window without predictions still reports volume 0 and its staleness. Counts ar
 by each prediction's sampling weight, and volume prefers the ``ml.predictions`` counter
 (:mod:`.records`).
 
+With ``service.segment_by`` (``segment_by=`` of ``Analyzer.run("service", …)``) the same
+statements also give the latencies, throughput, error ratios, volume (of the spans) and class
+shares per segment (``segment`` = ``dimension=value``, :mod:`modeltel.analyzer.base.segments`);
+the volume ratio, last seen and staleness stay the version's only (``docs/configuration.md``).
+
 - :mod:`.config` — the ``service`` configuration section;
 - :mod:`.queries` — the SQL: per-window statistics, volume baseline, class shares;
 - :mod:`.analysis` — model versions over windows, in one pass;
