@@ -30,6 +30,7 @@ from modeltel.analyzer.orchestration import health as health_module
 from modeltel.analyzer.orchestration.explain import Explanation
 from modeltel.analyzer.orchestration.explain.latest import latest_explanation
 from modeltel.analyzer.web.page_analyzer import Kept, page_analyzer
+from modeltel.analyzer.web.segments import Segment, segment_records, segments_of
 
 logger = logging.getLogger(__name__)
 
@@ -390,23 +391,35 @@ def range_drift(
 
 
 def range_view(
-    store: Store, model: str, version: str | None, asked: RangeRequest | None
+    store: Store,
+    model: str,
+    version: str | None,
+    asked: RangeRequest | None,
+    segment: str = "",
 ) -> ModelView:
-    """:func:`model_view` of the range ``asked`` (the default page when None): the records
-    of the range, and its drift table and histograms computed for the range itself
-    (:func:`range_drift`; a failure is said in ``range_note``, the rest is shown), and its
-    explanation (:func:`explain_view`)."""
+    """:func:`model_view` of the range ``asked`` (the default page when None) and of
+    ``segment``: the records of the range, and its drift table and histograms computed for
+    the range itself over all traffic (:func:`range_drift`; a failure is said in
+    ``range_note``, the rest is shown), and its explanation (:func:`explain_view`)."""
     if asked is None:
-        view = model_view(store, model, version)
+        view = model_view(store, model, version, segment=segment)
         explain_view(store, view)
         return view
     version = resolve_version(store, model, version)
     chosen = place_range(store, model, version, asked)
     view = model_view(
-        store, model, version, since=chosen.since, until=chosen.until, with_histograms=False
+        store,
+        model,
+        version,
+        since=chosen.since,
+        until=chosen.until,
+        with_histograms=False,
+        segment=segment,
     )
     view.time_range = chosen
     explain_view(store, view)
+    if view.segment:
+        view.unsplit.add("drift")
     try:
         drift, view.histograms = range_drift(store, model, version, chosen)
     except ModeltelError as exc:
@@ -470,6 +483,17 @@ class ModelView:
     """What changed in the latest window (:func:`explain_view`)."""
     explanation_note: str = ""
     """Why there is no explanation, when it could not be computed."""
+    segment: str = ""
+    """The segment shown (``dimension=value``), ``""`` for all traffic: ``records`` are then
+    its records (see :func:`~modeltel.analyzer.web.segments.segment_records`)."""
+    segments: list[Segment] = field(default_factory=list)
+    """The segments of the latest windows (:func:`~modeltel.analyzer.web.segments.segments_of`)."""
+    unsplit: set[str] = field(default_factory=set)
+    """The kinds not split by ``segment``, shown over all traffic."""
+    segment_note: str = ""
+    """Why the segment asked for is not shown."""
+    latest_segmented: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Per kind, the records of its latest window, of every segment."""
 
     def of(self, kind: str, **match: Any) -> list[dict[str, Any]]:
         """Records of ``kind`` whose fields equal ``match``."""
@@ -560,8 +584,11 @@ def model_view(
     until: datetime | None = None,
     default_days: float = 7.0,
     with_histograms: bool = True,
+    segment: str = "",
 ) -> ModelView:
-    """Gather one model version's results over ``[since, until)``.
+    """Gather one model version's results over ``[since, until)``, drawn over all traffic or
+    over ``segment`` (a segment absent from the latest windows: all traffic, said in
+    ``segment_note``).
 
     Without ``since`` the period is the ``default_days`` before its latest result.
     Raises :class:`NotFoundError` for an unknown model or version.
@@ -577,7 +604,14 @@ def model_view(
         last = _utc(rows[0][0]) if rows else None
         if last is not None and last.year > 1970:
             since = (until or last) - timedelta(days=default_days)
-    records = _records(read_results(store, model=model, version=version, since=since, until=until))
+    every = _records(read_results(store, model=model, version=version, since=since, until=until))
+    latest_segmented = latest_windows(every)
+    segments = segments_of(r for rs in latest_segmented.values() for r in rs)
+    note = ""
+    if segment and segment not in {s.name for s in segments}:
+        note = f"no results of segment {segment} in the latest windows: all traffic shown"
+        segment = ""
+    records, unsplit = segment_records(every, segment)
     latest = latest_windows(records)
     summary = next(
         (m for m in list_models_for(store, model) if m["version"] == version),
@@ -592,8 +626,13 @@ def model_view(
         records=records,
         latest=latest,
         summary=summary,
+        segment=segment,
+        segments=segments,
+        unsplit=unsplit,
+        segment_note=note,
+        latest_segmented=latest_segmented,
     )
-    if with_histograms:
+    if with_histograms and (not segment or "drift" in unsplit):
         view.histograms = feature_histograms(store, view)
     return view
 

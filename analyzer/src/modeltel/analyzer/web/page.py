@@ -180,8 +180,10 @@ def range_controls(view: ModelView) -> str:
     chosen = view.time_range
     compare = chosen.compare if chosen is not None else "reference"
 
+    segment = {"segment": view.segment} if view.segment else {}
+
     def href(params: dict[str, str]) -> str:
-        return escape(f"{base}?{urlencode({'version': view.version, **params})}")
+        return escape(f"{base}?{urlencode({'version': view.version, **params, **segment})}")
 
     extra = {"compare": compare} if compare != "reference" else {}
     links = [
@@ -218,8 +220,11 @@ def range_controls(view: ModelView) -> str:
         f"{escape(COMPARE_TEXT[c])}</option>"
         for c in COMPARES
     )
+    kept = "".join(
+        f'<input type="hidden" name="{k}" value="{escape(v)}">' for k, v in segment.items()
+    )
     form = f"""<form id="range-form" method="get" action="{escape(base)}">
-<input type="hidden" name="version" value="{escape(view.version)}">
+<input type="hidden" name="version" value="{escape(view.version)}">{kept}
 <label>range <select name="range">{options}</select></label>
 <label>from (UTC) <input type="datetime-local" name="from" value="{start}"></label>
 <label>to (UTC) <input type="datetime-local" name="to" value="{end}"></label>
@@ -239,6 +244,38 @@ def range_controls(view: ModelView) -> str:
         f"<div id='time-range'><p class='versions muted'>time range: {' '.join(links)} · "
         f"{compare_links}</p>{form}<p class='muted' id='range-line'>{line}</p>{note}</div>"
     )
+
+
+def segment_controls(view: ModelView) -> str:
+    """The segment selector (a GET form; the script sends it on change), when the latest
+    windows hold segments; the line saying which kinds the chosen segment splits."""
+    note = f"<p class='notice'>{escape(view.segment_note)}</p>" if view.segment_note else ""
+    if not view.segments:
+        return f"<div id='segments'>{note}</div>" if note else ""
+    base = f"/models/{quote(view.model, safe='')}"
+    kept = {"version": view.version, **(view.time_range.query() if view.time_range else {})}
+    hidden = "".join(
+        f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in kept.items()
+    )
+    options = [f"<option value=''{'' if view.segment else ' selected'}>all traffic</option>"]
+    for s in view.segments:
+        chosen = " selected" if s.name == view.segment else ""
+        options.append(
+            f"<option value='{escape(s.name)}'{chosen}>{escape(s.name)} "
+            f"({s.predictions:,} predictions)</option>"
+        )
+    if view.segment:
+        mine = next(s for s in view.segments if s.name == view.segment)
+        line = (
+            f"segment <b>{escape(view.segment)}</b>: {escape(', '.join(mine.kinds))} "
+            "from its records only; the summary and the other sections over all traffic"
+        )
+    else:
+        line = f"all traffic · {len(view.segments)} segments in the latest windows"
+    return f"""<div id="segments"><form id="segment-form" method="get" action="{escape(base)}">
+{hidden}<label>segment <select name="segment">{"".join(options)}</select></label>
+<button type="submit">Show</button></form><p class='muted' id='segment-line'>{line}</p>{note}
+</div>"""
 
 
 def model_page(view: ModelView, *, refresh_s: int = DEFAULT_REFRESH_S) -> str:
@@ -279,10 +316,21 @@ def model_page(view: ModelView, *, refresh_s: int = DEFAULT_REFRESH_S) -> str:
 <div class="summary"><div>{big}
 <div class="muted">health score</div></div><div>{retrain_text}{reason_list}</div>
 {sections.facts_list(facts)}</div>"""
-    body = [header, range_controls(view), _pause_notice(view), explain_section(view)]
+    body = [
+        header,
+        range_controls(view),
+        segment_controls(view),
+        _pause_notice(view),
+        explain_section(view),
+    ]
     for kind, analysis in ANALYSES.items():
         heading, draw = SECTIONS.get(kind, (analysis.title, None))
         body.append(f"<h2 id='{escape(kind)}'>{escape(heading)}</h2>")
+        if view.segment and kind in view.unsplit:
+            body.append(
+                f"<p class='muted segment-note'>not split by {escape(view.segment)}: "
+                "all traffic</p>"
+            )
         body.append(draw(view) if draw else sections.analysis_section(view, analysis))
     body += [
         "<h3>Health over time</h3>",

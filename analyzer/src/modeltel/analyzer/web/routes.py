@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from modeltel.analyzer.base.errors import (
     ConfigError,
+    InputError,
     NotFoundError,
     QueryError,
     StoreError,
@@ -24,6 +25,7 @@ from modeltel.analyzer.base.errors import (
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.sql import console as sql
 from modeltel.analyzer.web import data, page
+from modeltel.analyzer.web.segments import check_segment
 
 API_MAX_ROWS = 100_000
 API_MAX_TIMEOUT_S = 300.0
@@ -77,16 +79,19 @@ def web_router(refresh_s: int = page.DEFAULT_REFRESH_S) -> APIRouter:
         start: str | None = Query(None, alias="from"),
         end: str | None = Query(None, alias="to"),
         compare: str | None = None,
+        segment: str | None = None,
     ) -> HTMLResponse:
         """One model version; ``range`` (1h, 6h, 24h, 7d, 30d: the last N of its data) or
         ``from``/``to`` (UTC) choose the period, ``compare`` (reference, previous) what its
-        drift is measured against; a bad value answers 400 naming it."""
+        drift is measured against, ``segment`` (``dimension=value``) the segment whose
+        records the sections show; a bad value answers 400 naming it."""
         try:
             asked = data.parse_range(range_, start, end, compare)
-        except data.RangeError as exc:
+            chosen = check_segment(segment)
+        except (data.RangeError, InputError) as exc:
             return HTMLResponse(page.error_page(400, str(exc)), status_code=400)
         try:
-            view = data.range_view(_store(request), model, version, asked)
+            view = data.range_view(_store(request), model, version, asked, chosen)
         except NotFoundError as exc:
             return HTMLResponse(page.error_page(404, str(exc)), status_code=404)
         except StoreError as exc:

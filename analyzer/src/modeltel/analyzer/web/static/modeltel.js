@@ -111,6 +111,12 @@
       });
   }
 
+  // a segment chosen shows the page of that segment
+  document.addEventListener("change", function (event) {
+    var form = event.target && event.target.form;
+    if (form && form.id === "segment-form") { form.submit(); }
+  });
+
   document.addEventListener("submit", function (event) {
     if (event.target && event.target.id === "sql-form") { runSql(event); }
   });
