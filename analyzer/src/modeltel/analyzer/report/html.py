@@ -14,6 +14,7 @@ from modeltel.analyzer.analyses import ANALYSES
 from modeltel.analyzer.base.results import BAD, Status
 from modeltel.analyzer.orchestration import health as health_module
 from modeltel.analyzer.report.build import Report
+from modeltel.analyzer.report.segments import segments_html
 from modeltel.analyzer.web import charts, fairness_sections, model_sections, sections
 from modeltel.analyzer.web.data import ModelView, metric_spec
 from modeltel.analyzer.web.explain_section import HEADING as EXPLAIN_HEADING
@@ -190,6 +191,18 @@ def _performance(report: Report) -> str:
     )
 
 
+def _segments(report: Report) -> str:
+    """The "Segments" section, when some analysis is split into segments."""
+    drawn = segments_html(report.view)
+    if not drawn:
+        return ""
+    return (
+        "<h2 id='segments'>Segments</h2><p class='legend'>Per analysis split by "
+        "<code>segment_by</code>, its segments in the latest window, worst first; ▲ marks "
+        "the segments in alert or drift.</p>" + drawn
+    )
+
+
 def _of_view(draw: Callable[[ModelView], str]) -> Callable[[Report], str]:
     return lambda report: draw(report.view)
 
@@ -243,6 +256,7 @@ def render_html(report: Report) -> str:
         explanation_html(report.explanation, report.explanation_error),
         "<h2>Health score</h2>",
         _health(report),
+        _segments(report),
         *_analyses(report),
         "<footer>Numbers from <code>ml_results</code>; reproduce them with "
         f'<code>modeltel sql "SELECT window_start, kind, feature, method, metric, value, status '

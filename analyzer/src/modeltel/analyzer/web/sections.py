@@ -92,10 +92,23 @@ def health_badge(score: float | None, status: str | None, *, big: bool = False) 
     )
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[str]], cls: str = "") -> str:
-    """An HTML table; cells are already-escaped HTML."""
+def table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    cls: str = "",
+    *,
+    row_classes: Sequence[str] = (),
+) -> str:
+    """An HTML table; cells are already-escaped HTML; ``row_classes`` (by row, "" for none)
+    mark rows."""
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    marks = list(row_classes)
+    body = "".join(
+        (f"<tr class='{marks[i]}'>" if i < len(marks) and marks[i] else "<tr>")
+        + "".join(f"<td>{c}</td>" for c in row)
+        + "</tr>"
+        for i, row in enumerate(rows)
+    )
     return f"<table class='{cls}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
