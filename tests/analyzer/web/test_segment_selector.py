@@ -102,8 +102,18 @@ def test_the_selector_shows_each_segments_accuracy(server, page) -> None:
         line = page.evaluate("document.getElementById('segment-line').textContent")
         assert line.startswith(f"segment {segment}: performance")
 
+    # the time range keeps the segment, and the segment the time range
+    link = "document.querySelector('a[data-range=\"24h\"]').getAttribute('href')"
+    assert "segment=region%3Dnorth" in page.evaluate(link)
+    page.goto(f"{server.url}/models/churn?refresh=0&range=24h&segment=region%3Dsouth")
+    assert page.evaluate(SELECT)["value"] == "region=south"
+    assert page.evaluate(FACT) == num(stored["region=south"])
+    hidden = "document.querySelector('#segment-form input[name=range]').value"
+    assert page.evaluate(hidden) == "24h"
+
     choose(page, "")
     assert page.evaluate(SELECT)["value"] == ""
+    assert page.evaluate("new URLSearchParams(location.search).get('range')") == "24h"
     assert page.evaluate(FACT) == num(stored[""])
 
 

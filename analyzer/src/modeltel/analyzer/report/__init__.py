@@ -1,7 +1,8 @@
 """Model health reports: ``modeltel report MODEL --period week|month --out F.html [--pdf F.pdf]``.
 
 :func:`build_report` gathers a model version's results over the period,
-:func:`render_html` draws one self-contained HTML file (inline CSS and SVG, no scripts), and
+:func:`render_html` draws one self-contained HTML file (inline CSS and SVG, no scripts; its
+Segments section from :mod:`.segments`), and
 :func:`html_to_pdf` prints it with headless Chromium (or WeasyPrint).
 """
 
