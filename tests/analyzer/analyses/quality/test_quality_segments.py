@@ -152,3 +152,18 @@ def test_through_a_server_the_cli_refuses_quality_segments() -> None:
     done = modeltel(*argv, "--server", "http://127.0.0.1:9")
     assert done.returncode == 2, done.stderr
     assert "not a --server" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_service_and_numeric_bins_are_segments_too(store) -> None:
+    truth = shop(store)
+    out = Analyzer(store).run(
+        "quality", "shop", "1", window=HOUR, write=False, segment_by="service.name,amount"
+    )
+    service = records(out, "service.name=svc")  # every prediction is served by svc
+    assert service["missing_ratio"].value == pytest.approx(truth.amount.isna().mean(), abs=1e-12)
+    bins = {s for s in out.segment if s.startswith("amount=")}
+    assert "amount=(missing)" in bins and len(bins) > 5
+    missing = records(out, "amount=(missing)")["missing_ratio"]
+    assert missing.value == 1.0 and missing.current_size == truth.amount.isna().sum()
+    amount = out[(out.metric == "missing_ratio") & (out.feature == "amount")]
+    assert amount[amount.segment.isin(bins)].current_size.sum() == len(truth)
