@@ -18,9 +18,14 @@ Per feature and window (kind ``quality``; every count made in ClickHouse on ``ml
 The ratios' denominators (``current_size``) are the window's predictions for missing values
 and the present values otherwise. :func:`outliers` lists the worst predictions of a window.
 
+The model versions of a computation share its statements (:func:`quality_results`). With
+``quality.segment_by`` the same statements also count per segment (``segment`` =
+``dimension=value``, :mod:`modeltel.analyzer.base.segments`); a segment with fewer than
+``min_segment_size`` predictions in a window gets ``no_data`` records saying so.
+
 - :mod:`.config` — the ``quality`` configuration section;
 - :mod:`.queries` — the SQL: the reference's profile, the per-window counts, outlier scores;
-- :mod:`.analysis` — one model version over windows; the worst predictions of a window;
+- :mod:`.analysis` — model versions over windows; the worst predictions of a window;
 - :mod:`.records` — a window's counts turned into result records.
 
 :data:`ANALYSIS` is its entry in :data:`modeltel.analyzer.analyses.ANALYSES`.
