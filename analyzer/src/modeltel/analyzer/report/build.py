@@ -127,7 +127,8 @@ def build_report(
     start = end - timedelta(days=days)
     view = report_view(model_view(store, model, version, since=start, until=end))
     stored = [r for r in view.latest.get("health", []) if r["metric"] == "health_score"]
-    latest_records = [r for records in view.latest.items() for r in records[1]]
+    # every segment's records, as the stored health score counts them
+    latest_records = [r for records in view.latest_segmented.values() for r in records]
     health = health_module.health_score(
         [r for r in latest_records if r["kind"] != health_module.KIND]
     )
