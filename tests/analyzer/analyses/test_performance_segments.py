@@ -254,12 +254,23 @@ def test_cli_and_api_reach_segments(server) -> None:
     )  # fmt: skip
     assert done.returncode == 2 and "'regoin'" in done.stderr and "Traceback" not in done.stderr
     done = modeltel(
-        "analyze", "--model", "churn", "--only", "service", "--segment-by", "region",
+        "analyze", "--model", "churn", "--only", "multivariate", "--segment-by", "region",
         "--server", server.url,
     )  # fmt: skip
-    assert done.returncode == 2 and "--segment-by needs --only drift or --only performance" in (
-        done.stderr
-    )
+    assert done.returncode == 2 and "--segment-by needs --only drift, performance" in done.stderr
+    # quality and service split by the same dimensions through the server
+    counted = {}
+    for kind, metric in (("service", "volume"), ("quality", "missing_ratio")):
+        done = modeltel(
+            "analyze", "--model", "churn", "--only", kind, "--segment-by", "region", *when,
+            "--server", server.url, "--format", "json",
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        records = [r for r in json.loads(done.stdout) if r["metric"] == metric]
+        assert {"", "region=north", "region=south"} <= {r["segment"] for r in records}, kind
+        counted[kind] = records
+    north = [r["value"] for r in counted["service"] if r["segment"] == "region=north"]
+    assert sum(north) == (truth.region == "north").sum()
 
 
 def test_the_cli_on_the_store_itself_splits_by_segment(store, capsys) -> None:

@@ -13,7 +13,6 @@ import pytest
 from modeltel.analyzer.base.errors import ConfigError
 from modeltel.analyzer.inputs.reference import upload_reference
 from modeltel.analyzer.orchestration.analyzer import Analyzer
-from support.cli_process import modeltel
 from support.perfdata import HOUR, at, insert_features, insert_predictions
 
 COUNTRIES = {"fr": 400, "de": 500, "it": 300, "lu": 30}
@@ -145,13 +144,6 @@ def test_the_cli_on_the_store_splits_quality_by_segment(store, capsys) -> None:
     assert missing["country=fr"] == pytest.approx(fr.amount.isna().mean(), abs=1e-12)
     assert missing[""] == pytest.approx(truth.amount.isna().mean(), abs=1e-12)
     assert missing["country=lu"] is None
-
-
-def test_through_a_server_the_cli_refuses_quality_segments() -> None:
-    argv = ["analyze", "--model", "shop", "--only", "quality", "--segment-by", "country"]
-    done = modeltel(*argv, "--server", "http://127.0.0.1:9")
-    assert done.returncode == 2, done.stderr
-    assert "not a --server" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_service_and_numeric_bins_are_segments_too(store) -> None:

@@ -80,7 +80,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--segment-by",
         default=None,
         metavar="DIM",
-        help="drift: a categorical feature to split by; performance, quality: dimensions, "
+        help="drift: a categorical feature to split by; performance, quality, service: dimensions, "
         "comma-separated (features or service.name)",
     )
     parser.add_argument("--methods", default=None, metavar="A,B", help="drift methods (or all)")
@@ -107,10 +107,9 @@ def _records(args: argparse.Namespace) -> list[dict[str, Any]]:
             "--last-n, --baseline-version and --methods need --only drift (and --model)"
         )
     if args.segment_by is not None:
-        if args.only not in ("drift", "performance", "quality"):
+        if args.only not in ("drift", "performance", "quality", "service"):
             raise ConfigError(
-                "--segment-by needs --only drift or --only performance, or --only quality "
-                "(and --model)"
+                "--segment-by needs --only drift, performance, quality or service (and --model)"
             )
         if not args.segment_by.strip() or not all(
             name.strip() for name in args.segment_by.split(",")

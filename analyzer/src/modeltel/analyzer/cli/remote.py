@@ -150,8 +150,6 @@ class ServerBackend(Backend):
         return list(self.request_json(path, query=parameters, timeout=LONG) or [])
 
     def run(self, query: AnalysisQuery) -> Records:
-        if query.kind == "quality" and query.segment_by is not None:
-            raise ConfigError("--segment-by with --only quality reads the store, not a --server")
         path = f"/api/models/{quote(query.model)}/{quote(query.kind)}"
         parameters = {
             "version": query.version,

@@ -7,9 +7,9 @@
   Drift also takes ``last_n``, ``reference``, ``baseline_version``, ``segment_by`` and
   ``methods`` (comma-separated); performance ``last_n``, ``segment_by`` (dimensions,
   comma-separated) and ``sliding_size``/``sliding_step`` (sliding-window results are not
-  stored). Stored drift results include every segment; the others answer the unsegmented
-  ones. ``segment=dimension=value`` (every kind) answers that segment's records only: 400 for a
-  malformed value, 404 when no stored record has it.
+  stored); quality and service ``segment_by``. Stored drift results include every segment;
+  the others answer the unsegmented ones. ``segment=dimension=value`` (every kind) answers
+  that segment's records only: 400 for a malformed value, 404 when no stored record has it.
 - ``GET /api/models/{model}/drift/histograms`` — reference-vs-current bins per feature.
 - ``GET /api/models/{model}/outliers`` — the predictions with the highest outlier score in a
   window (default the last hour), worst first; ``method=range`` (features outside the
@@ -111,12 +111,27 @@ def _segment(text: str | None) -> str | None:
     return text
 
 
+SEGMENTED = frozenset({"quality", "service"})
+"""The kinds of the generic route that also take ``segment_by`` (comma-separated dimensions;
+performance and drift have routes of their own)."""
+
+
 def add_results_route(router: APIRouter, kind: str, summary: str) -> None:
     """``GET /api/models/{model}/<kind>``: the latest stored results of ``kind``, or computed
-    now over ``window``/``start``/``end`` (or when ``compute=true``)."""
+    now over ``window``/``start``/``end`` (or when ``compute=true``; per segment of
+    ``segment_by`` too for the :data:`SEGMENTED` kinds)."""
 
     def endpoint(request: Request, model: str, asked: Query) -> JSONResponse:
         return results_answer(request, kind, model, asked)
+
+    def segmented(
+        request: Request, model: str, asked: Query, segment_by: str | None = None
+    ) -> JSONResponse:
+        options = {} if segment_by is None else {"segment_by": segment_by}
+        return results_answer(request, kind, model, asked, **options)
+
+    if kind in SEGMENTED:
+        endpoint = segmented
 
     router.add_api_route(
         f"/api/models/{{model}}/{kind}", endpoint, methods=["GET"], name=kind, description=summary
