@@ -12,13 +12,18 @@ unknown one); :func:`segmented_sql` adds to a subquery of one row per prediction
 prediction) and one per dimension with ``sd = i`` (the i-th, from 1) and ``sv`` its key
 (:meth:`SegmentDimension.value` names it). A record's segment is ``dimension=value``
 (:func:`segment_name`).
+
+An analysis that splits by segments takes the configuration keys :data:`SEGMENT_KEYS`, parsed
+by :func:`with_segment_keys` into the fields of the same names of its settings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
+from modeltel.analyzer.base.config import expect
 from modeltel.analyzer.base.errors import ConfigError
 from modeltel.analyzer.base.prediction_rows import (
     ROW_KEY,
@@ -37,6 +42,13 @@ OTHER = "other"
 SERVICE = "service.name"
 """The dimension of the serving service (the spans' resource attribute)."""
 DECILES = tuple(round(0.1 * i, 1) for i in range(1, 10))
+SEGMENT_KEYS = ("segment_by", "max_segments", "min_segment_size")
+"""The configuration keys of an analysis split by segments: its dimensions (default none), a
+dimension's most frequent values kept (default 20, at most :data:`MAX_SEGMENTS`; the rest
+:data:`OTHER`) and the fewest predictions of a segment in a window (default 100; fewer:
+``no_data``)."""
+MAX_SEGMENTS = 200
+"""The bound of ``max_segments``: each segment is a label value of the gauges."""
 SEGMENT_KEY = "fk"
 """The column of the rows :func:`segmented_sql` joins features on: :data:`ROW_KEY` of the
 prediction id."""
@@ -191,3 +203,48 @@ def segmented_sql(
         f"SELECT * EXCEPT (seg), seg.1 AS sd, seg.2 AS sv "
         f"FROM (SELECT *, arrayJoin([{', '.join(pairs)}]) AS seg FROM {source})"
     )
+
+
+Settings = TypeVar("Settings")
+
+
+def segment_names(value: Any, path: str) -> tuple[str, ...]:
+    """Segment dimensions given as a name, a comma-separated string or a list of names
+    (``null``: none); ConfigError naming ``path`` otherwise."""
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(
+        isinstance(item, str) and item.strip() for item in items
+    ):
+        raise ConfigError(
+            f"config key {path} must be a dimension name or a list of names, got {value!r}"
+        )
+    return tuple(dict.fromkeys(item.strip() for item in items))
+
+
+def with_segment_keys(cfg: Mapping[str, Any], path: str, settings: Settings) -> Settings:
+    """``settings`` (a dataclass with ``segment_by``, ``max_segments`` and
+    ``min_segment_size``) with the :data:`SEGMENT_KEYS` that ``cfg`` (the section at ``path``)
+    sets; ConfigError naming the key of a bad value."""
+    out = settings
+    if "segment_by" in cfg:
+        out = replace(out, segment_by=segment_names(cfg["segment_by"], f"{path}.segment_by"))
+    if cfg.get("max_segments") is not None:
+        most = _positive(cfg["max_segments"], f"{path}.max_segments")
+        if most > MAX_SEGMENTS:
+            raise ConfigError(
+                f"config key {path}.max_segments must be at most {MAX_SEGMENTS}, got {most}"
+            )
+        out = replace(out, max_segments=most)
+    if cfg.get("min_segment_size") is not None:
+        size = _positive(cfg["min_segment_size"], f"{path}.min_segment_size")
+        out = replace(out, min_segment_size=size)
+    return out
+
+
+def _positive(value: Any, path: str) -> int:
+    number = expect(value, int, path, "a whole number")
+    if number <= 0:
+        raise ConfigError(f"config key {path} must be positive, got {value!r}")
+    return int(number)

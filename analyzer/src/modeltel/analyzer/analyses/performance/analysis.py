@@ -36,7 +36,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from modeltel.analyzer.analyses.performance.config import PerformanceConfig, segment_names
+from modeltel.analyzer.analyses.performance.config import PerformanceConfig
 from modeltel.analyzer.analyses.performance.metrics import Metric
 from modeltel.analyzer.analyses.performance.queries import (
     binary_sql,
@@ -73,6 +73,7 @@ from modeltel.analyzer.base.segments import (
     needs_service,
     segment_dimensions,
     segment_name,
+    segment_names,
     segmented_sql,
 )
 from modeltel.analyzer.base.store import Store

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from modeltel.analyzer.analyses.quality.config import QualityConfig, segment_names
+from modeltel.analyzer.analyses.quality.config import QualityConfig
 from modeltel.analyzer.analyses.quality.queries import (
     PREDICTION_PREFIX,
     ReferenceProfile,
@@ -42,6 +42,7 @@ from modeltel.analyzer.base.segments import (
     needs_service,
     segment_dimensions,
     segment_name,
+    segment_names,
     segmented_sql,
 )
 from modeltel.analyzer.base.store import Store

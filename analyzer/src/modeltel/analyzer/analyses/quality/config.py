@@ -32,6 +32,7 @@ from typing import Any
 
 from modeltel.analyzer.base.config import Section, check_keys, expect, thresholds
 from modeltel.analyzer.base.errors import ConfigError
+from modeltel.analyzer.base.segments import with_segment_keys
 
 DEFAULT_THRESHOLDS = {
     "missing_ratio": 0.1,
@@ -50,8 +51,6 @@ _KEYS = {
     "min_segment_size",
     "models",
 }
-MAX_SEGMENTS = 200
-"""The bound of ``max_segments``: each segment is a label value of the gauges."""
 
 
 @dataclass(frozen=True)
@@ -82,28 +81,6 @@ def _number(value: Any, path: str) -> float:
     if math.isnan(number):
         raise ConfigError(f"config key {path} must be a number, got {value!r}")
     return number
-
-
-def _count(value: Any, path: str) -> int:
-    number = expect(value, int, path, "a whole number")
-    if number <= 0:
-        raise ConfigError(f"config key {path} must be positive, got {value!r}")
-    return int(number)
-
-
-def segment_names(value: Any, path: str) -> tuple[str, ...]:
-    """Segment dimensions given as a name, a comma-separated string or a list of names
-    (``null``: none); ConfigError naming ``path`` otherwise."""
-    if value is None:
-        return ()
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, (list, tuple)) or not all(
-        isinstance(item, str) and item.strip() for item in items
-    ):
-        raise ConfigError(
-            f"config key {path} must be a dimension name or a list of names, got {value!r}"
-        )
-    return tuple(dict.fromkeys(item.strip() for item in items))
 
 
 def load_quality_config(config: Mapping[str, Any] | None) -> QualityConfig:
@@ -153,17 +130,5 @@ def _parse(cfg: Mapping[str, Any], path: str, base: QualityConfig) -> QualityCon
                 raise ConfigError(f"config key {path}.features.{name}: min is above max")
             bounds[str(name)] = (low, high)
         out = replace(out, bounds=bounds)
-    if "segment_by" in cfg:
-        out = replace(out, segment_by=segment_names(cfg["segment_by"], f"{path}.segment_by"))
-    if cfg.get("max_segments") is not None:
-        most = _count(cfg["max_segments"], f"{path}.max_segments")
-        if most > MAX_SEGMENTS:
-            raise ConfigError(
-                f"config key {path}.max_segments must be at most {MAX_SEGMENTS}, got {most}"
-            )
-        out = replace(out, max_segments=most)
-    if cfg.get("min_segment_size") is not None:
-        out = replace(
-            out, min_segment_size=_count(cfg["min_segment_size"], f"{path}.min_segment_size")
-        )
+    out = with_segment_keys(cfg, path, out)
     return out

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from modeltel.analyzer.analyses.service.config import ServiceConfig, segment_names
+from modeltel.analyzer.analyses.service.config import ServiceConfig
 from modeltel.analyzer.analyses.service.queries import (
     Query,
     baseline_counts_sql,
@@ -34,7 +34,12 @@ from modeltel.analyzer.analyses.service.records import Counts, segment_records, 
 from modeltel.analyzer.base.analysis import Run, Target
 from modeltel.analyzer.base.query import TimeWindows
 from modeltel.analyzer.base.results import Result
-from modeltel.analyzer.base.segments import SegmentDimension, segment_dimensions, segment_name
+from modeltel.analyzer.base.segments import (
+    SegmentDimension,
+    segment_dimensions,
+    segment_name,
+    segment_names,
+)
 from modeltel.analyzer.base.store import Store
 from modeltel.analyzer.base.windows import Window
 

@@ -29,6 +29,7 @@ from typing import Any
 from modeltel.analyzer.base.config import Section, check_keys, expect, thresholds
 from modeltel.analyzer.base.durations import parse_duration
 from modeltel.analyzer.base.errors import ConfigError
+from modeltel.analyzer.base.segments import with_segment_keys
 
 _THRESHOLD_METRICS = ("latency_p50", "latency_p95", "latency_p99", "error_ratio")
 _KEYS = {
@@ -44,8 +45,6 @@ _KEYS = {
     "min_segment_size",
     "models",
 }
-MAX_SEGMENTS = 200
-"""The bound of ``max_segments``: each segment is a label value of the gauges."""
 
 
 @dataclass(frozen=True)
@@ -112,39 +111,5 @@ def _parse(cfg: Mapping[str, Any], path: str, base: ServiceConfig) -> ServiceCon
         out = replace(out, volume_drop=float(positive("volume_drop", (int, float), "a number")))
     if out.volume_drop >= out.volume_spike:
         raise ConfigError(f"config key {path}.volume_drop must be below {path}.volume_spike")
-    if "segment_by" in cfg:
-        out = replace(out, segment_by=segment_names(cfg["segment_by"], f"{path}.segment_by"))
-    if cfg.get("max_segments") is not None:
-        most = _count(cfg["max_segments"], f"{path}.max_segments")
-        if most > MAX_SEGMENTS:
-            raise ConfigError(
-                f"config key {path}.max_segments must be at most {MAX_SEGMENTS}, got {most}"
-            )
-        out = replace(out, max_segments=most)
-    if cfg.get("min_segment_size") is not None:
-        out = replace(
-            out, min_segment_size=_count(cfg["min_segment_size"], f"{path}.min_segment_size")
-        )
+    out = with_segment_keys(cfg, path, out)
     return out
-
-
-def _count(value: Any, path: str) -> int:
-    number = expect(value, int, path, "a whole number")
-    if number <= 0:
-        raise ConfigError(f"config key {path} must be positive, got {value!r}")
-    return int(number)
-
-
-def segment_names(value: Any, path: str) -> tuple[str, ...]:
-    """Segment dimensions given as a name, a comma-separated string or a list of names
-    (``null``: none); ConfigError naming ``path`` otherwise."""
-    if value is None:
-        return ()
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, (list, tuple)) or not all(
-        isinstance(item, str) and item.strip() for item in items
-    ):
-        raise ConfigError(
-            f"config key {path} must be a dimension name or a list of names, got {value!r}"
-        )
-    return tuple(dict.fromkeys(item.strip() for item in items))
