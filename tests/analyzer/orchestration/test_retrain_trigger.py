@@ -18,8 +18,10 @@ from modeltel.analyzer.orchestration.retrain import (
     RetrainTrigger,
     Webhook,
     evaluate,
+    gather_evidence,
     post_json,
 )
+from modeltel.analyzer.web.data import list_models
 from support.results import seed_results, utc_now, window_ending
 from support.webhook import Hook
 
@@ -199,6 +201,23 @@ def test_drift_rule_uses_the_latest_window_and_p_value_direction(store) -> None:
     decision = evaluate(store, "churn", "3", RetrainPolicy(rules=(DriftRule(2, "ks", 0.05),)))
     assert decision.recommended  # b and c have p = 0.01 < 0.05
     assert decision.reasons == ("2 features drifted (ks < 0.05): b, c",)
+
+
+def test_a_segment_s_drift_is_not_the_version_s(store) -> None:
+    """Drift per segment (``drift.segment_by``) is stored beside the version's own; the rule
+    counts the version's features only, whether one version or a fleet is evaluated."""
+    end = utc_now()
+    overall = drift_records(end, ["a"], ["b", "c"])
+    gold = [{**r, "segment": "plan=gold", "status": "drift", "value": 0.9} for r in overall]
+    seed_results(store, overall + gold)
+    policy = RetrainPolicy(rules=(DriftRule(2),))
+    assert not evaluate(store, "churn", "3", policy).recommended
+    fleet = gather_evidence(store, [("churn", "3")], policy, end)
+    assert not evaluate(store, "churn", "3", policy, fleet[("churn", "3")]).recommended
+    one = RetrainPolicy(rules=(DriftRule(1),))
+    assert evaluate(store, "churn", "3", one).reasons == ("1 features drifted: a",)
+    models = list_models(store)
+    assert [(m["drifted_features"], m["features_checked"]) for m in models] == [(1, 3)]
 
 
 def accuracy(end, value, hours=1.0) -> dict:

@@ -227,6 +227,7 @@ FROM (
                         WHERE model = {model:String} AND version = {version:String}
                           AND kind = 'drift' AND status != 'no_data')
       AND feature IS NOT NULL AND NOT startsWith(assumeNotNull(feature), 'prediction.')
+      AND segment = ''
     GROUP BY feature, method
 )
 """
@@ -256,6 +257,7 @@ FROM (
             AND kind = 'drift' AND status != 'no_data'
           GROUP BY model, version)
       AND feature IS NOT NULL AND NOT startsWith(assumeNotNull(feature), 'prediction.')
+      AND segment = ''
     GROUP BY model, version, feature, method
 )
 """

@@ -175,10 +175,13 @@ def _latest_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
         summary["health_reasons"] = list(computed.reasons)
     if retrain:
         summary["retrain_recommended"] = bool(retrain[0]["value"])
-    drift = [
+    drift = [  # the version's own drift: a segment's is not the version's
         r
         for r in records
-        if r["kind"] == "drift" and r["feature"] and not str(r["feature"]).startswith("prediction.")
+        if r["kind"] == "drift"
+        and r["feature"]
+        and not r.get("segment")
+        and not str(r["feature"]).startswith("prediction.")
     ]
     features = {r["feature"] for r in drift}
     drifted = {r["feature"] for r in drift if r["status"] == "drift"}
