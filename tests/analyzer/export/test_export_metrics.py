@@ -256,3 +256,38 @@ def test_snapshot_skips_records_without_a_number() -> None:
     assert snapshot.values("ml.drift.detected") == []  # no_data is not "not drifted"
     assert snapshot.values("ml.latency") == []
     assert len(snapshot) == 1  # only the threshold is known
+
+
+def test_a_version_publishes_a_bounded_number_of_segments_the_bad_ones_first() -> None:
+    """150 segments of one version: 100 are published, the three alerting ones among them,
+    the unsegmented series and another version's segments untouched."""
+    now = utc_now()
+    w = window_ending(now)
+
+    def accuracy(version: str, segment: str, status: str = "ok") -> dict:
+        return {
+            "model": "churn",
+            "version": version,
+            **w,
+            "kind": "performance",
+            "metric": "accuracy",
+            "source": "realized",
+            "segment": segment,
+            "value": 0.5 if status == "alert" else 0.9,
+            "status": status,
+        }
+
+    bad = {"shop=s147", "shop=s148", "shop=s149"}
+    records = [accuracy("3", "")] + [
+        accuracy("3", f"shop=s{i:03d}", "alert" if f"shop=s{i:03d}" in bad else "ok")
+        for i in range(150)
+    ]
+    records += [accuracy("4", f"shop=s{i:03d}") for i in range(5)]
+    snapshot = build_snapshot(records)
+    published = [o.attributes for o in snapshot.values("ml.performance")]
+    segments = {(a["ml.model.version"], a.get("ml.segment", "")) for a in published}
+    mine = {s for v, s in segments if v == "3" and s}
+    assert len(mine) == 100 and bad <= mine
+    assert mine - bad == {f"shop=s{i:03d}" for i in range(97)}  # then by name
+    assert ("3", "") in segments
+    assert {s for v, s in segments if v == "4"} == {f"shop=s{i:03d}" for i in range(5)}
