@@ -108,7 +108,19 @@ def test_segments_by_a_categorical_feature(store, two_hours) -> None:
         "w", "1", start=T0 + HOUR, end=T0 + 2 * HOUR, segment_by="region", methods=["wasserstein"]
     )
     x = results[results["feature"] == "x"].set_index("segment")
-    assert set(x.index) == {"region=eu", "region=us"}
+    assert set(x.index) == {"", "region=eu", "region=us"}
+    # the version's own drift comes beside its segments', as without segment_by
+    alone = Analyzer(store).drift(
+        "w", "1", start=T0 + HOUR, end=T0 + 2 * HOUR, methods=["wasserstein"], write=False
+    )
+    overall = alone[alone["feature"] == "x"].iloc[0]
+    assert (
+        x.loc["", "value"]
+        == overall["value"]
+        == pytest.approx(
+            sps.wasserstein_distance(ref["x"], shifted["x"]) / np.std(ref["x"]), abs=1e-9
+        )
+    )
     assert x.loc["region=eu", "status"] == "drift"
     assert x.loc["region=us", "status"] == "ok"
     eu_cur = [v for v, r in zip(shifted["x"], shifted["region"], strict=True) if r == "eu"]
@@ -118,9 +130,10 @@ def test_segments_by_a_categorical_feature(store, two_hours) -> None:
     assert x.loc["region=eu", "value"] == pytest.approx(
         sps.wasserstein_distance(eu_ref, eu_cur) / np.std(eu_ref), abs=1e-9
     )
-    assert "region" not in set(results["feature"].dropna())  # the segment key is not compared
+    within = results[results["segment"] != ""]
+    assert "region" not in set(within["feature"].dropna())  # not compared inside its segments
     shares = results[results["method"] == "share"]
-    assert sorted(shares["segment"]) == ["region=eu", "region=us"]
+    assert sorted(shares["segment"]) == ["", "region=eu", "region=us"]
 
 
 def test_unknown_model_and_missing_reference(store, two_hours) -> None:

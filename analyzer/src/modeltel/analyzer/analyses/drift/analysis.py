@@ -58,7 +58,9 @@ def drift_results(
 
     With ``reference_window`` the reference of every window is the production data of
     ``[reference_window.start, reference_window.end)`` of ``baseline_version`` (default: the
-    same version), e.g. the period just before the windows."""
+    same version), e.g. the period just before the windows. With ``segment_by`` (or the
+    configured ``segment_by``) the records of each value of that feature (``feature=value``,
+    ``feature=(missing)`` without one) come beside the version's own."""
     chosen = parse_methods(list(methods), "methods") if methods is not None else None
     engine = DriftEngine(store, run.state)
     results: list[Result] = []
@@ -66,27 +68,29 @@ def drift_results(
         config = settings.for_model(model)
         segment = segment_by or config.segment_by
         rows = engine.current_rows(model, version, windows[0].start, windows[-1].end)
-        shared: Prepared | None = None
-        if reference_window is not None:
-            source: Source = ProductionSource(
-                model,
-                baseline_version or version,
-                reference_window.start,
-                reference_window.end,
-            )
-            shared = engine.prepare(source, config, current_rows=rows, segment_by=segment)
-        elif baseline_version is None:
-            source = find_drift_reference(
-                store, model, version, reference or config.reference, reference_version
-            )
-            shared = engine.prepare(source, config, current_rows=rows, segment_by=segment)
-        for window in windows:
-            prepared = shared or engine.prepare(
-                ProductionSource(model, baseline_version or "", window.start, window.end),
-                config,
-                current_rows=rows,
-                segment_by=segment,
-            )
-            current = ProductionSource(model, version, window.start, window.end)
-            results += engine.run(prepared, current, config, methods=chosen, segment_by=segment)
+        # the version's own drift, then (with a segment feature) each of its values'
+        for split in (None, segment) if segment else (None,):
+            shared: Prepared | None = None
+            if reference_window is not None:
+                source: Source = ProductionSource(
+                    model,
+                    baseline_version or version,
+                    reference_window.start,
+                    reference_window.end,
+                )
+                shared = engine.prepare(source, config, current_rows=rows, segment_by=split)
+            elif baseline_version is None:
+                source = find_drift_reference(
+                    store, model, version, reference or config.reference, reference_version
+                )
+                shared = engine.prepare(source, config, current_rows=rows, segment_by=split)
+            for window in windows:
+                prepared = shared or engine.prepare(
+                    ProductionSource(model, baseline_version or "", window.start, window.end),
+                    config,
+                    current_rows=rows,
+                    segment_by=split,
+                )
+                current = ProductionSource(model, version, window.start, window.end)
+                results += engine.run(prepared, current, config, methods=chosen, segment_by=split)
     return results

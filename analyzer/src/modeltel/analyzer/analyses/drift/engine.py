@@ -33,6 +33,7 @@ from modeltel.analyzer.analyses.drift.profiles import reference_profiles, upload
 from modeltel.analyzer.base.errors import NotFoundError
 from modeltel.analyzer.base.query import Params
 from modeltel.analyzer.base.results import Result, Status
+from modeltel.analyzer.base.segments import MISSING
 from modeltel.analyzer.base.sources import (
     PREDICTION_FEATURES,
     ProductionSource,
@@ -274,7 +275,9 @@ def _production(key: tuple[Any, ...]) -> bool:
 
 
 def _segment(seg: str, segment_by: str | None) -> str:
-    return f"{segment_by}={seg}" if segment_by else ""
+    """The record's segment: ``feature=value``, ``feature=(missing)`` for the predictions
+    without a value of the segment feature."""
+    return f"{segment_by}={seg or MISSING}" if segment_by else ""
 
 
 def _result(current: ProductionSource, segment: str, **fields: Any) -> Result:
