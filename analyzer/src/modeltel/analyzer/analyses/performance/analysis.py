@@ -25,13 +25,16 @@ in a window gets ``no_data`` records saying so (``docs/configuration.md``).
 
 :func:`performance_results` does it for model versions over time or sliding windows and,
 when the results are stored, recomputes the aligned windows whose predictions received
-labels since the version's previous computation.
+labels since the version's previous computation. Over time windows the unsegmented versions
+are computed together (:func:`fleet_performance`): one statement per (task, classes,
+positive class, estimates) over every version it fits, rows grouped by model and version;
+a segmented version or sliding windows run alone.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,6 +44,8 @@ from modeltel.analyzer.analyses.performance.metrics import Metric
 from modeltel.analyzer.analyses.performance.queries import (
     binary_sql,
     classification_payload,
+    fleet_filter,
+    fleet_joined_sql,
     joined_sql,
     multiclass_sql,
     regression_payload,
@@ -341,23 +346,108 @@ def performance_results(
     aligned windows of the same size that received labels since the version's last run.
     ``segment_by`` (a dimension, comma-separated dimensions or a list) replaces
     ``performance.segment_by``."""
-    results: list[Result] = []
+    configs: dict[Target, PerformanceConfig] = {}
     for model, version in targets:
         config = settings.for_model(model)
         if segment_by is not None:
             config = replace(config, segment_by=segment_names(segment_by, "segment_by"))
+        configs[(model, version)] = config
+    time_spec = TimeWindows.from_windows(windows)
+    together = [
+        t for t, c in configs.items() if sliding_size(sliding, c) is None and not c.segment_by
+    ]
+    fleet = fleet_performance(store, together, time_spec, configs) if together else {}
+    results: list[Result] = []
+    for (model, version), config in configs.items():
         chosen = sliding_size(sliding, config)
         since = last_computed(store, model, version) if run.storing and late_labels else None
-        if chosen is not None:
-            spec: TimeWindows | SlidingWindows = SlidingWindows(
+        if (model, version) in fleet:
+            results += fleet[(model, version)]
+        elif chosen is not None:
+            spec = SlidingWindows(
                 chosen[0], chosen[1], nanos(windows[0].start), nanos(windows[-1].end)
             )
+            results += compute_performance(store, model, version, spec, config)
         else:
-            spec = TimeWindows.from_windows(windows)
-        results += compute_performance(store, model, version, spec, config)
+            results += compute_performance(store, model, version, time_spec, config)
         if since is not None and chosen is None:
             results += _late_labels(store, model, version, windows, since, config)
     return results
+
+
+def fleet_performance(
+    store: Store,
+    targets: Sequence[Target],
+    windows: TimeWindows,
+    configs: Mapping[Target, PerformanceConfig],
+) -> dict[Target, list[Result]]:
+    """The records :func:`compute_performance` gives each unsegmented target of ``targets``
+    over time windows, with one statement per (task, classes, positive class, estimates)
+    shared by the versions it fits."""
+    in_range, labels = _fleet_counts(store, targets, windows)
+    out = {t: Records(t[0], t[1], configs[t], "") for t in targets}
+    groups: dict[tuple[Any, ...], list[tuple[Target, ModelTask]]] = {}
+    seen: dict[Target, set[int]] = {}
+    for target in targets:
+        if not in_range.get(target):
+            continue
+        task = describe_model(store, target[0], target[1], windows, configs[target])
+        key = (task, configs[target].estimated if task.task != "regression" else False)
+        groups.setdefault(key, []).append((target, task))
+    for (task, estimated), members in groups.items():
+        group = [t for t, _ in members]
+        predictions = sum(in_range[t] for t in group)
+        filter_labels = predictions * 2 < sum(labels.get(m, 0) for m in {m for m, _ in group})
+        params = Params()
+        if task.task == "regression":
+            payload = regression_payload()
+        else:
+            payload = classification_payload(task.classes, params)
+        rows = fleet_joined_sql(group, windows, payload, params, filter_labels=filter_labels)
+        keys = ("model", "version")
+        if task.task == "regression":
+            sql = regression_sql(rows, params, keys)
+        elif task.binary:
+            sql = binary_sql(rows, task.positive_index, params, estimated=estimated, keys=keys)
+        else:
+            sql = multiclass_sql(rows, keys)
+        frame = store.query_df(sql, parameters=params.values)
+        for row in frame.to_dict("records"):
+            target = (str(row["model"]), str(row["version"]))
+            seen.setdefault(target, set()).add(int(row["w"]))
+            records = out[target]
+            if task.task == "regression":
+                regression_records(records, windows, row)
+            elif task.binary:
+                binary_records(records, task, windows, row, estimated)
+            else:
+                multiclass_records(records, task, windows, row, estimated)
+    for target in targets:
+        _empty_windows(out[target], windows, seen.get(target, set()))
+        if in_range.get(target):
+            _unknown_ids(store, out[target], windows)
+    return {t: r.records for t, r in out.items()}
+
+
+def _fleet_counts(
+    store: Store, targets: Sequence[Target], windows: TimeWindows
+) -> tuple[dict[Target, int], dict[str, int]]:
+    """Predictions of each target in ``windows`` and labels stored of each of their models
+    (rows stored, as :func:`~modeltel.analyzer.base.prediction_rows.row_counts` counts)."""
+    params = Params()
+    where = fleet_filter(targets, windows, params)
+    predictions = store.query_rows(
+        f"SELECT model, version, count() FROM ml_predictions WHERE {where} GROUP BY model, version",
+        parameters=params.values,
+    )
+    labels = store.query_rows(
+        "SELECT model, count() FROM ml_labels WHERE model IN {models:Array(String)} GROUP BY model",
+        parameters={"models": sorted({m for m, _ in targets})},
+    )
+    return (
+        {(str(m), str(v)): int(n) for m, v, n in predictions},
+        {str(m): int(n) for m, n in labels},
+    )
 
 
 def sliding_size(sliding: Any, config: PerformanceConfig) -> tuple[int, int] | None:
@@ -406,6 +496,7 @@ __all__ = [
     "choose_positive",
     "compute_performance",
     "describe_model",
+    "fleet_performance",
     "last_computed",
     "late_label_windows",
     "performance_results",

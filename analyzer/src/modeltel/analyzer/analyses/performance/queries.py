@@ -131,6 +131,69 @@ def joined_sql(
     return f"SELECT {', '.join(picks)} FROM ({union}) GROUP BY k HAVING min(src) = 0"
 
 
+VERSIONS = "Array(Tuple(String, String))"
+"""The type of the (model, version) pairs a fleet statement covers."""
+
+
+def fleet_filter(targets: Sequence[tuple[str, str]], windows: TimeWindows, params: Params) -> str:
+    """WHERE clause selecting the predictions of ``windows`` of the (model, version) pairs
+    ``targets`` in ``ml_predictions``."""
+    pairs = params.add([tuple(t) for t in targets], VERSIONS)
+    where = (
+        f"(model, version) IN {pairs} "
+        f"AND timestamp >= fromUnixTimestamp64Nano({params.add(windows.start_ns, 'Int64')}) "
+        f"AND timestamp < fromUnixTimestamp64Nano({params.add(windows.end_ns, 'Int64')})"
+    )
+    if len(windows.keys) < (windows.end_ns - windows.start_ns) // windows.size_ns:
+        keys = params.add(list(windows.keys), "Array(Int64)")
+        where += f" AND {time_key(windows, params)} IN {keys}"
+    return where
+
+
+def fleet_joined_sql(
+    targets: Sequence[tuple[str, str]],
+    windows: TimeWindows,
+    payload: Payload,
+    params: Params,
+    *,
+    filter_labels: bool = True,
+) -> str:
+    """:func:`joined_sql` of every (model, version) of ``targets`` at once: rows start with
+    ``model`` and ``version``; a label row joins each version of its model in ``targets``
+    (grouped by (model, version, id), as the version's own statement would)."""
+    versions: dict[str, list[str]] = {}
+    for model, version in targets:
+        versions.setdefault(model, []).append(version)
+    models = params.add(sorted(versions), "Array(String)")
+    of_model = params.add([versions[m] for m in sorted(versions)], "Array(Array(String))")
+    where = fleet_filter(targets, windows, params)
+    w_expr = time_key(windows, params)
+    pred_cols = ", ".join(f"{expr} AS {name}" for name, expr in payload.prediction)
+    pred_defaults = ", ".join(f"{_DEFAULTS[name]} AS {name}" for name, _ in payload.label)
+    label_defaults = ", ".join(f"{_DEFAULTS[name]}" for name, _ in payload.prediction)
+    label_cols = ", ".join(expr for _, expr in payload.label)
+    label_where = f"model IN {models}"
+    if filter_labels:
+        label_where += f" AND id_key IN (SELECT id_key FROM ml_predictions WHERE {where})"
+    union = (
+        f"SELECT model AS m, version AS v, id_key AS k, toUInt8(0) AS src, {w_expr} AS w, "
+        f"toUnixTimestamp64Nano(timestamp) AS ts, {pred_cols}, {pred_defaults}, "
+        f"toInt64(0) AS lts, toInt64(0) AS rcv, weight AS wt FROM ml_predictions WHERE {where} "
+        f"UNION ALL "
+        f"SELECT model, arrayJoin({of_model}[indexOf({models}, model)]), id_key, toUInt8(1), "
+        f"toInt64(0), toInt64(0), "
+        f"{label_defaults}, {label_cols}, "
+        f"toUnixTimestamp64Nano(timestamp), toUnixTimestamp64Nano(received_at), 1.0 "
+        f"FROM ml_labels WHERE {label_where}"
+    )
+    picks = ["m AS model", "v AS version"]
+    picks += ["anyIf(w, src = 0) AS w", "anyIf(ts, src = 0) AS ts", "anyIf(wt, src = 0) AS wt"]
+    picks += [f"anyIf({name}, src = 0) AS {name}" for name, _ in payload.prediction]
+    picks += [f"argMaxIf({name}, rcv, src = 1) AS {name}" for name, _ in payload.label]
+    picks += ["argMaxIf(lts, rcv, src = 1) AS lts", "max(src) AS has"]
+    return f"SELECT {', '.join(picks)} FROM ({union}) GROUP BY m, v, k HAVING min(src) = 0"
+
+
 def window_rows(windows: Windows, total: int, joined: str, params: Params) -> str:
     """``joined`` with ``w`` turned into the window number (sliding windows: one row per window
     a prediction belongs to)."""
