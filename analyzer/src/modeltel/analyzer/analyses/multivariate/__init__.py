@@ -20,6 +20,7 @@ from modeltel.analyzer.analyses.multivariate.analysis import (
     METHOD,
     ReferenceModel,
     compute_multivariate,
+    compute_versions,
     outliers,
     reference_model,
 )
@@ -28,7 +29,7 @@ from modeltel.analyzer.analyses.multivariate.config import (
     load_multivariate_config,
 )
 from modeltel.analyzer.analyses.multivariate.pca import PcaModel, fit, scored_sql
-from modeltel.analyzer.base.analysis import Analysis, MetricSpec, Run, Target, per_version
+from modeltel.analyzer.base.analysis import Analysis, MetricSpec, Run, Target
 from modeltel.analyzer.base.gauges import METHOD as METHOD_ATTRIBUTE
 from modeltel.analyzer.base.gauges import Gauge
 from modeltel.analyzer.base.results import Result
@@ -44,9 +45,16 @@ def multivariate_results(
     run: Run,
     /,
 ) -> list[Result]:
-    """The records of each target (the fitted reference models kept in ``run.state``)."""
-    compute = per_version(compute_multivariate)
-    return compute(store, targets, windows, settings, run, cache=run.state)
+    """The records of each target (the fitted reference models kept in ``run.state``): the
+    targets sharing the one setting that changes the statement (``worst``) in one pass."""
+    groups: dict[int, list[Target]] = {}
+    for target in targets:
+        groups.setdefault(settings.for_model(target[0]).worst, []).append(target)
+    computed: dict[Target, list[Result]] = {}
+    for group in groups.values():
+        for record in compute_versions(store, group, windows, settings, run.state):
+            computed.setdefault((record.model, record.version), []).append(record)
+    return [record for target in dict.fromkeys(targets) for record in computed.get(target, [])]
 
 
 _BY_METHOD = {METHOD_ATTRIBUTE: "method"}
@@ -102,6 +110,7 @@ __all__ = [
     "PcaModel",
     "ReferenceModel",
     "compute_multivariate",
+    "compute_versions",
     "fit",
     "load_multivariate_config",
     "multivariate_results",

@@ -28,7 +28,7 @@ value counts as the reference mean.
 from __future__ import annotations
 
 import math
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -212,11 +212,21 @@ def reference_model(
     return result
 
 
+VERSIONS = "Array(Tuple(String, String))"
+"""The type of the (model, version) pairs a statement covers."""
+
+
+def _in_range(spec: TimeWindows, params: Params) -> str:
+    return (
+        f"timestamp >= fromUnixTimestamp64Nano({params.add(spec.start_ns, 'Int64')}) "
+        f"AND timestamp < fromUnixTimestamp64Nano({params.add(spec.end_ns, 'Int64')})"
+    )
+
+
 def _production_where(model: str, version: str, spec: TimeWindows, params: Params) -> str:
     return (
         f"model = {params.add(model, 'String')} AND version = {params.add(version, 'String')} "
-        f"AND timestamp >= fromUnixTimestamp64Nano({params.add(spec.start_ns, 'Int64')}) "
-        f"AND timestamp < fromUnixTimestamp64Nano({params.add(spec.end_ns, 'Int64')})"
+        f"AND {_in_range(spec, params)}"
     )
 
 
@@ -241,23 +251,34 @@ def _resolve_ids(
     store: Store, model: str, version: str, spec: TimeWindows, hashes: Sequence[int]
 ) -> dict[int, tuple[str, int]]:
     """hash → (prediction id, unix ns) for a few hashes of the window's predictions."""
-    if not hashes:
-        return {}
-    found: dict[int, tuple[str, int]] = {}
+    found = _resolve_version_ids(store, {(model, version): list(hashes)}, spec)
+    return {h: found[(model, version, h)] for model, version, h in found}
+
+
+def _resolve_version_ids(
+    store: Store, hashes: Mapping[tuple[str, str], Sequence[int]], spec: TimeWindows
+) -> dict[tuple[str, str, int], tuple[str, int]]:
+    """(model, version, hash) → (prediction id, unix ns) for a few hashes of each version's
+    predictions in the windows (``hashes``: per version), in one statement per table."""
+    wanted = {(m, v, int(h)) for (m, v), hs in hashes.items() for h in hs}
+    found: dict[tuple[str, str, int], tuple[str, int]] = {}
     for table in ("ml_predictions", "ml_features"):
-        missing = [h for h in hashes if h not in found]
+        missing = [key for key in wanted if key not in found]
         if not missing:
             break
         params = Params()
-        where = _production_where(model, version, spec, params)
+        versions = params.add(sorted({(m, v) for m, v, _ in missing}), VERSIONS)
         rows = store.query_rows(
-            f"SELECT {IDENT} AS h, any(prediction_id), toUnixTimestamp64Nano(min(timestamp)) "
-            f"FROM {table} "
-            f"WHERE {where} AND has({params.add(missing, 'Array(UInt64)')}, h) GROUP BY h",
+            f"SELECT model, version, {IDENT} AS h, any(prediction_id), "
+            f"toUnixTimestamp64Nano(min(timestamp)) FROM {table} "
+            f"WHERE (model, version) IN {versions} AND {_in_range(spec, params)} "
+            f"AND has({params.add(sorted({h for _, _, h in missing}), 'Array(UInt64)')}, h) "
+            "GROUP BY model, version, h",
             parameters=params.values,
         )
-        for h, pid, ts in rows:
-            found[int(h)] = (str(pid), int(ts))
+        for m, v, h, pid, ts in rows:
+            if (str(m), str(v), int(h)) in wanted:
+                found[(str(m), str(v), int(h))] = (str(pid), int(ts))
     return found
 
 
@@ -271,20 +292,75 @@ def compute_multivariate(
 ) -> list[Result]:
     """Multivariate drift and outlier-ratio records for each window holding predictions."""
     config = (config or MultivariateConfig()).for_model(model)
-    ref = reference_model(store, model, version, config, cache)
+    return compute_versions(store, [(model, version)], windows, config, cache)
+
+
+def compute_versions(
+    store: Store,
+    targets: Sequence[tuple[str, str]],
+    windows: Sequence[Window],
+    settings: MultivariateConfig,
+    cache: MutableMapping[Any, Any] | None = None,
+) -> list[Result]:
+    """The records of :func:`compute_multivariate` for each of ``targets`` (model, version)
+    in turn, their windows scored in one statement; each target's settings are
+    ``settings.for_model(model)``, and the targets share ``worst``."""
     spec = TimeWindows.from_windows(windows)
+    if not targets:
+        return []
+    configs = {model: settings.for_model(model) for model, _ in targets}
+    refs = {(m, v): reference_model(store, m, v, configs[m], cache) for m, v in targets}
     params = Params()
-    scored = _scored_production(ref, model, version, spec, params)
-    worst = int(config.worst)
+    branches = []
+    for (model, version), ref in refs.items():
+        scored = _scored_production(ref, model, version, spec, params)
+        branches.append(
+            f"SELECT {params.add(model, 'String')} AS model, "
+            f"{params.add(version, 'String')} AS version, w, h, err, "
+            f"err > {ref.row_threshold!r} AS outlier FROM ({scored})"
+        )
+    worst = int(configs[targets[0][0]].worst)
     worst_sql = f", groupArraySorted({worst})((-err, h))" if worst else ", []"
+    union = "\n UNION ALL ".join(branches)
     rows = store.query_rows(
-        f"SELECT w, count(), avg(err), countIf(err > {ref.row_threshold!r}){worst_sql} "
-        f"FROM ({scored}) GROUP BY w ORDER BY w",
+        f"SELECT model, version, w, count(), avg(err), countIf(outlier){worst_sql} "
+        f"FROM ({union}) GROUP BY model, version, w ORDER BY model, version, w",
         parameters=params.values,
         settings=SETTINGS,
     )
-    hashes = [int(h) for row in rows for _, h in row[4]]
-    ids = _resolve_ids(store, model, version, spec, hashes)
+    by_version: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+    for model, version, *row in rows:
+        by_version.setdefault((str(model), str(version)), []).append(tuple(row))
+    hashes = {t: [int(h) for row in found for _, h in row[4]] for t, found in by_version.items()}
+    ids = _resolve_version_ids(store, hashes, spec)
+    own_ids: dict[tuple[str, str], dict[int, tuple[str, int]]] = {}
+    for (model, version, h), found in ids.items():
+        own_ids.setdefault((model, version), {})[h] = found
+    records: list[Result] = []
+    for target in targets:
+        model, version = target
+        records += _records(
+            model,
+            version,
+            refs[target],
+            configs[model],
+            spec,
+            by_version.get(target, []),
+            own_ids.get(target, {}),
+        )
+    return records
+
+
+def _records(
+    model: str,
+    version: str,
+    ref: ReferenceModel,
+    config: MultivariateConfig,
+    spec: TimeWindows,
+    rows: Sequence[tuple[Any, ...]],
+    ids: Mapping[int, tuple[str, int]],
+) -> list[Result]:
+    """The records of one version from its rows (w, count, mean error, outliers, worst)."""
     records: list[Result] = []
     pca = ref.pca
     for w, n, mean_error, outliers, top in rows:
