@@ -388,10 +388,8 @@ def fleet_performance(
     out = {t: Records(t[0], t[1], configs[t], "") for t in targets}
     groups: dict[tuple[Any, ...], list[tuple[Target, ModelTask]]] = {}
     seen: dict[Target, set[int]] = {}
-    for target in targets:
-        if not in_range.get(target):
-            continue
-        task = describe_model(store, target[0], target[1], windows, configs[target])
+    tasks = _fleet_tasks(store, [t for t in targets if in_range.get(t)], windows, configs)
+    for target, task in tasks.items():
         key = (task, configs[target].estimated if task.task != "regression" else False)
         groups.setdefault(key, []).append((target, task))
     for (task, estimated), members in groups.items():
@@ -427,6 +425,66 @@ def fleet_performance(
         if in_range.get(target):
             _unknown_ids(store, out[target], windows)
     return {t: r.records for t, r in out.items()}
+
+
+def _fleet_tasks(
+    store: Store,
+    targets: Sequence[Target],
+    windows: TimeWindows,
+    configs: Mapping[Target, PerformanceConfig],
+) -> dict[Target, ModelTask]:
+    """:func:`describe_model` of every target, in two statements."""
+    if not targets:
+        return {}
+    params = Params()
+    where = fleet_filter(targets, windows, params)
+    rows = store.query_rows(
+        f"SELECT model, version, anyHeavy(task), countIf(prediction_value IS NOT NULL), "
+        f"countIf(prediction_label IS NOT NULL), "
+        f"groupUniqArrayIf({MAX_CLASSES + 1})(prediction_label, prediction_label IS NOT NULL) "
+        f"FROM ml_predictions WHERE {where} GROUP BY model, version",
+        parameters=params.values,
+    )
+    described = {
+        (str(m), str(v)): (task, n_v, n_l, labels) for m, v, task, n_v, n_l, labels in rows
+    }
+    chosen: dict[Target, str] = {}
+    for target in targets:
+        task, n_values, n_labels, _ = described[target]
+        chosen[target] = configs[target].task or (
+            str(task)
+            if task in ("classification", "regression")
+            else "regression"
+            if int(n_values) > int(n_labels)
+            else "classification"
+        )
+    models = sorted({m for (m, _), task in chosen.items() if task == "classification"})
+    true_labels = dict(
+        store.query_rows(
+            f"SELECT model, groupUniqArrayIf({MAX_CLASSES + 1})(label, label IS NOT NULL) "
+            "FROM ml_labels WHERE model IN {models:Array(String)} GROUP BY model",
+            parameters={"models": models},
+        )
+        if models
+        else []
+    )
+    out: dict[Target, ModelTask] = {}
+    for target in targets:
+        if chosen[target] == "regression":
+            out[target] = ModelTask("regression")
+            continue
+        model = target[0]
+        predicted = described[target][3]
+        classes = sorted({str(c) for c in predicted} | {str(c) for c in true_labels.get(model, [])})
+        if len(classes) > MAX_CLASSES:
+            raise InputError(
+                f"model {model!r} has more than {MAX_CLASSES} distinct classes; if it is a "
+                "regression model set performance.task: regression (or send ml.task = regression)"
+            )
+        config = configs[target]
+        positive = choose_positive(classes, config.positive_class) if len(classes) <= 2 else None
+        out[target] = ModelTask("classification", tuple(classes), positive)
+    return out
 
 
 def _fleet_counts(
