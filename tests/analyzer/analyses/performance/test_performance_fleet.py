@@ -88,8 +88,21 @@ def fleet(store) -> list[tuple[str, str]]:
     # price 1: regression
     ids, times, values = predictions(store, "price", "1", 250, 0, rng, task="regression")
     labels(store, "price", ids, times, list(values + rng.normal(0, 1, 250)), rng, value=True)
-    # fresh 1: binary, no label yet
+    # fresh 1: binary, no label of its predictions; labels received in the first hour: an
+    # unknown id and one of churn's ids for fresh, one of churn's own ids and an unknown one
+    # for churn
     predictions(store, "fresh", "1", 120, 0, rng, classes=("0", "1"))
+    received = [
+        ("fresh", "nobody"),
+        ("fresh", "churn-1-0-1"),
+        ("churn", "churn-1-0-0"),
+        ("churn", "nobody"),
+    ]
+    store.insert(
+        "ml_labels",
+        [[m, i, "1", None, at(30), at(60), "upload"] for m, i in received],
+        ["model", "prediction_id", "label", "label_value", "timestamp", "received_at", "source"],
+    )
     # gone 1: predictions before the windows only (no rows in them)
     ids, times, predicted = predictions(store, "gone", "1", 80, -HOUR_S, rng, classes=("0", "1"))
     labels(store, "gone", ids, times, list(predicted), rng)
@@ -102,6 +115,11 @@ def fleet(store) -> list[tuple[str, str]]:
         ("fresh", "1"),
         ("gone", "1"),
     ]
+
+
+def coverage_of(records, metric: str) -> list:
+    """The ``metric`` records of the first window."""
+    return [r for r in records if r.metric == metric and r.window_start == T0]
 
 
 def same(a: Any, b: Any) -> bool:
@@ -134,6 +152,9 @@ def test_one_pass_over_the_fleet_equals_each_version_alone(store) -> None:
     assert by_model[("fresh", "1")].value == 0.0
     assert by_model[("loans", "1")].status == "no_data"  # no predictions in the first hour
     assert {r.status for r in together if r.model == "gone"} == {"no_data"}
+    unknown = {(r.model, r.version): r.value for r in coverage_of(together, "labels_unknown_ids")}
+    assert unknown[("fresh", "1")] == 2.0 and unknown[("churn", "1")] == 1.0
+    assert unknown[("churn", "2")] == 1.0 and unknown[("tier", "1")] == 0.0
     accuracy = [r for r in together if r.metric == "accuracy" and r.model == "loans"]
     assert accuracy and all(r.threshold == 0.6 for r in accuracy)
     estimated = {r.model for r in together if r.source == "estimated"}

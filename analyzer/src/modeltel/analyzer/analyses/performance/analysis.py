@@ -275,6 +275,11 @@ def _unknown_ids(store: Store, out: Records, windows: TimeWindows) -> None:
             parameters=params.values,
         )
     )
+    _add_unknown_ids(out, windows, rows)
+
+
+def _add_unknown_ids(out: Records, windows: TimeWindows, rows: Mapping[int, int]) -> None:
+    """The ``labels_unknown_ids`` records of ``rows`` (window key → count; absent: 0)."""
     for key_value in windows.keys:
         count = int(rows.get(key_value, 0))
         start_ns, end_ns = windows.bounds(key_value)
@@ -420,11 +425,40 @@ def fleet_performance(
                 binary_records(records, task, windows, row, estimated)
             else:
                 multiclass_records(records, task, windows, row, estimated)
+    described = [t for t in targets if in_range.get(t)]
+    unknown = _fleet_unknown_ids(store, sorted({m for m, _ in described}), windows)
     for target in targets:
         _empty_windows(out[target], windows, seen.get(target, set()))
         if in_range.get(target):
-            _unknown_ids(store, out[target], windows)
+            _add_unknown_ids(out[target], windows, unknown.get(target[0], {}))
     return {t: r.records for t, r in out.items()}
+
+
+def _fleet_unknown_ids(
+    store: Store, models: Sequence[str], windows: TimeWindows
+) -> dict[str, dict[int, int]]:
+    """Per model and window: labels received in it whose id has no prediction of the model."""
+    if not models:
+        return {}
+    params = Params()
+    models_p = params.add(list(models), "Array(String)")
+    start = params.add(windows.start_ns, "Int64")
+    end = params.add(windows.end_ns, "Int64")
+    key = time_key(windows, params, "received_at")
+    received = (
+        f"model IN {models_p} AND received_at >= fromUnixTimestamp64Nano({start}) "
+        f"AND received_at < fromUnixTimestamp64Nano({end})"
+    )
+    out: dict[str, dict[int, int]] = {}
+    for model, w, count in store.query_rows(
+        f"SELECT model, {key} AS w, countIf((model, id_key) NOT IN (SELECT model, id_key "
+        f"FROM ml_predictions WHERE model IN {models_p} AND id_key IN "
+        f"(SELECT id_key FROM ml_labels WHERE {received}))) "
+        f"FROM ml_labels WHERE {received} GROUP BY model, w",
+        parameters=params.values,
+    ):
+        out.setdefault(str(model), {})[int(w)] = int(count)
+    return out
 
 
 def _fleet_tasks(
